@@ -1,0 +1,91 @@
+"""genai-otel: OpenTelemetry for GenAI systems.
+
+    import genai_otel
+    genai_otel.instrument()      # patches every supported library that is installed
+    ...
+    genai_otel.uninstrument()    # restores the original functions
+
+Under ``opentelemetry-instrument`` the same instrumentors load through their
+``opentelemetry_instrumentor`` entry points; nothing needs to change in the app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from typing import Any
+
+from genai_otel.config import Settings
+from genai_otel.version import __version__
+
+_logger = logging.getLogger(__name__)
+_active: dict[str, Any] = {}
+
+__all__ = ["Settings", "__version__", "instrument", "instrumented", "uninstrument"]
+
+
+def _load(path: str) -> type:
+    module, _, cls = path.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def instrument(
+    *,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    logger_provider: Any = None,
+    settings: Settings | None = None,
+    only: list[str] | None = None,
+) -> list[str]:
+    """Instrument every supported library that is installed; return the names instrumented.
+
+    Providers default to the globally registered ones (never replaced). ``only`` restricts the
+    libraries (``["openai"]``); ``GENAI_OTEL_DISABLED_INSTRUMENTATIONS`` excludes some. Libraries
+    that are not installed are skipped without importing anything heavy.
+    """
+    from genai_otel.instrumentation import INSTRUMENTORS
+
+    settings = settings or Settings.from_env()
+    done = []
+    for name, path in INSTRUMENTORS.items():
+        if (only is not None and name not in only) or name in settings.disabled_instrumentations:
+            continue
+        if name in _active:
+            done.append(name)
+            continue
+        if importlib.util.find_spec(name) is None:
+            continue
+        try:
+            instrumentor = _load(path)()
+            if instrumentor.is_instrumented_by_opentelemetry:
+                done.append(name)
+                continue
+            instrumentor.instrument(
+                tracer_provider=tracer_provider,
+                meter_provider=meter_provider,
+                logger_provider=logger_provider,
+                settings=settings,
+            )
+        except Exception:
+            _logger.warning("genai-otel could not instrument %s", name, exc_info=True)
+            continue
+        if instrumentor.is_instrumented_by_opentelemetry:
+            _active[name] = instrumentor
+            done.append(name)
+    return done
+
+
+def uninstrument() -> None:
+    """Undo :func:`instrument`: every patched function is restored exactly."""
+    while _active:
+        _name, instrumentor = _active.popitem()
+        try:
+            instrumentor.uninstrument()
+        except Exception:
+            _logger.warning("genai-otel could not uninstrument %s", _name, exc_info=True)
+
+
+def instrumented() -> list[str]:
+    """Names of the libraries :func:`instrument` currently instruments."""
+    return sorted(_active)

@@ -1,0 +1,89 @@
+"""Generate ``semconv.py`` from the YAML registry in ``conventions/``.
+
+Run ``genai-otel semconv generate`` after editing ``conventions/``; ``genai-otel semconv check``
+(and the test suite) fails while the generated module is stale.
+"""
+
+from __future__ import annotations
+
+import pprint
+import re
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONVENTIONS_DIR = REPO_ROOT / "conventions"
+GENERATED_MODULE = Path(__file__).resolve().parent / "semconv.py"
+
+HEADER = '''"""GenAI semantic convention names and shapes used by genai-otel.
+
+GENERATED from conventions/*.yaml by `genai-otel semconv generate`. DO NOT EDIT BY HAND.
+"""
+# fmt: off
+'''
+
+
+def _load(name: str) -> Any:
+    import yaml  # development-time dependency only: the generated module needs no YAML
+
+    with open(CONVENTIONS_DIR / name, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _constant(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).upper()
+
+
+def _literal(value: Any) -> str:
+    return pprint.pformat(value, width=110, sort_dicts=True)
+
+
+def render() -> str:
+    """Return the source of ``semconv.py`` for the current YAML registry."""
+    attributes = _load("attributes.yaml")
+    spans = _load("spans.yaml")
+    metrics = _load("metrics.yaml")
+    events = _load("events.yaml")
+
+    prefix = attributes["project_prefix"]
+    for name, spec in attributes["attributes"].items():
+        own = spec["source"] == "genai_otel"
+        if own != name.startswith(prefix):
+            raise ValueError(f"{name}: our own attributes, and only they, use the prefix {prefix!r}")
+
+    lines = [HEADER, f"PROJECT_PREFIX = {prefix!r}", "", "# Attributes"]
+    lines += [f"{_constant(name)} = {name!r}" for name in attributes["attributes"]]
+    lines += ["", "# Operation names (gen_ai.operation.name)"]
+    operations = sorted({op for shape in spans["spans"].values() for op in shape["operations"]})
+    lines += [f"OPERATION_{_constant(op)} = {op!r}" for op in operations]
+    lines += ["", "# Metric names (all profiles)"]
+    metric_names = sorted({m["name"] for p in metrics["profiles"].values() for m in p["metrics"]})
+    lines += [f"METRIC_{_constant(name)} = {name!r}" for name in metric_names]
+    lines += ["", "# Event names"]
+    lines += [f"EVENT_{_constant(name)} = {name!r}" for name in events["events"]]
+    lines += [""]
+    content = sorted(n for n, s in attributes["attributes"].items() if s.get("content"))
+    tables = {
+        "ATTRIBUTES": attributes["attributes"],
+        "CONTENT_ATTRIBUTES": content,
+        "SPAN_SHAPES": spans["spans"],
+        "COMMON_SPAN_ATTRIBUTES": spans["common_attributes"],
+        "METRIC_BUCKETS": metrics["buckets"],
+        "METRIC_POINT_ATTRIBUTES": metrics["point_attributes"],
+        "DEFAULT_METRIC_PROFILE": metrics["default_profile"],
+        "METRIC_PROFILES": metrics["profiles"],
+        "EVENTS": events["events"],
+    }
+    for name, value in tables.items():
+        lines.append(f"{name} = {_literal(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def generate() -> Path:
+    GENERATED_MODULE.write_text(render(), encoding="utf-8")
+    return GENERATED_MODULE
+
+
+def is_stale() -> bool:
+    return GENERATED_MODULE.read_text(encoding="utf-8") != render()

@@ -1,0 +1,7 @@
+"""Instrumentors, one per library. Each is also an ``opentelemetry_instrumentor`` entry point."""
+
+#: name -> "module:Class". Kept as strings so importing genai_otel imports no SDK.
+INSTRUMENTORS: dict[str, str] = {
+    "openai": "genai_otel.instrumentation.openai:OpenAIInstrumentor",
+    "anthropic": "genai_otel.instrumentation.anthropic:AnthropicInstrumentor",
+}

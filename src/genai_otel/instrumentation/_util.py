@@ -1,0 +1,45 @@
+"""Small helpers for reading SDK objects that may be dicts or pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_SENTINELS = frozenset({"Omit", "NotGiven", "NotGivenOr"})
+
+
+def given(value: Any) -> bool:
+    """False for ``None`` and the SDKs' "not given" sentinels (``openai.Omit``, ``NOT_GIVEN``)."""
+    return value is not None and type(value).__name__ not in _SENTINELS
+
+
+def arg(kwargs: dict, name: str) -> Any:
+    """``kwargs[name]`` unless missing or a sentinel."""
+    value = kwargs.get(name)
+    return value if given(value) else None
+
+
+def get(obj: Any, key: str, default: Any = None) -> Any:
+    """``obj[key]`` for mappings, ``obj.key`` otherwise."""
+    if obj is None:
+        return default
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def server_of(client: Any) -> tuple[str | None, int | None]:
+    """``(server.address, server.port)`` from an SDK client's ``base_url``."""
+    url = getattr(client, "base_url", None)
+    host = getattr(url, "host", None)
+    if not host:
+        return None, None
+    port = getattr(url, "port", None)
+    if port is None:
+        port = 443 if getattr(url, "scheme", "https") == "https" else 80
+    return host, port
+
+
+def as_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)

@@ -1,0 +1,434 @@
+"""OpenAI SDK requests/responses -> genai-otel invocation records. No telemetry logic here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from genai_otel import semconv
+from genai_otel.instrumentation._util import arg, as_list, get, given, server_of
+from genai_otel.telemetry import EmbeddingsInvocation, InferenceInvocation, TelemetryHandler
+
+PROVIDER_OPENAI = "openai"
+PROVIDER_AZURE_OPENAI = "azure.ai.openai"
+_OUTPUT_TYPES = {"json_object": "json", "json_schema": "json", "text": "text"}
+
+
+def _provider(client: Any, host: str | None) -> str:
+    if type(client).__name__.startswith("AsyncAzure") or type(client).__name__.startswith("Azure"):
+        return PROVIDER_AZURE_OPENAI
+    if host and (host.endswith(".openai.azure.com") or host.endswith(".services.ai.azure.com")):
+        return PROVIDER_AZURE_OPENAI
+    return PROVIDER_OPENAI
+
+
+def _base(resource: Any) -> tuple[str, str | None, int | None]:
+    client = getattr(resource, "_client", None)
+    host, port = server_of(client)
+    return _provider(client, host), host, port
+
+
+def _parsed(result: Any) -> Any:
+    """The model object behind ``with_raw_response`` results (``LegacyAPIResponse``)."""
+    parse = getattr(result, "parse", None)
+    if callable(parse) and hasattr(result, "http_response"):
+        return parse()
+    return result
+
+
+# -- content ------------------------------------------------------------------------------
+
+
+def _text_parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    parts = []
+    for item in content:
+        kind = get(item, "type")
+        if kind in ("text", "input_text", "output_text"):
+            parts.append({"type": "text", "content": get(item, "text")})
+        elif kind == "image_url":
+            parts.append({"type": "uri", "modality": "image", "uri": get(get(item, "image_url"), "url")})
+        elif kind == "input_image":
+            parts.append({"type": "uri", "modality": "image", "uri": get(item, "image_url")})
+        elif kind == "refusal":
+            parts.append({"type": "text", "content": get(item, "refusal")})
+        else:
+            parts.append({"type": kind or "unknown"})
+    return parts
+
+
+def _tool_call_part(call: Any) -> dict[str, Any]:
+    function = get(call, "function")
+    return {"type": "tool_call", "id": get(call, "id"), "name": get(function, "name"),
+            "arguments": get(function, "arguments")}
+
+
+def chat_input_messages(messages: Any) -> list[dict[str, Any]]:
+    out = []
+    for message in messages or ():
+        role = get(message, "role")
+        if role == "tool":
+            out.append({"role": "tool", "parts": [{"type": "tool_call_response", "id": get(message, "tool_call_id"),
+                                                   "response": get(message, "content")}]})
+            continue
+        parts = _text_parts(get(message, "content"))
+        parts += [_tool_call_part(call) for call in get(message, "tool_calls") or ()]
+        out.append({"role": role, "parts": parts})
+    return out
+
+
+def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
+    if not tools:
+        return None
+    out = []
+    for tool in tools:
+        function = get(tool, "function") or tool
+        out.append({"type": get(tool, "type", "function"), "name": get(function, "name"),
+                    "description": get(function, "description"), "parameters": get(function, "parameters")})
+    return out
+
+
+# -- chat completions -------------------------------------------------------------------------
+
+
+def build_chat(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+    provider, host, port = _base(resource)
+    response_format = arg(kwargs, "response_format")
+    output_type = None
+    if isinstance(response_format, dict):
+        output_type = _OUTPUT_TYPES.get(response_format.get("type"))
+    elif isinstance(response_format, type):
+        output_type = "json"
+    inv = InferenceInvocation(
+        operation=semconv.OPERATION_CHAT,
+        provider=provider,
+        request_model=arg(kwargs, "model"),
+        server_address=host,
+        server_port=port,
+        temperature=arg(kwargs, "temperature"),
+        top_p=arg(kwargs, "top_p"),
+        max_tokens=arg(kwargs, "max_completion_tokens") or arg(kwargs, "max_tokens"),
+        stop_sequences=as_list(arg(kwargs, "stop")),
+        frequency_penalty=arg(kwargs, "frequency_penalty"),
+        presence_penalty=arg(kwargs, "presence_penalty"),
+        seed=arg(kwargs, "seed"),
+        choice_count=arg(kwargs, "n"),
+        stream=True if arg(kwargs, "stream") else None,
+        output_type=output_type,
+    )
+    tier = arg(kwargs, "service_tier")
+    if tier:
+        inv.attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
+    inv.attributes[semconv.OPENAI_API_TYPE] = "chat_completions"
+    if handler.capture_content:
+        inv.input_messages = chat_input_messages(arg(kwargs, "messages"))
+        inv.tool_definitions = tool_definitions(arg(kwargs, "tools"))
+    return inv
+
+
+def _openai_response_attributes(inv: InferenceInvocation, response: Any) -> None:
+    tier = get(response, "service_tier")
+    if tier:
+        inv.response_attributes[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
+    fingerprint = get(response, "system_fingerprint")
+    if fingerprint:
+        inv.response_attributes[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+
+
+def _chat_usage(inv: InferenceInvocation, usage: Any) -> None:
+    if usage is None:
+        return
+    inv.input_tokens = get(usage, "prompt_tokens")
+    inv.output_tokens = get(usage, "completion_tokens")
+    inv.cache_read_input_tokens = get(get(usage, "prompt_tokens_details"), "cached_tokens")
+    inv.reasoning_output_tokens = get(get(usage, "completion_tokens_details"), "reasoning_tokens")
+
+
+def chat_result(inv: InferenceInvocation, result: Any) -> None:
+    response = _parsed(result)
+    inv.response_id = get(response, "id")
+    inv.response_model = get(response, "model")
+    choices = get(response, "choices") or ()
+    inv.finish_reasons = [get(c, "finish_reason") or "" for c in choices]
+    _chat_usage(inv, get(response, "usage"))
+    _openai_response_attributes(inv, response)
+    if inv.input_messages is not None:
+        inv.output_messages = [_chat_output_message(get(c, "message"), get(c, "finish_reason")) for c in choices]
+
+
+def _chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
+    parts = _text_parts(get(message, "content"))
+    parts += [_tool_call_part(call) for call in get(message, "tool_calls") or ()]
+    return {"role": "assistant", "parts": parts, "finish_reason": finish_reason or ""}
+
+
+class ChatStreamAccumulator:
+    """Reassembles streamed chat deltas (text and tool-call fragments) per choice."""
+
+    def __init__(self, inv: InferenceInvocation) -> None:
+        self.capture = inv.input_messages is not None
+        self.response_id = self.model = None
+        self.usage = None
+        self.last_chunk: Any = None
+        self.finish: dict[int, str] = {}
+        self.text: dict[int, list[str]] = {}
+        self.tools: dict[int, dict[int, dict[str, Any]]] = {}
+
+    def feed(self, chunk: Any) -> None:
+        self.last_chunk = chunk
+        self.response_id = self.response_id or get(chunk, "id")
+        self.model = self.model or get(chunk, "model")
+        usage = get(chunk, "usage")
+        if usage is not None:
+            self.usage = usage
+        for choice in get(chunk, "choices") or ():
+            index = get(choice, "index", 0)
+            reason = get(choice, "finish_reason")
+            if reason:
+                self.finish[index] = reason
+            if self.capture:
+                self._collect(index, get(choice, "delta"))
+
+    def _collect(self, index: int, delta: Any) -> None:
+        if delta is None:
+            return
+        text = get(delta, "content")
+        if text:
+            self.text.setdefault(index, []).append(text)
+        for call in get(delta, "tool_calls") or ():
+            slot = self.tools.setdefault(index, {}).setdefault(
+                get(call, "index", 0), {"type": "tool_call", "id": None, "name": None, "arguments": ""}
+            )
+            slot["id"] = get(call, "id") or slot["id"]
+            function = get(call, "function")
+            slot["name"] = get(function, "name") or slot["name"]
+            slot["arguments"] += get(function, "arguments") or ""
+
+    def apply(self, inv: InferenceInvocation) -> None:
+        inv.response_id = self.response_id
+        inv.response_model = self.model
+        if self.finish:
+            inv.finish_reasons = [self.finish[i] for i in sorted(self.finish)]
+        _chat_usage(inv, self.usage)
+        if self.last_chunk is not None:
+            _openai_response_attributes(inv, self.last_chunk)
+        if self.capture and inv.input_messages is not None:
+            indexes = sorted(set(self.text) | set(self.tools) | set(self.finish))
+            inv.output_messages = [
+                {"role": "assistant",
+                 "parts": ([{"type": "text", "content": "".join(self.text[i])}] if i in self.text else [])
+                 + [self.tools[i][k] for k in sorted(self.tools.get(i, {}))],
+                 "finish_reason": self.finish.get(i, "")}
+                for i in indexes
+            ]
+
+
+# -- legacy completions ---------------------------------------------------------------------
+
+
+def build_completion(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+    provider, host, port = _base(resource)
+    inv = InferenceInvocation(
+        operation=semconv.OPERATION_TEXT_COMPLETION,
+        provider=provider,
+        request_model=arg(kwargs, "model"),
+        server_address=host,
+        server_port=port,
+        temperature=arg(kwargs, "temperature"),
+        top_p=arg(kwargs, "top_p"),
+        max_tokens=arg(kwargs, "max_tokens"),
+        stop_sequences=as_list(arg(kwargs, "stop")),
+        frequency_penalty=arg(kwargs, "frequency_penalty"),
+        presence_penalty=arg(kwargs, "presence_penalty"),
+        seed=arg(kwargs, "seed"),
+        choice_count=arg(kwargs, "n"),
+        stream=True if arg(kwargs, "stream") else None,
+    )
+    if handler.capture_content:
+        prompt = arg(kwargs, "prompt")
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt or ())
+        inv.input_messages = [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts
+                              if isinstance(p, str)]
+    return inv
+
+
+def completion_result(inv: InferenceInvocation, result: Any) -> None:
+    response = _parsed(result)
+    inv.response_id = get(response, "id")
+    inv.response_model = get(response, "model")
+    choices = get(response, "choices") or ()
+    inv.finish_reasons = [get(c, "finish_reason") or "" for c in choices]
+    _chat_usage(inv, get(response, "usage"))
+    _openai_response_attributes(inv, response)
+    if inv.input_messages is not None:
+        inv.output_messages = [
+            {"role": "assistant", "parts": [{"type": "text", "content": get(c, "text")}],
+             "finish_reason": get(c, "finish_reason") or ""}
+            for c in choices
+        ]
+
+
+class CompletionStreamAccumulator(ChatStreamAccumulator):
+    def _collect(self, index: int, delta: Any) -> None:  # legacy chunks carry text on the choice
+        pass
+
+    def feed(self, chunk: Any) -> None:
+        super().feed(chunk)
+        if self.capture:
+            for choice in get(chunk, "choices") or ():
+                text = get(choice, "text")
+                if text:
+                    self.text.setdefault(get(choice, "index", 0), []).append(text)
+
+
+# -- responses API ------------------------------------------------------------------------------
+
+
+def build_response(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+    provider, host, port = _base(resource)
+    text = arg(kwargs, "text")
+    fmt = get(get(text, "format"), "type") if text else None
+    conversation = arg(kwargs, "conversation")
+    inv = InferenceInvocation(
+        operation=semconv.OPERATION_CHAT,
+        provider=provider,
+        request_model=arg(kwargs, "model"),
+        server_address=host,
+        server_port=port,
+        temperature=arg(kwargs, "temperature"),
+        top_p=arg(kwargs, "top_p"),
+        max_tokens=arg(kwargs, "max_output_tokens"),
+        stream=True if arg(kwargs, "stream") else None,
+        output_type=_OUTPUT_TYPES.get(fmt) if fmt else ("json" if given(kwargs.get("text_format")) else None),
+        conversation_id=conversation if isinstance(conversation, str) else get(conversation, "id"),
+    )
+    tier = arg(kwargs, "service_tier")
+    if tier:
+        inv.attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
+    inv.attributes[semconv.OPENAI_API_TYPE] = "responses"
+    if handler.capture_content:
+        inv.input_messages = _responses_input(arg(kwargs, "input"))
+        instructions = arg(kwargs, "instructions")
+        if instructions:
+            inv.system_instructions = [{"type": "text", "content": instructions}]
+        inv.tool_definitions = tool_definitions(arg(kwargs, "tools"))
+    return inv
+
+
+def _responses_input(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [{"role": "user", "parts": [{"type": "text", "content": value}]}]
+    out = []
+    for item in value:
+        kind = get(item, "type")
+        if kind == "function_call_output":
+            out.append({"role": "tool", "parts": [{"type": "tool_call_response", "id": get(item, "call_id"),
+                                                   "response": get(item, "output")}]})
+        elif kind == "function_call":
+            out.append({"role": "assistant", "parts": [_responses_call_part(item)]})
+        else:
+            out.append({"role": get(item, "role", "user"), "parts": _text_parts(get(item, "content"))})
+    return out
+
+
+def _responses_call_part(item: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "id": get(item, "call_id"), "name": get(item, "name"),
+            "arguments": get(item, "arguments")}
+
+
+def _responses_finish_reason(response: Any) -> str:
+    status = get(response, "status")
+    if status == "incomplete":
+        reason = get(get(response, "incomplete_details"), "reason")
+        return "length" if reason == "max_output_tokens" else (reason or "incomplete")
+    if any(get(item, "type") == "function_call" for item in get(response, "output") or ()):
+        return "tool_calls"
+    return "stop" if status == "completed" else (status or "")
+
+
+def response_result(inv: InferenceInvocation, result: Any) -> None:
+    response = _parsed(result)
+    inv.response_id = get(response, "id")
+    inv.response_model = get(response, "model")
+    reason = _responses_finish_reason(response)
+    inv.finish_reasons = [reason]
+    usage = get(response, "usage")
+    if usage is not None:
+        inv.input_tokens = get(usage, "input_tokens")
+        inv.output_tokens = get(usage, "output_tokens")
+        inv.cache_read_input_tokens = get(get(usage, "input_tokens_details"), "cached_tokens")
+        inv.reasoning_output_tokens = get(get(usage, "output_tokens_details"), "reasoning_tokens")
+    _openai_response_attributes(inv, response)
+    if inv.input_messages is not None:
+        parts = []
+        for item in get(response, "output") or ():
+            kind = get(item, "type")
+            if kind == "message":
+                parts += _text_parts(get(item, "content"))
+            elif kind == "function_call":
+                parts.append(_responses_call_part(item))
+            elif kind == "reasoning":
+                summary = " ".join(get(s, "text") or "" for s in get(item, "summary") or ())
+                parts.append({"type": "reasoning", "content": summary})
+        inv.output_messages = [{"role": "assistant", "parts": parts, "finish_reason": reason}]
+
+
+class ResponseStreamAccumulator:
+    """Responses API streams carry the full response object on created/completed/failed events."""
+
+    def __init__(self, inv: InferenceInvocation) -> None:
+        self.response: Any = None
+        self.error: str | None = None
+
+    def feed(self, event: Any) -> None:
+        response = get(event, "response")
+        if response is not None:
+            self.response = response
+        if get(event, "type") in ("response.failed", "error"):
+            self.error = get(get(response, "error"), "code") or get(event, "code") or "response.failed"
+
+    def apply(self, inv: InferenceInvocation) -> None:
+        if self.response is not None:
+            response_result(inv, self.response)
+        if self.error:
+            inv.error_type = str(self.error)
+
+
+# -- embeddings ---------------------------------------------------------------------------------
+
+
+def build_embeddings(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> EmbeddingsInvocation:
+    provider, host, port = _base(resource)
+    fmt = arg(kwargs, "encoding_format")
+    return EmbeddingsInvocation(
+        provider=provider,
+        request_model=arg(kwargs, "model"),
+        server_address=host,
+        server_port=port,
+        encoding_formats=[fmt] if fmt else None,
+        dimension_count=arg(kwargs, "dimensions"),
+    )
+
+
+def embeddings_result(inv: EmbeddingsInvocation, result: Any) -> None:
+    response = _parsed(result)
+    inv.response_model = get(response, "model")
+    inv.input_tokens = get(get(response, "usage"), "prompt_tokens")
+    data = get(response, "data") or ()
+    if data and inv.dimension_count is None:
+        inv.dimension_count = _dimension(get(data[0], "embedding"))
+
+
+def _dimension(vector: Any) -> int | None:
+    if isinstance(vector, str):  # base64 of float32s
+        try:
+            return len(base64.b64decode(vector)) // 4
+        except (binascii.Error, ValueError):
+            return None
+    return len(vector) if vector is not None else None

@@ -1,0 +1,530 @@
+"""GenAI semantic convention names and shapes used by genai-otel.
+
+GENERATED from conventions/*.yaml by `genai-otel semconv generate`. DO NOT EDIT BY HAND.
+"""
+# fmt: off
+
+PROJECT_PREFIX = 'genai_otel.'
+
+# Attributes
+GEN_AI_OPERATION_NAME = 'gen_ai.operation.name'
+GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name'
+GEN_AI_REQUEST_MODEL = 'gen_ai.request.model'
+GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens'
+GEN_AI_REQUEST_TEMPERATURE = 'gen_ai.request.temperature'
+GEN_AI_REQUEST_TOP_P = 'gen_ai.request.top_p'
+GEN_AI_REQUEST_TOP_K = 'gen_ai.request.top_k'
+GEN_AI_REQUEST_FREQUENCY_PENALTY = 'gen_ai.request.frequency_penalty'
+GEN_AI_REQUEST_PRESENCE_PENALTY = 'gen_ai.request.presence_penalty'
+GEN_AI_REQUEST_STOP_SEQUENCES = 'gen_ai.request.stop_sequences'
+GEN_AI_REQUEST_SEED = 'gen_ai.request.seed'
+GEN_AI_REQUEST_CHOICE_COUNT = 'gen_ai.request.choice.count'
+GEN_AI_REQUEST_STREAM = 'gen_ai.request.stream'
+GEN_AI_REQUEST_ENCODING_FORMATS = 'gen_ai.request.encoding_formats'
+GEN_AI_OUTPUT_TYPE = 'gen_ai.output.type'
+GEN_AI_CONVERSATION_ID = 'gen_ai.conversation.id'
+GEN_AI_RESPONSE_ID = 'gen_ai.response.id'
+GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model'
+GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons'
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = 'gen_ai.response.time_to_first_chunk'
+GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens'
+GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens'
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = 'gen_ai.usage.cache_read.input_tokens'
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = 'gen_ai.usage.cache_write.input_tokens'
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = 'gen_ai.usage.reasoning.output_tokens'
+GEN_AI_USAGE_TEXT_INPUT_TOKENS = 'gen_ai.usage.text.input_tokens'
+GEN_AI_USAGE_IMAGE_INPUT_TOKENS = 'gen_ai.usage.image.input_tokens'
+GEN_AI_USAGE_AUDIO_INPUT_TOKENS = 'gen_ai.usage.audio.input_tokens'
+GEN_AI_USAGE_TEXT_OUTPUT_TOKENS = 'gen_ai.usage.text.output_tokens'
+GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS = 'gen_ai.usage.audio.output_tokens'
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT = 'gen_ai.embeddings.dimension.count'
+GEN_AI_DATA_SOURCE_ID = 'gen_ai.data_source.id'
+GEN_AI_RETRIEVAL_TOP_K = 'gen_ai.retrieval.top_k'
+GEN_AI_RETRIEVAL_QUERY_TEXT = 'gen_ai.retrieval.query.text'
+GEN_AI_RETRIEVAL_DOCUMENTS = 'gen_ai.retrieval.documents'
+GEN_AI_TOOL_NAME = 'gen_ai.tool.name'
+GEN_AI_TOOL_CALL_ID = 'gen_ai.tool.call.id'
+GEN_AI_TOOL_TYPE = 'gen_ai.tool.type'
+GEN_AI_TOOL_DESCRIPTION = 'gen_ai.tool.description'
+GEN_AI_TOOL_CALL_ARGUMENTS = 'gen_ai.tool.call.arguments'
+GEN_AI_TOOL_CALL_RESULT = 'gen_ai.tool.call.result'
+GEN_AI_AGENT_ID = 'gen_ai.agent.id'
+GEN_AI_AGENT_NAME = 'gen_ai.agent.name'
+GEN_AI_AGENT_DESCRIPTION = 'gen_ai.agent.description'
+GEN_AI_AGENT_VERSION = 'gen_ai.agent.version'
+GEN_AI_INPUT_MESSAGES = 'gen_ai.input.messages'
+GEN_AI_OUTPUT_MESSAGES = 'gen_ai.output.messages'
+GEN_AI_SYSTEM_INSTRUCTIONS = 'gen_ai.system_instructions'
+GEN_AI_TOOL_DEFINITIONS = 'gen_ai.tool.definitions'
+GEN_AI_TOKEN_TYPE = 'gen_ai.token.type'
+GEN_AI_TOKEN_MODALITY = 'gen_ai.token.modality'
+OPENAI_REQUEST_SERVICE_TIER = 'openai.request.service_tier'
+OPENAI_RESPONSE_SERVICE_TIER = 'openai.response.service_tier'
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT = 'openai.response.system_fingerprint'
+OPENAI_API_TYPE = 'openai.api.type'
+SERVER_ADDRESS = 'server.address'
+SERVER_PORT = 'server.port'
+ERROR_TYPE = 'error.type'
+GEN_AI_SYSTEM = 'gen_ai.system'
+GEN_AI_USAGE_PROMPT_TOKENS = 'gen_ai.usage.prompt_tokens'
+GEN_AI_USAGE_COMPLETION_TOKENS = 'gen_ai.usage.completion_tokens'
+GENAI_OTEL_CONTENT_TRUNCATED = 'genai_otel.content.truncated'
+
+# Operation names (gen_ai.operation.name)
+OPERATION_CHAT = 'chat'
+OPERATION_CREATE_AGENT = 'create_agent'
+OPERATION_EMBEDDINGS = 'embeddings'
+OPERATION_EXECUTE_TOOL = 'execute_tool'
+OPERATION_GENERATE_CONTENT = 'generate_content'
+OPERATION_INVOKE_AGENT = 'invoke_agent'
+OPERATION_INVOKE_WORKFLOW = 'invoke_workflow'
+OPERATION_RETRIEVAL = 'retrieval'
+OPERATION_TEXT_COMPLETION = 'text_completion'
+
+# Metric names (all profiles)
+METRIC_GEN_AI_CLIENT_INFERENCE_DURATION = 'gen_ai.client.inference.duration'
+METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS = 'gen_ai.client.inference.operation.input_tokens'
+METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS = 'gen_ai.client.inference.operation.output_tokens'
+METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK = 'gen_ai.client.inference.time_per_output_chunk'
+METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK = 'gen_ai.client.inference.time_to_first_chunk'
+METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS = 'gen_ai.client.inference.usage.cache_read.input_tokens'
+METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS = 'gen_ai.client.inference.usage.cache_write.input_tokens'
+METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS = 'gen_ai.client.inference.usage.input_tokens'
+METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS = 'gen_ai.client.inference.usage.output_tokens'
+METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS = 'gen_ai.client.inference.usage.reasoning.output_tokens'
+METRIC_GEN_AI_CLIENT_OPERATION_DURATION = 'gen_ai.client.operation.duration'
+METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK = 'gen_ai.client.operation.time_per_output_chunk'
+METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = 'gen_ai.client.operation.time_to_first_chunk'
+METRIC_GEN_AI_CLIENT_TOKEN_USAGE = 'gen_ai.client.token.usage'
+
+# Event names
+EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS = 'gen_ai.client.inference.operation.details'
+
+ATTRIBUTES = {'error.type': {'brief': 'Class of error the operation ended with.', 'source': 'upstream', 'type': 'string'},
+ 'gen_ai.agent.description': {'brief': 'Agent description.', 'source': 'upstream', 'type': 'string'},
+ 'gen_ai.agent.id': {'brief': 'Agent id.', 'source': 'upstream', 'type': 'string'},
+ 'gen_ai.agent.name': {'brief': 'Agent name.', 'source': 'upstream', 'type': 'string'},
+ 'gen_ai.agent.version': {'brief': 'Agent version.', 'source': 'upstream', 'type': 'string'},
+ 'gen_ai.conversation.id': {'brief': 'Conversation/session id',
+                            'only when the app or library has one.': None,
+                            'source': 'upstream',
+                            'type': 'string'},
+ 'gen_ai.data_source.id': {'brief': 'Id of the data source used for retrieval.',
+                           'source': 'upstream',
+                           'type': 'string'},
+ 'gen_ai.embeddings.dimension.count': {'brief': 'Number of dimensions of the returned embeddings.',
+                                       'source': 'upstream',
+                                       'type': 'int'},
+ 'gen_ai.input.messages': {'brief': 'Chat history given to the model (JSON',
+                           'content': True,
+                           'opt-in content).': None,
+                           'source': 'upstream',
+                           'type': 'any'},
+ 'gen_ai.operation.name': {'brief': 'The name of the operation being performed.',
+                           'source': 'upstream',
+                           'type': 'string'},
+ 'gen_ai.output.messages': {'brief': 'Messages returned by the model (JSON',
+                            'content': True,
+                            'opt-in content).': None,
+                            'source': 'upstream',
+                            'type': 'any'},
+ 'gen_ai.output.type': {'brief': 'Requested output type (text',
+                        'image': None,
+                        'json': None,
+                        'source': 'upstream',
+                        'speech).': None,
+                        'type': 'string'},
+ 'gen_ai.provider.name': {'brief': 'The GenAI provider as identified by the client instrumentation.',
+                          'source': 'upstream',
+                          'type': 'string'},
+ 'gen_ai.request.choice.count': {'brief': 'Number of candidate completions requested (set when not 1).',
+                                 'source': 'upstream',
+                                 'type': 'int'},
+ 'gen_ai.request.encoding_formats': {'brief': 'Encoding formats requested for embeddings.',
+                                     'source': 'upstream',
+                                     'type': 'string[]'},
+ 'gen_ai.request.frequency_penalty': {'brief': 'Frequency penalty.', 'source': 'upstream', 'type': 'double'},
+ 'gen_ai.request.max_tokens': {'brief': 'Maximum number of tokens the model may generate.',
+                               'source': 'upstream',
+                               'type': 'int'},
+ 'gen_ai.request.model': {'brief': 'The name of the model a request is being made to.',
+                          'source': 'upstream',
+                          'type': 'string'},
+ 'gen_ai.request.presence_penalty': {'brief': 'Presence penalty.', 'source': 'upstream', 'type': 'double'},
+ 'gen_ai.request.seed': {'brief': 'Seed for reproducible sampling.', 'source': 'upstream', 'type': 'int'},
+ 'gen_ai.request.stop_sequences': {'brief': 'Sequences where the model stops generating.',
+                                   'source': 'upstream',
+                                   'type': 'string[]'},
+ 'gen_ai.request.stream': {'brief': 'Whether the response was requested as a stream.',
+                           'source': 'upstream',
+                           'type': 'boolean'},
+ 'gen_ai.request.temperature': {'brief': 'Sampling temperature.', 'source': 'upstream', 'type': 'double'},
+ 'gen_ai.request.top_k': {'brief': 'Top-k sampling parameter.', 'source': 'upstream', 'type': 'int'},
+ 'gen_ai.request.top_p': {'brief': 'Nucleus sampling parameter.', 'source': 'upstream', 'type': 'double'},
+ 'gen_ai.response.finish_reasons': {'brief': 'Reasons the model stopped',
+                                    'one per choice.': None,
+                                    'source': 'upstream',
+                                    'type': 'string[]'},
+ 'gen_ai.response.id': {'brief': 'Unique id of the completion.', 'source': 'upstream', 'type': 'string'},
+ 'gen_ai.response.model': {'brief': 'Model that generated the response.',
+                           'source': 'upstream',
+                           'type': 'string'},
+ 'gen_ai.response.time_to_first_chunk': {'brief': 'Seconds from request to the first streamed chunk.',
+                                         'source': 'upstream',
+                                         'type': 'double'},
+ 'gen_ai.retrieval.documents': {'brief': 'Retrieved documents with id and score (opt-in content).',
+                                'content': True,
+                                'source': 'upstream',
+                                'type': 'any'},
+ 'gen_ai.retrieval.query.text': {'brief': 'Retrieval query text (opt-in content).',
+                                 'content': True,
+                                 'source': 'upstream',
+                                 'type': 'string'},
+ 'gen_ai.retrieval.top_k': {'brief': 'Number of documents requested from retrieval.',
+                            'source': 'upstream',
+                            'type': 'int'},
+ 'gen_ai.system': {'brief': 'Deprecated provider name (legacy profile).',
+                   'deprecated': 'gen_ai.provider.name',
+                   'source': 'upstream',
+                   'type': 'string'},
+ 'gen_ai.system_instructions': {'brief': 'System instructions (JSON',
+                                'content': True,
+                                'opt-in content).': None,
+                                'source': 'upstream',
+                                'type': 'any'},
+ 'gen_ai.token.modality': {'audio': None,
+                           'brief': 'Token modality on metric points (text',
+                           'image': None,
+                           'source': 'upstream',
+                           'type': 'string',
+                           'video).': None},
+ 'gen_ai.token.type': {'brief': 'Token type on metric points (input',
+                       'output). Legacy profile.': None,
+                       'source': 'upstream',
+                       'type': 'string'},
+ 'gen_ai.tool.call.arguments': {'brief': 'Tool call arguments (opt-in content).',
+                                'content': True,
+                                'source': 'upstream',
+                                'type': 'any'},
+ 'gen_ai.tool.call.id': {'brief': 'Tool call id.', 'source': 'upstream', 'type': 'string'},
+ 'gen_ai.tool.call.result': {'brief': 'Tool call result (opt-in content).',
+                             'content': True,
+                             'source': 'upstream',
+                             'type': 'any'},
+ 'gen_ai.tool.definitions': {'brief': 'Tool definitions given to the model (JSON',
+                             'content': True,
+                             'opt-in content).': None,
+                             'source': 'upstream',
+                             'type': 'any'},
+ 'gen_ai.tool.description': {'brief': 'Tool description.', 'source': 'upstream', 'type': 'string'},
+ 'gen_ai.tool.name': {'brief': 'Name of the tool.', 'source': 'upstream', 'type': 'string'},
+ 'gen_ai.tool.type': {'brief': 'Tool type (function',
+                      'datastore).': None,
+                      'extension': None,
+                      'source': 'upstream',
+                      'type': 'string'},
+ 'gen_ai.usage.audio.input_tokens': {'brief': 'Audio input tokens.', 'source': 'upstream', 'type': 'int'},
+ 'gen_ai.usage.audio.output_tokens': {'brief': 'Audio output tokens.', 'source': 'upstream', 'type': 'int'},
+ 'gen_ai.usage.cache_read.input_tokens': {'brief': 'Input tokens served from the provider cache.',
+                                          'source': 'upstream',
+                                          'type': 'int'},
+ 'gen_ai.usage.cache_write.input_tokens': {'brief': 'Input tokens written to the provider cache.',
+                                           'source': 'upstream',
+                                           'type': 'int'},
+ 'gen_ai.usage.completion_tokens': {'brief': 'Deprecated output token count.',
+                                    'deprecated': 'gen_ai.usage.output_tokens',
+                                    'source': 'upstream',
+                                    'type': 'int'},
+ 'gen_ai.usage.image.input_tokens': {'brief': 'Image input tokens.', 'source': 'upstream', 'type': 'int'},
+ 'gen_ai.usage.input_tokens': {'brief': 'Input tokens',
+                               'including cached tokens.': None,
+                               'source': 'upstream',
+                               'type': 'int'},
+ 'gen_ai.usage.output_tokens': {'brief': 'Output tokens',
+                                'including reasoning tokens.': None,
+                                'source': 'upstream',
+                                'type': 'int'},
+ 'gen_ai.usage.prompt_tokens': {'brief': 'Deprecated input token count.',
+                                'deprecated': 'gen_ai.usage.input_tokens',
+                                'source': 'upstream',
+                                'type': 'int'},
+ 'gen_ai.usage.reasoning.output_tokens': {'brief': 'Output tokens spent on reasoning.',
+                                          'source': 'upstream',
+                                          'type': 'int'},
+ 'gen_ai.usage.text.input_tokens': {'brief': 'Text input tokens (when reported per modality).',
+                                    'source': 'upstream',
+                                    'type': 'int'},
+ 'gen_ai.usage.text.output_tokens': {'brief': 'Text output tokens.', 'source': 'upstream', 'type': 'int'},
+ 'genai_otel.content.truncated': {'brief': 'Names of content attributes cut to the configured size cap.',
+                                  'source': 'genai_otel',
+                                  'type': 'string[]'},
+ 'openai.api.type': {'brief': 'OpenAI API used (chat_completions',
+                     'responses).': None,
+                     'source': 'upstream',
+                     'type': 'string'},
+ 'openai.request.service_tier': {'brief': 'OpenAI service tier requested.',
+                                 'source': 'upstream',
+                                 'type': 'string'},
+ 'openai.response.service_tier': {'brief': 'OpenAI service tier used.',
+                                  'source': 'upstream',
+                                  'type': 'string'},
+ 'openai.response.system_fingerprint': {'brief': 'OpenAI system fingerprint.',
+                                        'source': 'upstream',
+                                        'type': 'string'},
+ 'server.address': {'brief': 'GenAI server host.', 'source': 'upstream', 'type': 'string'},
+ 'server.port': {'brief': 'GenAI server port.', 'source': 'upstream', 'type': 'int'}}
+
+CONTENT_ATTRIBUTES = ['gen_ai.input.messages',
+ 'gen_ai.output.messages',
+ 'gen_ai.retrieval.documents',
+ 'gen_ai.retrieval.query.text',
+ 'gen_ai.system_instructions',
+ 'gen_ai.tool.call.arguments',
+ 'gen_ai.tool.call.result',
+ 'gen_ai.tool.definitions']
+
+SPAN_SHAPES = {'agent': {'attributes': {'error.type': 'conditionally_required',
+                          'gen_ai.agent.description': 'conditionally_required',
+                          'gen_ai.agent.id': 'conditionally_required',
+                          'gen_ai.agent.name': 'conditionally_required',
+                          'gen_ai.agent.version': 'conditionally_required',
+                          'gen_ai.conversation.id': 'conditionally_required',
+                          'gen_ai.input.messages': 'opt_in',
+                          'gen_ai.operation.name': 'required',
+                          'gen_ai.output.messages': 'opt_in',
+                          'gen_ai.provider.name': 'recommended',
+                          'gen_ai.request.model': 'conditionally_required',
+                          'gen_ai.system_instructions': 'opt_in',
+                          'server.address': 'recommended',
+                          'server.port': 'conditionally_required'},
+           'kinds': ['CLIENT', 'INTERNAL'],
+           'name': '{gen_ai.operation.name} {gen_ai.agent.name}',
+           'operations': ['invoke_agent', 'create_agent', 'invoke_workflow']},
+ 'embeddings': {'attributes': {'error.type': 'conditionally_required',
+                               'gen_ai.embeddings.dimension.count': 'recommended',
+                               'gen_ai.operation.name': 'required',
+                               'gen_ai.provider.name': 'required',
+                               'gen_ai.request.encoding_formats': 'recommended',
+                               'gen_ai.request.model': 'conditionally_required',
+                               'gen_ai.response.model': 'recommended',
+                               'gen_ai.usage.input_tokens': 'recommended',
+                               'server.address': 'recommended',
+                               'server.port': 'conditionally_required'},
+                'kinds': ['CLIENT', 'INTERNAL'],
+                'name': '{gen_ai.operation.name} {gen_ai.request.model}',
+                'operations': ['embeddings']},
+ 'execute_tool': {'attributes': {'error.type': 'conditionally_required',
+                                 'gen_ai.conversation.id': 'conditionally_required',
+                                 'gen_ai.operation.name': 'required',
+                                 'gen_ai.tool.call.arguments': 'opt_in',
+                                 'gen_ai.tool.call.id': 'recommended',
+                                 'gen_ai.tool.call.result': 'opt_in',
+                                 'gen_ai.tool.description': 'recommended',
+                                 'gen_ai.tool.name': 'recommended',
+                                 'gen_ai.tool.type': 'recommended'},
+                  'kinds': ['INTERNAL', 'CLIENT'],
+                  'name': '{gen_ai.operation.name} {gen_ai.tool.name}',
+                  'operations': ['execute_tool']},
+ 'inference': {'attributes': {'error.type': 'conditionally_required',
+                              'gen_ai.conversation.id': 'conditionally_required',
+                              'gen_ai.input.messages': 'opt_in',
+                              'gen_ai.operation.name': 'required',
+                              'gen_ai.output.messages': 'opt_in',
+                              'gen_ai.output.type': 'conditionally_required',
+                              'gen_ai.provider.name': 'required',
+                              'gen_ai.request.choice.count': 'conditionally_required',
+                              'gen_ai.request.frequency_penalty': 'recommended',
+                              'gen_ai.request.max_tokens': 'recommended',
+                              'gen_ai.request.model': 'conditionally_required',
+                              'gen_ai.request.presence_penalty': 'recommended',
+                              'gen_ai.request.seed': 'conditionally_required',
+                              'gen_ai.request.stop_sequences': 'recommended',
+                              'gen_ai.request.stream': 'conditionally_required',
+                              'gen_ai.request.temperature': 'recommended',
+                              'gen_ai.request.top_k': 'conditionally_required',
+                              'gen_ai.request.top_p': 'recommended',
+                              'gen_ai.response.finish_reasons': 'recommended',
+                              'gen_ai.response.id': 'recommended',
+                              'gen_ai.response.model': 'recommended',
+                              'gen_ai.response.time_to_first_chunk': 'recommended',
+                              'gen_ai.system_instructions': 'opt_in',
+                              'gen_ai.tool.definitions': 'opt_in',
+                              'gen_ai.usage.audio.input_tokens': 'recommended',
+                              'gen_ai.usage.audio.output_tokens': 'recommended',
+                              'gen_ai.usage.cache_read.input_tokens': 'recommended',
+                              'gen_ai.usage.cache_write.input_tokens': 'recommended',
+                              'gen_ai.usage.image.input_tokens': 'recommended',
+                              'gen_ai.usage.input_tokens': 'recommended',
+                              'gen_ai.usage.output_tokens': 'recommended',
+                              'gen_ai.usage.reasoning.output_tokens': 'recommended',
+                              'gen_ai.usage.text.input_tokens': 'recommended',
+                              'gen_ai.usage.text.output_tokens': 'recommended',
+                              'openai.api.type': 'recommended',
+                              'openai.request.service_tier': 'recommended',
+                              'openai.response.service_tier': 'recommended',
+                              'openai.response.system_fingerprint': 'recommended',
+                              'server.address': 'recommended',
+                              'server.port': 'conditionally_required'},
+               'kinds': ['CLIENT', 'INTERNAL'],
+               'name': '{gen_ai.operation.name} {gen_ai.request.model}',
+               'operations': ['chat', 'text_completion', 'generate_content']},
+ 'retrieval': {'attributes': {'error.type': 'conditionally_required',
+                              'gen_ai.data_source.id': 'conditionally_required',
+                              'gen_ai.operation.name': 'required',
+                              'gen_ai.provider.name': 'recommended',
+                              'gen_ai.request.model': 'conditionally_required',
+                              'gen_ai.retrieval.documents': 'opt_in',
+                              'gen_ai.retrieval.query.text': 'opt_in',
+                              'gen_ai.retrieval.top_k': 'recommended',
+                              'server.address': 'recommended',
+                              'server.port': 'conditionally_required'},
+               'kinds': ['CLIENT', 'INTERNAL'],
+               'name': '{gen_ai.operation.name} {gen_ai.data_source.id}',
+               'operations': ['retrieval']}}
+
+COMMON_SPAN_ATTRIBUTES = ['genai_otel.content.truncated']
+
+METRIC_BUCKETS = {'duration': [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+ 'tokens': [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]}
+
+METRIC_POINT_ATTRIBUTES = ['gen_ai.operation.name',
+ 'gen_ai.provider.name',
+ 'gen_ai.request.model',
+ 'gen_ai.response.model',
+ 'server.address',
+ 'server.port',
+ 'error.type']
+
+DEFAULT_METRIC_PROFILE = 'latest'
+
+METRIC_PROFILES = {'latest': {'brief': 'First standalone GenAI conventions release (semantic-conventions-genai v0.1.0).',
+            'metrics': [{'applies_to': 'inference',
+                         'brief': 'Duration of a GenAI inference operation.',
+                         'buckets': 'duration',
+                         'instrument': 'histogram',
+                         'measure': 'duration',
+                         'name': 'gen_ai.client.inference.duration',
+                         'unit': 's'},
+                        {'applies_to': 'other',
+                         'brief': 'Duration of a non-inference GenAI operation.',
+                         'buckets': 'duration',
+                         'instrument': 'histogram',
+                         'measure': 'duration',
+                         'name': 'gen_ai.client.operation.duration',
+                         'unit': 's'},
+                        {'applies_to': 'inference',
+                         'brief': 'Time to the first chunk of a streamed response.',
+                         'buckets': 'duration',
+                         'instrument': 'histogram',
+                         'measure': 'time_to_first_chunk',
+                         'name': 'gen_ai.client.inference.time_to_first_chunk',
+                         'unit': 's'},
+                        {'applies_to': 'inference',
+                         'brief': 'Time between chunks after the first.',
+                         'buckets': 'duration',
+                         'instrument': 'histogram',
+                         'measure': 'time_per_output_chunk',
+                         'name': 'gen_ai.client.inference.time_per_output_chunk',
+                         'unit': 's'},
+                        {'applies_to': 'all',
+                         'brief': 'Input tokens used (includes cached).',
+                         'instrument': 'counter',
+                         'measure': 'input_tokens',
+                         'modality': True,
+                         'name': 'gen_ai.client.inference.usage.input_tokens',
+                         'unit': '{token}'},
+                        {'applies_to': 'inference',
+                         'brief': 'Output tokens used (includes reasoning).',
+                         'instrument': 'counter',
+                         'measure': 'output_tokens',
+                         'modality': True,
+                         'name': 'gen_ai.client.inference.usage.output_tokens',
+                         'unit': '{token}'},
+                        {'applies_to': 'inference',
+                         'brief': 'Input tokens read from cache.',
+                         'instrument': 'counter',
+                         'measure': 'cache_read_input_tokens',
+                         'modality': True,
+                         'name': 'gen_ai.client.inference.usage.cache_read.input_tokens',
+                         'unit': '{token}'},
+                        {'applies_to': 'inference',
+                         'brief': 'Input tokens written to cache.',
+                         'instrument': 'counter',
+                         'measure': 'cache_write_input_tokens',
+                         'modality': True,
+                         'name': 'gen_ai.client.inference.usage.cache_write.input_tokens',
+                         'unit': '{token}'},
+                        {'applies_to': 'inference',
+                         'brief': 'Reasoning output tokens.',
+                         'instrument': 'counter',
+                         'measure': 'reasoning_output_tokens',
+                         'modality': True,
+                         'name': 'gen_ai.client.inference.usage.reasoning.output_tokens',
+                         'unit': '{token}'},
+                        {'applies_to': 'inference',
+                         'brief': 'Input tokens per inference operation.',
+                         'buckets': 'tokens',
+                         'instrument': 'histogram',
+                         'measure': 'input_tokens',
+                         'name': 'gen_ai.client.inference.operation.input_tokens',
+                         'unit': '{token}'},
+                        {'applies_to': 'inference',
+                         'brief': 'Output tokens per inference operation.',
+                         'buckets': 'tokens',
+                         'instrument': 'histogram',
+                         'measure': 'output_tokens',
+                         'name': 'gen_ai.client.inference.operation.output_tokens',
+                         'unit': '{token}'}],
+            'span_aliases': {}},
+ 'legacy': {'brief': 'GenAI conventions as in semantic-conventions v1.36-v1.38 (still read by most '
+                     'dashboards).',
+            'metrics': [{'applies_to': 'all',
+                         'brief': 'GenAI operation duration.',
+                         'buckets': 'duration',
+                         'instrument': 'histogram',
+                         'measure': 'duration',
+                         'name': 'gen_ai.client.operation.duration',
+                         'unit': 's'},
+                        {'applies_to': 'all',
+                         'brief': 'Number of input and output tokens used.',
+                         'buckets': 'tokens',
+                         'instrument': 'histogram',
+                         'measure': 'tokens_by_type',
+                         'name': 'gen_ai.client.token.usage',
+                         'unit': '{token}'},
+                        {'applies_to': 'inference',
+                         'brief': 'Time to receive the first chunk.',
+                         'buckets': 'duration',
+                         'instrument': 'histogram',
+                         'measure': 'time_to_first_chunk',
+                         'name': 'gen_ai.client.operation.time_to_first_chunk',
+                         'unit': 's'},
+                        {'applies_to': 'inference',
+                         'brief': 'Time per output chunk after the first.',
+                         'buckets': 'duration',
+                         'instrument': 'histogram',
+                         'measure': 'time_per_output_chunk',
+                         'name': 'gen_ai.client.operation.time_per_output_chunk',
+                         'unit': 's'}],
+            'span_aliases': {'gen_ai.provider.name': 'gen_ai.system',
+                             'gen_ai.usage.input_tokens': 'gen_ai.usage.prompt_tokens',
+                             'gen_ai.usage.output_tokens': 'gen_ai.usage.completion_tokens'}}}
+
+EVENTS = {'gen_ai.client.inference.operation.details': {'attributes': ['gen_ai.operation.name',
+                                                              'gen_ai.provider.name',
+                                                              'gen_ai.request.model',
+                                                              'gen_ai.response.model',
+                                                              'gen_ai.response.id',
+                                                              'gen_ai.response.finish_reasons',
+                                                              'gen_ai.usage.input_tokens',
+                                                              'gen_ai.usage.output_tokens',
+                                                              'error.type'],
+                                               'brief': "Details of one inference operation: the span's "
+                                                        'request/response attributes, plus message content '
+                                                        'when capture mode includes events. Emitted when '
+                                                        'OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT is true or '
+                                                        'the capture mode is EVENT_ONLY / SPAN_AND_EVENT.',
+                                               'content_attributes': ['gen_ai.input.messages',
+                                                                      'gen_ai.output.messages',
+                                                                      'gen_ai.system_instructions',
+                                                                      'gen_ai.tool.definitions']}}

@@ -1,0 +1,22 @@
+"""The telemetry core: invocation records in, spans/metrics/events out."""
+
+from genai_otel.telemetry.handler import TelemetryHandler, error_type_of
+from genai_otel.telemetry.invocation import (
+    AgentInvocation,
+    EmbeddingsInvocation,
+    InferenceInvocation,
+    Invocation,
+    RetrievalInvocation,
+    ToolInvocation,
+)
+
+__all__ = [
+    "AgentInvocation",
+    "EmbeddingsInvocation",
+    "InferenceInvocation",
+    "Invocation",
+    "RetrievalInvocation",
+    "TelemetryHandler",
+    "ToolInvocation",
+    "error_type_of",
+]

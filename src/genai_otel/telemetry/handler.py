@@ -1,0 +1,283 @@
+"""The one place where invocation records become spans, metrics and events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry._logs import get_logger
+from opentelemetry.metrics import get_meter
+from opentelemetry.trace import Status, StatusCode
+
+from genai_otel import semconv
+from genai_otel.config import Settings
+from genai_otel.telemetry import content
+from genai_otel.telemetry.invocation import (
+    AgentInvocation,
+    EmbeddingsInvocation,
+    InferenceInvocation,
+    Invocation,
+    RetrievalInvocation,
+    ToolInvocation,
+)
+from genai_otel.telemetry.metrics import MetricRecorder
+from genai_otel.telemetry.safety import safely
+from genai_otel.version import __version__
+
+# (record field, attribute) pairs, per record type. The handler walks the record's MRO, so a
+# subclass inherits its parents' mappings.
+_REQUEST_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
+    Invocation: (
+        ("provider", semconv.GEN_AI_PROVIDER_NAME),
+        ("request_model", semconv.GEN_AI_REQUEST_MODEL),
+        ("server_address", semconv.SERVER_ADDRESS),
+        ("server_port", semconv.SERVER_PORT),
+        ("conversation_id", semconv.GEN_AI_CONVERSATION_ID),
+    ),
+    InferenceInvocation: (
+        ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+        ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+        ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
+        ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+        ("stop_sequences", semconv.GEN_AI_REQUEST_STOP_SEQUENCES),
+        ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+        ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
+        ("seed", semconv.GEN_AI_REQUEST_SEED),
+        ("stream", semconv.GEN_AI_REQUEST_STREAM),
+        ("output_type", semconv.GEN_AI_OUTPUT_TYPE),
+    ),
+    EmbeddingsInvocation: (("encoding_formats", semconv.GEN_AI_REQUEST_ENCODING_FORMATS),),
+    RetrievalInvocation: (
+        ("data_source_id", semconv.GEN_AI_DATA_SOURCE_ID),
+        ("top_k", semconv.GEN_AI_RETRIEVAL_TOP_K),
+    ),
+    ToolInvocation: (
+        ("tool_name", semconv.GEN_AI_TOOL_NAME),
+        ("tool_call_id", semconv.GEN_AI_TOOL_CALL_ID),
+        ("tool_type", semconv.GEN_AI_TOOL_TYPE),
+        ("tool_description", semconv.GEN_AI_TOOL_DESCRIPTION),
+    ),
+    AgentInvocation: (
+        ("agent_id", semconv.GEN_AI_AGENT_ID),
+        ("agent_name", semconv.GEN_AI_AGENT_NAME),
+        ("agent_description", semconv.GEN_AI_AGENT_DESCRIPTION),
+        ("agent_version", semconv.GEN_AI_AGENT_VERSION),
+    ),
+}
+_RESPONSE_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
+    Invocation: (
+        ("response_model", semconv.GEN_AI_RESPONSE_MODEL),
+        ("input_tokens", semconv.GEN_AI_USAGE_INPUT_TOKENS),
+        ("error_type", semconv.ERROR_TYPE),
+    ),
+    InferenceInvocation: (
+        ("response_id", semconv.GEN_AI_RESPONSE_ID),
+        ("finish_reasons", semconv.GEN_AI_RESPONSE_FINISH_REASONS),
+        ("output_tokens", semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+        ("cache_read_input_tokens", semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+        ("cache_write_input_tokens", semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
+        ("reasoning_output_tokens", semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+    ),
+    EmbeddingsInvocation: (("dimension_count", semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),),
+}
+_CONTENT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
+    InferenceInvocation: (
+        ("input_messages", semconv.GEN_AI_INPUT_MESSAGES),
+        ("output_messages", semconv.GEN_AI_OUTPUT_MESSAGES),
+        ("system_instructions", semconv.GEN_AI_SYSTEM_INSTRUCTIONS),
+        ("tool_definitions", semconv.GEN_AI_TOOL_DEFINITIONS),
+    ),
+    RetrievalInvocation: (
+        ("query_text", semconv.GEN_AI_RETRIEVAL_QUERY_TEXT),
+        ("documents", semconv.GEN_AI_RETRIEVAL_DOCUMENTS),
+    ),
+    ToolInvocation: (
+        ("arguments", semconv.GEN_AI_TOOL_CALL_ARGUMENTS),
+        ("result", semconv.GEN_AI_TOOL_CALL_RESULT),
+    ),
+}
+_EVENT_NAME = semconv.EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
+_EVENT_ATTRIBUTES = tuple(semconv.EVENTS[_EVENT_NAME]["attributes"])
+
+
+def _fields_for(table: dict[type, tuple[tuple[str, str], ...]], cls: type) -> tuple[tuple[str, str], ...]:
+    return tuple(pair for base in reversed(cls.__mro__) for pair in table.get(base, ()))
+
+
+_OPERATION_FIELD = (("operation", semconv.GEN_AI_OPERATION_NAME),)
+# Metric point attributes (metrics.yaml point_attributes), read straight off the record so they
+# are right even when the span is not recording.
+_POINT_FIELDS = tuple(
+    pair
+    for pair in _OPERATION_FIELD + _fields_for(_REQUEST_FIELDS, Invocation) + _fields_for(_RESPONSE_FIELDS, Invocation)
+    if pair[1] in semconv.METRIC_POINT_ATTRIBUTES
+)
+
+
+def _read(inv: Invocation, fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    out = {}
+    for field_name, attribute in fields:
+        value = getattr(inv, field_name)
+        if value is not None:
+            out[attribute] = value
+    return out
+
+
+def error_type_of(exc: BaseException) -> str:
+    """Low-cardinality ``error.type``: the exception's class name (e.g. ``RateLimitError``)."""
+    return type(exc).__qualname__
+
+
+class TelemetryHandler:
+    """Turns invocation records into spans, metrics and events following the selected profiles.
+
+    ``start`` opens the span (and makes it current unless ``activate=False``); ``stop`` /
+    ``fail`` finish it exactly once, however often they are called.
+    """
+
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: Any = None,
+        logger_provider: Any = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self._tracer = trace.get_tracer("genai_otel", __version__, tracer_provider=tracer_provider)
+        meter = get_meter("genai_otel", __version__, meter_provider=meter_provider)
+        self._metrics = MetricRecorder(meter, self.settings.profiles)
+        self._events = get_logger("genai_otel", __version__, logger_provider=logger_provider)
+        self._aliases = {
+            new: old
+            for profile in self.settings.profiles
+            for new, old in semconv.METRIC_PROFILES[profile]["span_aliases"].items()
+        }
+        self._field_cache: dict[type, tuple[tuple[tuple[str, str], ...], ...]] = {}
+
+    @property
+    def capture_content(self) -> bool:
+        """Whether instrumentors should collect message content at all (any capture mode but NO_CONTENT)."""
+        return self.settings.content_capture.on_span or self.settings.content_capture.on_event
+
+    def _fields(self, cls: type) -> tuple[tuple[tuple[str, str], ...], ...]:
+        cached = self._field_cache.get(cls)
+        if cached is None:
+            cached = tuple(_fields_for(t, cls) for t in (_REQUEST_FIELDS, _RESPONSE_FIELDS, _CONTENT_FIELDS))
+            self._field_cache[cls] = cached
+        return cached
+
+    def _alias(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        for new, old in self._aliases.items():
+            if new in attributes:
+                attributes[old] = attributes[new]
+        return attributes
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, inv: Invocation, *, activate: bool = True) -> Invocation:
+        request_fields = self._fields(type(inv))[0]
+        attributes = {semconv.GEN_AI_OPERATION_NAME: inv.operation, **_read(inv, request_fields)}
+        choice_count = getattr(inv, "choice_count", None)
+        if choice_count is not None and choice_count != 1:
+            attributes[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choice_count
+        if inv.attributes:
+            attributes.update(inv.attributes)
+        target = inv.span_target
+        name = f"{inv.operation} {target}" if target else inv.operation
+        inv.start_ns = time.perf_counter_ns()
+        inv.span = self._tracer.start_span(name, kind=inv.kind, attributes=self._alias(attributes))
+        if activate:
+            inv.context_token = otel_context.attach(trace.set_span_in_context(inv.span))
+        return inv
+
+    def deactivate(self, inv: Invocation) -> None:
+        """Stop the span being current (it stays open, e.g. while a stream is consumed)."""
+        token, inv.context_token = inv.context_token, None
+        if token is not None:
+            otel_context.detach(token)
+
+    @contextmanager
+    def activated(self, inv: Invocation) -> Iterator[None]:
+        """Make an open span current for a block (used when the request happens later)."""
+        if inv.span is None:
+            yield
+            return
+        with trace.use_span(inv.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            yield
+
+    def stop(self, inv: Invocation) -> None:
+        self._finish(inv, None)
+
+    def fail(self, inv: Invocation, error: BaseException) -> None:
+        if inv.error_type is None:
+            inv.error_type = error_type_of(error)
+        self._finish(inv, error)
+
+    def _finish(self, inv: Invocation, error: BaseException | None) -> None:
+        if inv.ended:
+            return
+        inv.ended = True
+        self.deactivate(inv)
+        span = inv.span
+        if span is None:
+            return
+        end_ns = time.perf_counter_ns()
+        request_fields, response_fields, content_fields = self._fields(type(inv))
+        attributes = _read(inv, response_fields)
+        ttfc = getattr(inv, "first_chunk_ns", 0)
+        if ttfc:
+            attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (ttfc - inv.start_ns) / 1e9
+        if inv.response_attributes:
+            attributes.update(inv.response_attributes)
+        content_attributes = self._content(inv, content_fields) if self.capture_content else {}
+        if self.settings.content_capture.on_span:
+            attributes.update(content_attributes)
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, str(error)[:1024] or inv.error_type))
+            span.record_exception(error)
+        elif inv.error_type is not None:
+            span.set_status(Status(StatusCode.ERROR, inv.error_type))
+        span.set_attributes(self._alias(attributes))
+        safely("events", self._emit_event, inv, content_attributes)
+        span.end()
+        safely("metrics", self._record_metrics, inv, end_ns)
+
+    def _content(self, inv: Invocation, fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        truncated = []
+        limit = self.settings.max_content_length
+        for field_name, attribute in fields:
+            value = getattr(inv, field_name)
+            if value is None:
+                continue
+            text, was_cut = content.serialize(value, limit)
+            out[attribute] = text
+            if was_cut:
+                truncated.append(attribute)
+        if truncated:
+            out[semconv.GENAI_OTEL_CONTENT_TRUNCATED] = truncated
+        return out
+
+    def _record_metrics(self, inv: Invocation, end_ns: int) -> None:
+        self._metrics.record(inv, _read(inv, _POINT_FIELDS), end_ns)
+
+    def _emit_event(self, inv: Invocation, content_attributes: dict[str, Any]) -> None:
+        if not (self.settings.emits_event and inv.is_inference):
+            return
+        request_fields, response_fields, _ = self._fields(type(inv))
+        attributes = {
+            key: value
+            for key, value in _read(inv, _OPERATION_FIELD + request_fields + response_fields).items()
+            if key in _EVENT_ATTRIBUTES
+        }
+        if self.settings.content_capture.on_event:
+            attributes.update(content_attributes)
+        self._events.emit(
+            event_name=_EVENT_NAME,
+            attributes=attributes,
+            context=trace.set_span_in_context(inv.span),
+        )

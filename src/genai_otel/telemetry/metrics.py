@@ -1,0 +1,106 @@
+"""Metric instruments for the selected convention profiles, built from ``semconv.METRIC_PROFILES``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.metrics import Meter
+
+from genai_otel import semconv
+from genai_otel.telemetry.invocation import Invocation
+
+NS_PER_S = 1e9
+
+
+def _duration(inv: Invocation, end_ns: int) -> float:
+    return (end_ns - inv.start_ns) / NS_PER_S
+
+
+def _ttfc(inv: Invocation, end_ns: int) -> float | None:
+    first = getattr(inv, "first_chunk_ns", 0)
+    return (first - inv.start_ns) / NS_PER_S if first else None
+
+
+def _tpoc(inv: Invocation, end_ns: int) -> float | None:
+    count = getattr(inv, "chunk_count", 0)
+    if count < 2:
+        return None
+    return (inv.last_chunk_ns - inv.first_chunk_ns) / NS_PER_S / (count - 1)  # type: ignore[attr-defined]
+
+
+def _field(name: str) -> Callable[[Invocation, int], Any]:
+    return lambda inv, _end: getattr(inv, name, None)
+
+
+#: measure name (metrics.yaml) -> how to read it off a finished invocation.
+MEASURES: dict[str, Callable[[Invocation, int], Any]] = {
+    "duration": _duration,
+    "time_to_first_chunk": _ttfc,
+    "time_per_output_chunk": _tpoc,
+    "input_tokens": _field("input_tokens"),
+    "output_tokens": _field("output_tokens"),
+    "cache_read_input_tokens": _field("cache_read_input_tokens"),
+    "cache_write_input_tokens": _field("cache_write_input_tokens"),
+    "reasoning_output_tokens": _field("reasoning_output_tokens"),
+}
+
+
+@dataclass
+class _Plan:
+    record: Callable[..., None]
+    measure: str
+    inference: bool
+    other: bool
+
+
+class MetricRecorder:
+    """Records every metric of the chosen profiles from one finished invocation.
+
+    When two profiles define the same metric (``gen_ai.client.operation.duration``) it is created
+    once and covers the union of the operations each profile assigns to it: no double counting.
+    """
+
+    def __init__(self, meter: Meter, profiles: Sequence[str]) -> None:
+        specs: dict[str, dict[str, Any]] = {}
+        scope: dict[str, set[str]] = {}
+        for profile in profiles:
+            for spec in semconv.METRIC_PROFILES[profile]["metrics"]:
+                specs.setdefault(spec["name"], spec)
+                scope.setdefault(spec["name"], set()).add(spec["applies_to"])
+        self._plans = [self._plan(meter, spec, scope[name]) for name, spec in specs.items()]
+
+    @staticmethod
+    def _plan(meter: Meter, spec: dict[str, Any], applies_to: set[str]) -> _Plan:
+        if spec["instrument"] == "counter":
+            record = meter.create_counter(spec["name"], unit=spec["unit"], description=spec["brief"]).add
+        else:
+            record = meter.create_histogram(
+                spec["name"],
+                unit=spec["unit"],
+                description=spec["brief"],
+                explicit_bucket_boundaries_advisory=semconv.METRIC_BUCKETS[spec["buckets"]],
+            ).record
+        everything = "all" in applies_to
+        return _Plan(record, spec["measure"], everything or "inference" in applies_to,
+                     everything or "other" in applies_to)
+
+    def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
+        inference = inv.is_inference
+        for plan in self._plans:
+            if not (plan.inference if inference else plan.other):
+                continue
+            if plan.measure == "tokens_by_type":
+                self._record_by_type(plan, inv, attributes)
+                continue
+            value = MEASURES[plan.measure](inv, end_ns)
+            if value is not None:
+                plan.record(value, attributes)
+
+    @staticmethod
+    def _record_by_type(plan: _Plan, inv: Invocation, attributes: dict[str, Any]) -> None:
+        for token_type, value in (("input", inv.input_tokens), ("output", getattr(inv, "output_tokens", None))):
+            if value is not None:
+                plan.record(value, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type})
+

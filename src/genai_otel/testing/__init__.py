@@ -1,0 +1,1 @@
+"""Test and demo helpers: a local model server and the conventions conformance checker."""
