@@ -155,6 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
         last_user = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
         prompt_tokens = max(1, len(_words(prompt_text))) + (CACHED_TOKENS if s.cache else 0)
         reply = self._reply_for(last_user)
+        if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
+            reply = json.dumps({"text": reply})
         completion_tokens = len(_words(reply)) + (REASONING_TOKENS if s.reasoning else 0)
         n = int(body.get("n") or 1)
         finish = "tool_calls" if s.tool else "stop"

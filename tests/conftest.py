@@ -1,0 +1,126 @@
+"""Shared fixtures: the local model server, real OTel SDK providers, and automatic conformance checks.
+
+Every test using the ``otel`` fixture has all its spans and metrics run through the conformance
+checker at teardown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import genai_otel
+from genai_otel.config import ContentCapture, Settings
+from genai_otel.testing.conformance import assert_conformant
+from genai_otel.testing.model_server import ModelServer
+
+# One global TracerProvider per test process (the API allows setting it once). The Anthropic
+# SDK's own spans go to the global provider too, so tests see them if they are emitted.
+_SPANS = InMemorySpanExporter()
+_PROVIDER = TracerProvider()
+_PROVIDER.add_span_processor(SimpleSpanProcessor(_SPANS))
+trace.set_tracer_provider(_PROVIDER)
+
+API_KEY = "sk-test-SECRET-0123456789"
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[ModelServer]:
+    with ModelServer() as server:
+        yield server
+
+
+@dataclasses.dataclass
+class Otel:
+    settings: Settings
+    metric_reader: InMemoryMetricReader
+    log_exporter: InMemoryLogRecordExporter
+
+    def spans(self) -> list[Any]:
+        return list(_SPANS.get_finished_spans())
+
+    def genai_spans(self) -> list[Any]:
+        return [s for s in self.spans() if s.instrumentation_scope.name == "genai_otel"]
+
+    def only_span(self) -> Any:
+        spans = self.spans()
+        assert len(spans) == 1, [s.name for s in spans]
+        return spans[0]
+
+    def metrics(self) -> dict[str, Any]:
+        data = self.metric_reader.get_metrics_data()
+        return {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+
+    def logs(self) -> list[Any]:
+        return [r.log_record for r in self.log_exporter.get_finished_logs()]
+
+
+def _settings_from_marker(request: pytest.FixtureRequest) -> Settings:
+    marker = request.node.get_closest_marker("genai_settings")
+    overrides = dict(marker.kwargs) if marker else {}
+    overrides.setdefault("content_capture", ContentCapture.NO_CONTENT)
+    return Settings(**overrides)
+
+
+@pytest.fixture
+def otel(request: pytest.FixtureRequest) -> Iterator[Otel]:
+    """Instrument openai + anthropic with fresh metric/log providers; check conformance after."""
+    _SPANS.clear()
+    settings = _settings_from_marker(request)
+    reader = InMemoryMetricReader()
+    logs = InMemoryLogRecordExporter()
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    genai_otel.instrument(meter_provider=MeterProvider(metric_readers=[reader]),
+                          logger_provider=logger_provider, settings=settings)
+    handle = Otel(settings, reader, logs)
+    try:
+        yield handle
+    finally:
+        genai_otel.uninstrument()
+    content = settings.content_capture.on_span
+    assert_conformant(handle.genai_spans(), reader.get_metrics_data(), content_captured=content,
+                      profiles=settings.profiles)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "genai_settings(**kwargs): Settings for the otel fixture")
+
+
+@pytest.fixture
+def openai_client(model_server: ModelServer) -> Any:
+    import openai
+
+    return openai.OpenAI(base_url=model_server.openai_base_url, api_key=API_KEY, max_retries=0)
+
+
+@pytest.fixture
+def async_openai_client(model_server: ModelServer) -> Any:
+    import openai
+
+    return openai.AsyncOpenAI(base_url=model_server.openai_base_url, api_key=API_KEY, max_retries=0)
+
+
+@pytest.fixture
+def anthropic_client(model_server: ModelServer) -> Any:
+    import anthropic
+
+    return anthropic.Anthropic(base_url=model_server.url, api_key=API_KEY, max_retries=0)
+
+
+@pytest.fixture
+def async_anthropic_client(model_server: ModelServer) -> Any:
+    import anthropic
+
+    return anthropic.AsyncAnthropic(base_url=model_server.url, api_key=API_KEY, max_retries=0)
