@@ -129,7 +129,7 @@ def _read(inv: Invocation, fields: tuple[tuple[str, str], ...]) -> dict[str, Any
 
 def error_type_of(exc: BaseException) -> str:
     """Low-cardinality ``error.type``: the exception's class name (e.g. ``RateLimitError``)."""
-    return type(exc).__qualname__
+    return type(exc).__name__
 
 
 class TelemetryHandler:
