@@ -82,16 +82,20 @@ def otel(request: pytest.FixtureRequest) -> Iterator[Otel]:
     logs = InMemoryLogRecordExporter()
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    genai_otel.instrument(meter_provider=MeterProvider(metric_readers=[reader]),
-                          logger_provider=logger_provider, settings=settings)
+    genai_otel.instrument(
+        meter_provider=MeterProvider(metric_readers=[reader]),
+        logger_provider=logger_provider,
+        settings=settings,
+    )
     handle = Otel(settings, reader, logs)
     try:
         yield handle
     finally:
         genai_otel.uninstrument()
     content = settings.content_capture.on_span
-    assert_conformant(handle.genai_spans(), reader.get_metrics_data(), content_captured=content,
-                      profiles=settings.profiles)
+    assert_conformant(
+        handle.genai_spans(), reader.get_metrics_data(), content_captured=content, profiles=settings.profiles
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -20,8 +20,13 @@ CAPTURE = pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
 def test_create_with_tools_and_cache(otel, anthropic_client):
     tools = [{"name": "get_weather", "description": "weather", "input_schema": {"type": "object"}}]
     message = anthropic_client.messages.create(
-        model="claude-tool-cache", max_tokens=64, messages=MESSAGES, system="be brief", tools=tools,
-        stop_sequences=["###"])
+        model="claude-tool-cache",
+        max_tokens=64,
+        messages=MESSAGES,
+        system="be brief",
+        tools=tools,
+        stop_sequences=["###"],
+    )
     span = otel.only_span()  # the SDK's own anthropic.messages.create span is suppressed
     a = span.attributes
     assert span.name == "chat claude-tool-cache"
@@ -30,19 +35,30 @@ def test_create_with_tools_and_cache(otel, anthropic_client):
     assert a[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
     usage = message.usage
     assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] == (
-        usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens)
+        usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+    )
     assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == ms.CACHED_TOKENS
     assert a[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == ms.CACHE_WRITE_TOKENS
     assert json.loads(a[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": "be brief"}]
     parts = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"]
-    assert parts[1] == {"type": "tool_call", "id": "toolu_local", "name": ms.TOOL_NAME, "arguments": {"city": "Paris"}}
+    assert parts[1] == {
+        "type": "tool_call",
+        "id": "toolu_local",
+        "name": ms.TOOL_NAME,
+        "arguments": {"city": "Paris"},
+    }
     metrics = otel.metrics()
-    assert metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS].data.data_points[0].value == 5
+    assert (
+        metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS].data.data_points[0].value
+        == 5
+    )
 
 
 @CAPTURE
 def test_stream_true_reassembles_tool_use(otel, anthropic_client):
-    stream = anthropic_client.messages.create(model="claude-tool", max_tokens=64, messages=MESSAGES, stream=True)
+    stream = anthropic_client.messages.create(
+        model="claude-tool", max_tokens=64, messages=MESSAGES, stream=True
+    )
     for _ in stream:
         pass
     a = otel.only_span().attributes
@@ -72,11 +88,14 @@ def test_messages_stream_helper_closed_early(otel, anthropic_client):
 
 async def test_async_create_stream_and_helper(otel, async_anthropic_client):
     await async_anthropic_client.messages.create(model="claude-a", max_tokens=64, messages=MESSAGES)
-    stream = await async_anthropic_client.messages.create(model="claude-b", max_tokens=64, messages=MESSAGES,
-                                                          stream=True)
+    stream = await async_anthropic_client.messages.create(
+        model="claude-b", max_tokens=64, messages=MESSAGES, stream=True
+    )
     async for _ in stream:
         pass
-    async with async_anthropic_client.messages.stream(model="claude-c", max_tokens=64, messages=MESSAGES) as s:
+    async with async_anthropic_client.messages.stream(
+        model="claude-c", max_tokens=64, messages=MESSAGES
+    ) as s:
         await s.get_final_message()
     assert sorted(span.name for span in otel.spans()) == ["chat claude-a", "chat claude-b", "chat claude-c"]
 
@@ -84,9 +103,9 @@ async def test_async_create_stream_and_helper(otel, async_anthropic_client):
 def test_errors(otel, anthropic_client):
     with pytest.raises(anthropic.RateLimitError):
         anthropic_client.messages.create(model="error-429", max_tokens=8, messages=MESSAGES)
-    with pytest.raises(anthropic.APIStatusError):
-        with anthropic_client.messages.stream(model="error-529", max_tokens=8, messages=MESSAGES) as stream:
-            stream.get_final_message()
+    manager = anthropic_client.messages.stream(model="error-529", max_tokens=8, messages=MESSAGES)
+    with pytest.raises(anthropic.APIStatusError), manager as stream:
+        stream.get_final_message()
     first, second = otel.spans()
     assert first.attributes[sc.ERROR_TYPE] == "RateLimitError"
     assert second.status.status_code.name == "ERROR"

@@ -21,16 +21,18 @@ def test_good_span_passes():
 def test_each_span_rule_fails():
     assert "span-name" in rules(SpanView("chat", "CLIENT", dict(GOOD)))
     assert "span-kind" in rules(SpanView("chat m", "SERVER", dict(GOOD)))
-    assert "required" in rules(SpanView("chat m", "CLIENT", {k: v for k, v in GOOD.items()
-                                                             if k != "gen_ai.provider.name"}))
+    assert "required" in rules(
+        SpanView("chat m", "CLIENT", {k: v for k, v in GOOD.items() if k != "gen_ai.provider.name"})
+    )
     assert "conditionally-required" in rules(SpanView("chat m", "CLIENT", dict(GOOD), error=True))
     assert "conditionally-required" in rules(SpanView("chat m", "CLIENT", {**GOOD, "server.address": "h"}))
     assert "unregistered" in rules(SpanView("chat m", "CLIENT", {**GOOD, "gen_ai.made_up": 1}))
     assert "type" in rules(SpanView("chat m", "CLIENT", {**GOOD, "gen_ai.usage.input_tokens": "12"}))
     assert "not-allowed" in rules(SpanView("chat m", "CLIENT", {**GOOD, "gen_ai.tool.call.id": "x"}))
     assert "profile" in rules(SpanView("chat m", "CLIENT", {**GOOD, "gen_ai.system": "openai"}))
-    assert "profile" not in rules(SpanView("chat m", "CLIENT", {**GOOD, "gen_ai.system": "openai"}),
-                                  profiles=("latest", "legacy"))
+    assert "profile" not in rules(
+        SpanView("chat m", "CLIENT", {**GOOD, "gen_ai.system": "openai"}), profiles=("latest", "legacy")
+    )
     content = {**GOOD, "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"x"}]}]'}
     assert "content-off" in rules(SpanView("chat m", "CLIENT", content))
     assert rules(SpanView("chat m", "CLIENT", content), content=True) == set()
@@ -42,7 +44,9 @@ def test_each_span_rule_fails():
 def test_metric_rules_fail():
     reader = InMemoryMetricReader()
     meter = MeterProvider(metric_readers=[reader]).get_meter("t")
-    meter.create_histogram("gen_ai.client.inference.duration", unit="ms").record(1, {"gen_ai.operation.name": "chat"})
+    meter.create_histogram("gen_ai.client.inference.duration", unit="ms").record(
+        1, {"gen_ai.operation.name": "chat"}
+    )
     meter.create_histogram("gen_ai.client.token.usage", unit="{token}").record(1, {})
     found = {v.rule for v in check_metrics(reader.get_metrics_data())}
     assert {"unit", "required", "buckets", "profile"} <= found

@@ -18,8 +18,16 @@ CAPTURE = pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
 
 def test_chat_completion_span_and_metrics(otel, openai_client, model_server):
     result = openai_client.chat.completions.create(
-        model="gpt-4o-mini", messages=MESSAGES, temperature=0.2, top_p=0.9, max_completion_tokens=50,
-        stop=["END"], seed=7, frequency_penalty=0.1, presence_penalty=0.2, service_tier="auto",
+        model="gpt-4o-mini",
+        messages=MESSAGES,
+        temperature=0.2,
+        top_p=0.9,
+        max_completion_tokens=50,
+        stop=["END"],
+        seed=7,
+        frequency_penalty=0.1,
+        presence_penalty=0.2,
+        service_tier="auto",
         response_format={"type": "json_object"},
     )
     span = otel.only_span()
@@ -56,17 +64,24 @@ def test_cached_and_reasoning_tokens(otel, openai_client):
 
 @CAPTURE
 def test_chat_content_capture_and_tool_calls(otel, openai_client):
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "weather",
-                                               "parameters": {"type": "object"}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "get_weather", "description": "weather", "parameters": {"type": "object"}},
+        }
+    ]
     openai_client.chat.completions.create(model="gpt-tool", messages=MESSAGES, tools=tools, n=2)
     a = otel.only_span().attributes
     assert a[sc.GEN_AI_REQUEST_CHOICE_COUNT] == 2
-    assert json.loads(a[sc.GEN_AI_INPUT_MESSAGES])[1] == {"role": "user", "parts": [
-        {"type": "text", "content": "hello there"}]}
+    assert json.loads(a[sc.GEN_AI_INPUT_MESSAGES])[1] == {
+        "role": "user",
+        "parts": [{"type": "text", "content": "hello there"}],
+    }
     output = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
     assert len(output) == 2
-    assert output[0]["parts"] == [{"type": "tool_call", "id": "call_0", "name": ms.TOOL_NAME,
-                                   "arguments": ms.TOOL_ARGUMENTS}]
+    assert output[0]["parts"] == [
+        {"type": "tool_call", "id": "call_0", "name": ms.TOOL_NAME, "arguments": ms.TOOL_ARGUMENTS}
+    ]
     assert json.loads(a[sc.GEN_AI_TOOL_DEFINITIONS])[0]["name"] == "get_weather"
     assert a[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls", "tool_calls")
 
@@ -74,13 +89,15 @@ def test_chat_content_capture_and_tool_calls(otel, openai_client):
 @CAPTURE
 def test_stream_reassembles_tool_call_deltas(otel, openai_client):
     stream = openai_client.chat.completions.create(
-        model="gpt-tool", messages=MESSAGES, stream=True, stream_options={"include_usage": True})
+        model="gpt-tool", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
     assert len(list(stream)) > 3
     span = otel.only_span()
     a = span.attributes
     assert a[sc.GEN_AI_REQUEST_STREAM] is True
     assert json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"] == [
-        {"type": "tool_call", "id": "call_0", "name": ms.TOOL_NAME, "arguments": ms.TOOL_ARGUMENTS}]
+        {"type": "tool_call", "id": "call_0", "name": ms.TOOL_NAME, "arguments": ms.TOOL_ARGUMENTS}
+    ]
     assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0 and a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
     metrics = otel.metrics()
     assert metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK].data.data_points[0].count == 1
@@ -92,7 +109,9 @@ def test_stream_text_is_reassembled(otel, openai_client):
     with openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True) as stream:
         text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     output = json.loads(otel.only_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
-    assert output == [{"role": "assistant", "parts": [{"type": "text", "content": text}], "finish_reason": "stop"}]
+    assert output == [
+        {"role": "assistant", "parts": [{"type": "text", "content": text}], "finish_reason": "stop"}
+    ]
 
 
 def test_stream_closed_early_ends_span_once(otel, openai_client):
@@ -141,7 +160,8 @@ def test_stream_helper_final_completion(otel, openai_client):
 async def test_async_chat_and_stream(otel, async_openai_client):
     await async_openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     stream = await async_openai_client.chat.completions.create(
-        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True})
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
     async for _ in stream:
         pass
     names = sorted(s.name for s in otel.spans())
@@ -154,7 +174,9 @@ async def test_async_stream_helper_and_early_close(otel, async_openai_client):
     async with async_openai_client.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
         async for _event in stream:
             break
-    stream2 = await async_openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+    stream2 = await async_openai_client.chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, stream=True
+    )
     await stream2.__anext__()
     await stream2.close()
     assert len(otel.spans()) == 2
@@ -163,8 +185,12 @@ async def test_async_stream_helper_and_early_close(otel, async_openai_client):
 @CAPTURE
 def test_responses_api(otel, openai_client):
     response = openai_client.responses.create(
-        model="gpt-5-reason", input="what is up", instructions="be nice", max_output_tokens=30,
-        conversation="conv_123")
+        model="gpt-5-reason",
+        input="what is up",
+        instructions="be nice",
+        max_output_tokens=30,
+        conversation="conv_123",
+    )
     a = otel.only_span().attributes
     assert a[sc.OPENAI_API_TYPE] == "responses" and a[sc.GEN_AI_RESPONSE_ID] == response.id
     assert a[sc.GEN_AI_CONVERSATION_ID] == "conv_123"
@@ -231,18 +257,22 @@ def test_with_raw_response(otel, openai_client):
 
 
 def test_azure_openai_provider(otel, model_server):
-    client = openai.AzureOpenAI(azure_endpoint=model_server.url, api_key="azure-key", api_version="2026-01-01",
-                                max_retries=0)
+    client = openai.AzureOpenAI(
+        azure_endpoint=model_server.url, api_key="azure-key", api_version="2026-01-01", max_retries=0
+    )
     client.chat.completions.create(model="my-deployment", messages=MESSAGES)
     span = otel.only_span()
     assert span.attributes[sc.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
 
 
-@pytest.mark.parametrize(("model", "error"), [
-    ("error-400", openai.BadRequestError),
-    ("error-429", openai.RateLimitError),
-    ("error-500", openai.InternalServerError),
-])
+@pytest.mark.parametrize(
+    ("model", "error"),
+    [
+        ("error-400", openai.BadRequestError),
+        ("error-429", openai.RateLimitError),
+        ("error-500", openai.InternalServerError),
+    ],
+)
 def test_http_errors_reach_app_unchanged(otel, openai_client, model, error):
     with pytest.raises(error) as caught:
         openai_client.chat.completions.create(model=model, messages=MESSAGES)

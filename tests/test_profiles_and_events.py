@@ -17,7 +17,10 @@ def test_legacy_profile(otel, openai_client):
     openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     openai_client.embeddings.create(model="emb", input="x")
     chat = otel.spans()[0].attributes
-    assert chat[sc.GEN_AI_SYSTEM] == "openai" and chat[sc.GEN_AI_USAGE_PROMPT_TOKENS] == chat[sc.GEN_AI_USAGE_INPUT_TOKENS]
+    assert (
+        chat[sc.GEN_AI_SYSTEM] == "openai"
+        and chat[sc.GEN_AI_USAGE_PROMPT_TOKENS] == chat[sc.GEN_AI_USAGE_INPUT_TOKENS]
+    )
     metrics = otel.metrics()
     assert sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION not in metrics
     points = metrics[sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE].data.data_points
@@ -57,7 +60,9 @@ def test_event_without_content(otel, openai_client):
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY, max_content_length=200)
 def test_content_size_cap(otel, openai_client):
-    openai_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "word " * 500}])
+    openai_client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "word " * 500}]
+    )
     a = otel.only_span().attributes
     assert len(a[sc.GEN_AI_INPUT_MESSAGES]) <= 200
     assert json.loads(a[sc.GEN_AI_INPUT_MESSAGES])

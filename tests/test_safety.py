@@ -25,10 +25,14 @@ def _originals() -> dict[str, object]:
     from openai.resources.responses import Responses
 
     return {
-        "chat": Completions.__dict__["create"], "achat": AsyncCompletions.__dict__["create"],
-        "parse": Completions.__dict__["parse"], "responses": Responses.__dict__["create"],
-        "embeddings": Embeddings.__dict__["create"], "messages": Messages.__dict__["create"],
-        "stream": Messages.__dict__["stream"], "amessages": AsyncMessages.__dict__["create"],
+        "chat": Completions.__dict__["create"],
+        "achat": AsyncCompletions.__dict__["create"],
+        "parse": Completions.__dict__["parse"],
+        "responses": Responses.__dict__["create"],
+        "embeddings": Embeddings.__dict__["create"],
+        "messages": Messages.__dict__["create"],
+        "stream": Messages.__dict__["stream"],
+        "amessages": AsyncMessages.__dict__["create"],
         "tracer": anthropic._base_client.BaseClient.__dict__["_tracer"],
     }
 
@@ -73,10 +77,10 @@ def test_user_exception_inside_stream_passes_through_unchanged(otel, openai_clie
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
-        with openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True) as stream:
-            for _ in stream:
-                raise Boom
+    stream = openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+    with pytest.raises(Boom), stream:
+        for _ in stream:
+            raise Boom
     assert otel.only_span().attributes["error.type"] == "Boom"
 
 
@@ -108,7 +112,8 @@ def test_no_api_key_or_auth_header_in_any_telemetry(otel, openai_client, anthrop
     with pytest.raises(openai.AuthenticationError):
         openai_client.chat.completions.create(model="error-401", messages=MESSAGES)
     anthropic_client.messages.create(model="claude-x", max_tokens=8, messages=MESSAGES)
-    dump = repr([(s.name, dict(s.attributes), [(e.name, dict(e.attributes)) for e in s.events])
-                 for s in otel.spans()]) + repr([dict(r.attributes or {}) for r in otel.logs()])
+    dump = repr(
+        [(s.name, dict(s.attributes), [(e.name, dict(e.attributes)) for e in s.events]) for s in otel.spans()]
+    ) + repr([dict(r.attributes or {}) for r in otel.logs()])
     dump += repr(otel.metrics())
     assert API_KEY not in dump and "Bearer" not in dump and "x-api-key" not in dump.lower()

@@ -47,8 +47,9 @@ class CallSpec:
     around: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
 
 
-def begin_invocation(handler: TelemetryHandler, spec: CallSpec, instance: Any, args: tuple, kwargs: dict,
-                     activate: bool = True) -> Invocation | None:
+def begin_invocation(
+    handler: TelemetryHandler, spec: CallSpec, instance: Any, args: tuple, kwargs: dict, activate: bool = True
+) -> Invocation | None:
     """Build the record and open its span; ``None`` when suppressed or when our code failed."""
     if not is_instrumentation_enabled():
         return None
@@ -58,8 +59,9 @@ def begin_invocation(handler: TelemetryHandler, spec: CallSpec, instance: Any, a
     return safely(spec.name, handler.start, inv, activate=activate)
 
 
-def _complete(handler: TelemetryHandler, spec: CallSpec, inv: Invocation, kwargs: dict, result: Any,
-              stream_proxy: type) -> Any:
+def _complete(
+    handler: TelemetryHandler, spec: CallSpec, inv: Invocation, kwargs: dict, result: Any, stream_proxy: type
+) -> Any:
     """Finish the record for a returned result; returns what the caller should get back."""
     try:
         if spec.accumulator is not None and spec.is_stream(kwargs, result):

@@ -113,7 +113,9 @@ _OPERATION_FIELD = (("operation", semconv.GEN_AI_OPERATION_NAME),)
 # are right even when the span is not recording.
 _POINT_FIELDS = tuple(
     pair
-    for pair in _OPERATION_FIELD + _fields_for(_REQUEST_FIELDS, Invocation) + _fields_for(_RESPONSE_FIELDS, Invocation)
+    for pair in _OPERATION_FIELD
+    + _fields_for(_REQUEST_FIELDS, Invocation)
+    + _fields_for(_RESPONSE_FIELDS, Invocation)
     if pair[1] in semconv.METRIC_POINT_ATTRIBUTES
 )
 
@@ -206,7 +208,9 @@ class TelemetryHandler:
         if inv.span is None:
             yield
             return
-        with trace.use_span(inv.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+        with trace.use_span(
+            inv.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        ):
             yield
 
     def stop(self, inv: Invocation) -> None:
@@ -226,7 +230,7 @@ class TelemetryHandler:
         if span is None:
             return
         end_ns = time.perf_counter_ns()
-        request_fields, response_fields, content_fields = self._fields(type(inv))
+        _request_fields, response_fields, content_fields = self._fields(type(inv))
         attributes = _read(inv, response_fields)
         ttfc = getattr(inv, "first_chunk_ns", 0)
         if ttfc:

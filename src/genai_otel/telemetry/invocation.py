@@ -1,7 +1,8 @@
 """Invocation records: what an instrumentor knows about one GenAI operation.
 
-Instrumentors fill these plain records and hand them to :class:`~genai_otel.telemetry.handler.TelemetryHandler`;
-only the handler knows how they become spans, metrics and events. Message content fields are
+Instrumentors fill these plain records and hand them to
+:class:`~genai_otel.telemetry.handler.TelemetryHandler`; only the handler knows how they become
+spans, metrics and events. Message content fields are
 filled only when ``handler.capture_content`` is true, in the JSON shapes of the GenAI conventions
 (``{"role": ..., "parts": [{"type": "text", "content": ...}]}``).
 """

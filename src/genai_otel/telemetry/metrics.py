@@ -83,8 +83,12 @@ class MetricRecorder:
                 explicit_bucket_boundaries_advisory=semconv.METRIC_BUCKETS[spec["buckets"]],
             ).record
         everything = "all" in applies_to
-        return _Plan(record, spec["measure"], everything or "inference" in applies_to,
-                     everything or "other" in applies_to)
+        return _Plan(
+            record,
+            spec["measure"],
+            everything or "inference" in applies_to,
+            everything or "other" in applies_to,
+        )
 
     def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
         inference = inv.is_inference
@@ -100,7 +104,9 @@ class MetricRecorder:
 
     @staticmethod
     def _record_by_type(plan: _Plan, inv: Invocation, attributes: dict[str, Any]) -> None:
-        for token_type, value in (("input", inv.input_tokens), ("output", getattr(inv, "output_tokens", None))):
+        for token_type, value in (
+            ("input", inv.input_tokens),
+            ("output", getattr(inv, "output_tokens", None)),
+        ):
             if value is not None:
                 plan.record(value, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type})
-

@@ -18,11 +18,14 @@ def report_internal_error(where: str) -> None:
         _logger.debug("genai-otel internal error in %s (repeated)", where, exc_info=True)
         return
     _reported.add(where)
-    _logger.warning("genai-otel internal error in %s; telemetry for this call may be incomplete",
-                    where, exc_info=True)
+    _logger.warning(
+        "genai-otel internal error in %s; telemetry for this call may be incomplete", where, exc_info=True
+    )
 
 
-def safely(where: str, func: Callable[..., T], *args: Any, default: T | None = None, **kwargs: Any) -> T | None:
+def safely(
+    where: str, func: Callable[..., T], *args: Any, default: T | None = None, **kwargs: Any
+) -> T | None:
     """Call ``func``; on any exception log it once for ``where`` and return ``default``."""
     try:
         return func(*args, **kwargs)

@@ -58,8 +58,13 @@ class _StreamState:
 class InstrumentedStream(wrapt.ObjectProxy):
     """Proxy for a synchronous SDK stream (iterator + context manager + ``close``)."""
 
-    def __init__(self, wrapped: Any, handler: TelemetryHandler, inv: InferenceInvocation,
-                 accumulator: StreamAccumulator) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        handler: TelemetryHandler,
+        inv: InferenceInvocation,
+        accumulator: StreamAccumulator,
+    ) -> None:
         super().__init__(wrapped)
         self._self_state = _StreamState(handler, inv, accumulator)
 
@@ -103,8 +108,13 @@ class InstrumentedStream(wrapt.ObjectProxy):
 class InstrumentedAsyncStream(wrapt.ObjectProxy):
     """Proxy for an asynchronous SDK stream (async iterator + async context manager + ``close``)."""
 
-    def __init__(self, wrapped: Any, handler: TelemetryHandler, inv: InferenceInvocation,
-                 accumulator: StreamAccumulator) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        handler: TelemetryHandler,
+        inv: InferenceInvocation,
+        accumulator: StreamAccumulator,
+    ) -> None:
         super().__init__(wrapped)
         self._self_state = _StreamState(handler, inv, accumulator)
 

@@ -18,7 +18,9 @@ from typing import Any
 
 from genai_otel import semconv
 
-_SHAPE_BY_OPERATION = {op: (key, shape) for key, shape in semconv.SPAN_SHAPES.items() for op in shape["operations"]}
+_SHAPE_BY_OPERATION = {
+    op: (key, shape) for key, shape in semconv.SPAN_SHAPES.items() for op in shape["operations"]
+}
 _ALIASES = {old for profile in semconv.METRIC_PROFILES.values() for old in profile["span_aliases"].values()}
 _MESSAGE_ATTRIBUTES = {semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES}
 _PART_ATTRIBUTES = {semconv.GEN_AI_SYSTEM_INSTRUCTIONS}
@@ -105,13 +107,17 @@ def _check_messages(subject: str, name: str, raw: Any) -> list[Violation]:
     for item in value:
         parts = item.get("parts") if isinstance(item, dict) and name in _MESSAGE_ATTRIBUTES else [item]
         if name in _MESSAGE_ATTRIBUTES and (not isinstance(item, dict) or "role" not in item):
-            problems.append(Violation(subject, "content-shape", f"{name}: message without role: {item!r:.80}"))
+            problems.append(
+                Violation(subject, "content-shape", f"{name}: message without role: {item!r:.80}")
+            )
         if not isinstance(parts, list) or not all(isinstance(p, dict) and "type" in p for p in parts):
             problems.append(Violation(subject, "content-shape", f"{name}: parts must be objects with a type"))
     return problems
 
 
-def check_span(span: Any, *, content_captured: bool, profiles: Sequence[str] = ("latest",)) -> list[Violation]:
+def check_span(
+    span: Any, *, content_captured: bool, profiles: Sequence[str] = ("latest",)
+) -> list[Violation]:
     view = span if isinstance(span, SpanView) else span_view(span)
     attrs = view.attributes
     operation = attrs.get(semconv.GEN_AI_OPERATION_NAME)
@@ -151,7 +157,9 @@ def check_span(span: Any, *, content_captured: bool, profiles: Sequence[str] = (
         elif name not in levels and name not in semconv.COMMON_SPAN_ATTRIBUTES:
             out.append(Violation(subject, "not-allowed", f"{name} is not part of the {operation} span"))
         if not _type_ok(spec["type"], value):
-            out.append(Violation(subject, "type", f"{name} should be {spec['type']}, got {type(value).__name__}"))
+            out.append(
+                Violation(subject, "type", f"{name} should be {spec['type']}, got {type(value).__name__}")
+            )
         if spec.get("content"):
             if not content_captured:
                 out.append(Violation(subject, "content-off", f"{name} recorded while content capture is off"))
@@ -160,9 +168,12 @@ def check_span(span: Any, *, content_captured: bool, profiles: Sequence[str] = (
     return out
 
 
-def check_spans(spans: Iterable[Any], *, content_captured: bool = False,
-                profiles: Sequence[str] = ("latest",)) -> list[Violation]:
-    return [v for span in spans for v in check_span(span, content_captured=content_captured, profiles=profiles)]
+def check_spans(
+    spans: Iterable[Any], *, content_captured: bool = False, profiles: Sequence[str] = ("latest",)
+) -> list[Violation]:
+    return [
+        v for span in spans for v in check_span(span, content_captured=content_captured, profiles=profiles)
+    ]
 
 
 def _metric_specs(profiles: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -173,7 +184,10 @@ def check_metrics(metrics_data: Any, *, profiles: Sequence[str] = ("latest",)) -
     """Check SDK ``MetricsData``: names, units, instrument types, buckets and point attributes."""
     specs = _metric_specs(profiles)
     everything = _metric_specs(tuple(semconv.METRIC_PROFILES))
-    allowed_point = set(semconv.METRIC_POINT_ATTRIBUTES) | {semconv.GEN_AI_TOKEN_TYPE, semconv.GEN_AI_TOKEN_MODALITY}
+    allowed_point = set(semconv.METRIC_POINT_ATTRIBUTES) | {
+        semconv.GEN_AI_TOKEN_TYPE,
+        semconv.GEN_AI_TOKEN_MODALITY,
+    }
     out: list[Violation] = []
     for resource_metrics in getattr(metrics_data, "resource_metrics", ()) or ():
         for scope_metrics in resource_metrics.scope_metrics:
@@ -190,7 +204,9 @@ def check_metrics(metrics_data: Any, *, profiles: Sequence[str] = ("latest",)) -
     return out
 
 
-def _check_metric(subject: str, spec: dict[str, Any], metric: Any, allowed_point: set[str]) -> list[Violation]:
+def _check_metric(
+    subject: str, spec: dict[str, Any], metric: Any, allowed_point: set[str]
+) -> list[Violation]:
     out = []
     if metric.unit != spec["unit"]:
         out.append(Violation(subject, "unit", f"unit {metric.unit!r}, expected {spec['unit']!r}"))
@@ -206,7 +222,10 @@ def _check_metric(subject: str, spec: dict[str, Any], metric: Any, allowed_point
         for name in attributes:
             if name not in allowed_point:
                 out.append(Violation(subject, "point-attribute", f"unexpected {name}"))
-        if spec["measure"] == "tokens_by_type" and attributes.get(semconv.GEN_AI_TOKEN_TYPE) not in ("input", "output"):
+        if spec["measure"] == "tokens_by_type" and attributes.get(semconv.GEN_AI_TOKEN_TYPE) not in (
+            "input",
+            "output",
+        ):
             out.append(Violation(subject, "required", "token usage point without gen_ai.token.type"))
         if expected_kind == "Histogram" and list(point.explicit_bounds) != list(
             semconv.METRIC_BUCKETS[spec["buckets"]]
@@ -219,8 +238,13 @@ def format_violations(violations: Iterable[Violation]) -> str:
     return "\n".join(str(v) for v in violations)
 
 
-def assert_conformant(spans: Iterable[Any] = (), metrics_data: Any = None, *, content_captured: bool = False,
-                      profiles: Sequence[str] = ("latest",)) -> None:
+def assert_conformant(
+    spans: Iterable[Any] = (),
+    metrics_data: Any = None,
+    *,
+    content_captured: bool = False,
+    profiles: Sequence[str] = ("latest",),
+) -> None:
     """Raise ``AssertionError`` listing every violation."""
     violations = check_spans(spans, content_captured=content_captured, profiles=profiles)
     if metrics_data is not None:

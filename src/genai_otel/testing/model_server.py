@@ -10,12 +10,11 @@ them. The model name steers behaviour:
 * ``...cache...``         report cached input tokens (OpenAI) / cache read+write (Anthropic)
 * ``...reason...`` or ``o1``/``o3``/``o4`` prefixes: report reasoning tokens
 
-Run standalone: ``python -m genai_otel.testing.model_server --port 8000``.
+Run standalone: ``genai-otel model-server --port 8000``.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
@@ -43,8 +42,11 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(_text_of(part.get("text") or part.get("content") or "") for part in content
-                        if isinstance(part, dict))
+        return " ".join(
+            _text_of(part.get("text") or part.get("content") or "")
+            for part in content
+            if isinstance(part, dict)
+        )
     return ""
 
 
@@ -63,6 +65,11 @@ class _Scenario:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ModelServer  # type: ignore[assignment]
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without NODELAY, delayed ACKs add ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -96,13 +103,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
                 return
-            text = (f"event: {event}\n" if event else "") + f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n"
+            text = (
+                f"event: {event}\n" if event else ""
+            ) + f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n"
             chunk = text.encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = self._body()
         self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
         scenario = _Scenario(str(body.get("model", "")))
@@ -127,11 +136,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, anthropic: bool) -> None:
         message = f"simulated error {status}"
         if anthropic:
-            kind = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error",
-                    529: "overloaded_error"}.get(status, "api_error")
+            kind = {
+                400: "invalid_request_error",
+                401: "authentication_error",
+                429: "rate_limit_error",
+                529: "overloaded_error",
+            }.get(status, "api_error")
             return self._json(status, {"type": "error", "error": {"type": kind, "message": message}})
-        self._json(status, {"error": {"message": message, "type": "server_error" if status >= 500 else "invalid_request_error",
-                                      "code": str(status)}})
+        self._json(
+            status,
+            {
+                "error": {
+                    "message": message,
+                    "type": "server_error" if status >= 500 else "invalid_request_error",
+                    "code": str(status),
+                }
+            },
+        )
 
     # -- OpenAI ---------------------------------------------------------------------------
 
@@ -145,14 +166,18 @@ class _Handler(BaseHTTPRequestHandler):
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": CACHED_TOKENS if s.cache else 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": REASONING_TOKENS if s.reasoning else 0,
-                                          "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": REASONING_TOKENS if s.reasoning else 0,
+                "audio_tokens": 0,
+            },
         }
 
     def _chat(self, body: dict[str, Any], s: _Scenario) -> None:
         messages = body.get("messages") or []
         prompt_text = " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
-        last_user = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+        last_user = next(
+            (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
+        )
         prompt_tokens = max(1, len(_words(prompt_text))) + (CACHED_TOKENS if s.cache else 0)
         reply = self._reply_for(last_user)
         if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
@@ -161,33 +186,83 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(body.get("n") or 1)
         finish = "tool_calls" if s.tool else "stop"
         created = int(time.time())
-        base = {"id": "chatcmpl-local123", "created": created, "model": f"{s.model}-2026-01-01",
-                "system_fingerprint": "fp_local", "service_tier": "default"}
+        base = {
+            "id": "chatcmpl-local123",
+            "created": created,
+            "model": f"{s.model}-2026-01-01",
+            "system_fingerprint": "fp_local",
+            "service_tier": "default",
+        }
         if not body.get("stream"):
             choices = []
             for index in range(n):
                 message: dict[str, Any] = {"role": "assistant", "content": None if s.tool else reply}
                 if s.tool:
-                    message["tool_calls"] = [{"id": f"call_{index}", "type": "function",
-                                              "function": {"name": TOOL_NAME, "arguments": TOOL_ARGUMENTS}}]
-                choices.append({"index": index, "message": message, "finish_reason": finish, "logprobs": None})
-            return self._json(200, {**base, "object": "chat.completion", "choices": choices,
-                                    "usage": self._openai_usage(prompt_tokens, completion_tokens, s)})
+                    message["tool_calls"] = [
+                        {
+                            "id": f"call_{index}",
+                            "type": "function",
+                            "function": {"name": TOOL_NAME, "arguments": TOOL_ARGUMENTS},
+                        }
+                    ]
+                choices.append(
+                    {"index": index, "message": message, "finish_reason": finish, "logprobs": None}
+                )
+            return self._json(
+                200,
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": choices,
+                    "usage": self._openai_usage(prompt_tokens, completion_tokens, s),
+                },
+            )
 
         def chunk(choices: list[dict[str, Any]], **extra: Any) -> tuple[None, dict[str, Any]]:
             return None, {**base, "object": "chat.completion.chunk", "choices": choices, **extra}
 
         def events() -> Iterator[tuple[str | None, Any]]:
             for index in range(n):
-                yield chunk([{"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+                yield chunk(
+                    [{"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+                )
             if s.tool:
                 half = len(TOOL_ARGUMENTS) // 2
                 for index in range(n):
-                    yield chunk([{"index": index, "finish_reason": None, "delta": {"tool_calls": [
-                        {"index": 0, "id": f"call_{index}", "type": "function",
-                         "function": {"name": TOOL_NAME, "arguments": TOOL_ARGUMENTS[:half]}}]}}])
-                    yield chunk([{"index": index, "finish_reason": None, "delta": {"tool_calls": [
-                        {"index": 0, "function": {"arguments": TOOL_ARGUMENTS[half:]}}]}}])
+                    yield chunk(
+                        [
+                            {
+                                "index": index,
+                                "finish_reason": None,
+                                "delta": {
+                                    "tool_calls": [
+                                        {
+                                            "index": 0,
+                                            "id": f"call_{index}",
+                                            "type": "function",
+                                            "function": {
+                                                "name": TOOL_NAME,
+                                                "arguments": TOOL_ARGUMENTS[:half],
+                                            },
+                                        }
+                                    ]
+                                },
+                            }
+                        ]
+                    )
+                    yield chunk(
+                        [
+                            {
+                                "index": index,
+                                "finish_reason": None,
+                                "delta": {
+                                    "tool_calls": [
+                                        {"index": 0, "function": {"arguments": TOOL_ARGUMENTS[half:]}}
+                                    ]
+                                },
+                            }
+                        ]
+                    )
             else:
                 for word in _words(reply):
                     for index in range(n):
@@ -205,16 +280,35 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
         reply = self._reply_for(prompt)
         usage = self._openai_usage(max(1, len(_words(prompt))), len(_words(reply)), s)
-        base = {"id": "cmpl-local123", "object": "text_completion", "created": int(time.time()),
-                "model": f"{s.model}-2026-01-01"}
+        base = {
+            "id": "cmpl-local123",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": f"{s.model}-2026-01-01",
+        }
         if not body.get("stream"):
-            return self._json(200, {**base, "usage": usage, "choices": [
-                {"index": 0, "text": reply, "finish_reason": "stop", "logprobs": None}]})
+            return self._json(
+                200,
+                {
+                    **base,
+                    "usage": usage,
+                    "choices": [{"index": 0, "text": reply, "finish_reason": "stop", "logprobs": None}],
+                },
+            )
 
         def events() -> Iterator[tuple[str | None, Any]]:
             for word in _words(reply):
-                yield None, {**base, "choices": [{"index": 0, "text": word, "finish_reason": None, "logprobs": None}]}
-            yield None, {**base, "choices": [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}]}
+                yield (
+                    None,
+                    {
+                        **base,
+                        "choices": [{"index": 0, "text": word, "finish_reason": None, "logprobs": None}],
+                    },
+                )
+            yield (
+                None,
+                {**base, "choices": [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}]},
+            )
             if (body.get("stream_options") or {}).get("include_usage"):
                 yield None, {**base, "choices": [], "usage": usage}
             yield None, "[DONE]"
@@ -223,27 +317,55 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _responses(self, body: dict[str, Any], s: _Scenario) -> None:
         value = body.get("input") or ""
-        text = value if isinstance(value, str) else " ".join(
-            _text_of(item.get("content")) for item in value if isinstance(item, dict))
+        text = (
+            value
+            if isinstance(value, str)
+            else " ".join(_text_of(item.get("content")) for item in value if isinstance(item, dict))
+        )
         reply = self._reply_for(text)
         input_tokens = max(1, len(_words(text))) + (CACHED_TOKENS if s.cache else 0)
         output_tokens = len(_words(reply)) + (REASONING_TOKENS if s.reasoning else 0)
         if s.tool:
-            item: dict[str, Any] = {"type": "function_call", "id": "fc_local", "call_id": "call_0", "name": TOOL_NAME,
-                                    "arguments": TOOL_ARGUMENTS, "status": "completed"}
+            item: dict[str, Any] = {
+                "type": "function_call",
+                "id": "fc_local",
+                "call_id": "call_0",
+                "name": TOOL_NAME,
+                "arguments": TOOL_ARGUMENTS,
+                "status": "completed",
+            }
         else:
-            item = {"type": "message", "id": "msg_local", "role": "assistant", "status": "completed",
-                    "content": [{"type": "output_text", "text": reply, "annotations": []}]}
+            item = {
+                "type": "message",
+                "id": "msg_local",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": reply, "annotations": []}],
+            }
         response: dict[str, Any] = {
-            "id": "resp_local123", "object": "response", "created_at": int(time.time()), "status": "completed",
-            "model": f"{s.model}-2026-01-01", "output": [item], "parallel_tool_calls": True,
-            "tool_choice": "auto", "tools": body.get("tools") or [], "temperature": body.get("temperature"),
-            "top_p": body.get("top_p"), "service_tier": "default", "error": None, "incomplete_details": None,
-            "instructions": body.get("instructions"), "metadata": {},
-            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                      "total_tokens": input_tokens + output_tokens,
-                      "input_tokens_details": {"cached_tokens": CACHED_TOKENS if s.cache else 0},
-                      "output_tokens_details": {"reasoning_tokens": REASONING_TOKENS if s.reasoning else 0}},
+            "id": "resp_local123",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": f"{s.model}-2026-01-01",
+            "output": [item],
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": body.get("tools") or [],
+            "temperature": body.get("temperature"),
+            "top_p": body.get("top_p"),
+            "service_tier": "default",
+            "error": None,
+            "incomplete_details": None,
+            "instructions": body.get("instructions"),
+            "metadata": {},
+            "usage": {
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "total_tokens": input_tokens + output_tokens,
+                "input_tokens_details": {"cached_tokens": CACHED_TOKENS if s.cache else 0},
+                "output_tokens_details": {"reasoning_tokens": REASONING_TOKENS if s.reasoning else 0},
+            },
         }
         if not body.get("stream"):
             return self._json(200, response)
@@ -258,24 +380,61 @@ class _Handler(BaseHTTPRequestHandler):
             yield event("response.created", response=pending)
             yield event("response.in_progress", response=pending)
             if s.tool:
-                yield event("response.output_item.added", output_index=0, item={**item, "arguments": "",
-                                                                                  "status": "in_progress"})
-                yield event("response.function_call_arguments.delta", item_id="fc_local", output_index=0,
-                            delta=TOOL_ARGUMENTS)
-                yield event("response.function_call_arguments.done", item_id="fc_local", output_index=0,
-                            arguments=TOOL_ARGUMENTS, name=TOOL_NAME)
+                yield event(
+                    "response.output_item.added",
+                    output_index=0,
+                    item={**item, "arguments": "", "status": "in_progress"},
+                )
+                yield event(
+                    "response.function_call_arguments.delta",
+                    item_id="fc_local",
+                    output_index=0,
+                    delta=TOOL_ARGUMENTS,
+                )
+                yield event(
+                    "response.function_call_arguments.done",
+                    item_id="fc_local",
+                    output_index=0,
+                    arguments=TOOL_ARGUMENTS,
+                    name=TOOL_NAME,
+                )
             else:
-                yield event("response.output_item.added", output_index=0,
-                            item={**item, "content": [], "status": "in_progress"})
-                yield event("response.content_part.added", item_id="msg_local", output_index=0, content_index=0,
-                            part={"type": "output_text", "text": "", "annotations": []})
+                yield event(
+                    "response.output_item.added",
+                    output_index=0,
+                    item={**item, "content": [], "status": "in_progress"},
+                )
+                yield event(
+                    "response.content_part.added",
+                    item_id="msg_local",
+                    output_index=0,
+                    content_index=0,
+                    part={"type": "output_text", "text": "", "annotations": []},
+                )
                 for word in _words(reply):
-                    yield event("response.output_text.delta", item_id="msg_local", output_index=0,
-                                content_index=0, delta=word, logprobs=[])
-                yield event("response.output_text.done", item_id="msg_local", output_index=0, content_index=0,
-                            text=reply, logprobs=[])
-                yield event("response.content_part.done", item_id="msg_local", output_index=0, content_index=0,
-                            part=item["content"][0])
+                    yield event(
+                        "response.output_text.delta",
+                        item_id="msg_local",
+                        output_index=0,
+                        content_index=0,
+                        delta=word,
+                        logprobs=[],
+                    )
+                yield event(
+                    "response.output_text.done",
+                    item_id="msg_local",
+                    output_index=0,
+                    content_index=0,
+                    text=reply,
+                    logprobs=[],
+                )
+                yield event(
+                    "response.content_part.done",
+                    item_id="msg_local",
+                    output_index=0,
+                    content_index=0,
+                    part=item["content"][0],
+                )
             yield event("response.output_item.done", output_index=0, item=item)
             yield event("response.completed", response=response)
 
@@ -294,16 +453,28 @@ class _Handler(BaseHTTPRequestHandler):
                 embedding = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
             data.append({"object": "embedding", "index": index, "embedding": embedding})
         tokens = sum(max(1, len(_words(str(t)))) for t in inputs)
-        self._json(200, {"object": "list", "data": data, "model": f"{s.model}-2026-01-01",
-                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        self._json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": f"{s.model}-2026-01-01",
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
 
     # -- Anthropic ------------------------------------------------------------------------
 
     def _messages(self, body: dict[str, Any], s: _Scenario) -> None:
         messages = body.get("messages") or []
-        prompt_text = _text_of(body.get("system") or "") + " " + " ".join(
-            _text_of(m.get("content")) for m in messages if isinstance(m, dict))
-        last_user = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+        prompt_text = (
+            _text_of(body.get("system") or "")
+            + " "
+            + " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
+        )
+        last_user = next(
+            (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
+        )
         reply = self._reply_for(last_user)
         usage = {
             "input_tokens": max(1, len(_words(prompt_text))),
@@ -313,37 +484,85 @@ class _Handler(BaseHTTPRequestHandler):
         }
         content: list[dict[str, Any]] = [{"type": "text", "text": reply}]
         if s.tool:
-            content.append({"type": "tool_use", "id": "toolu_local", "name": TOOL_NAME,
-                            "input": json.loads(TOOL_ARGUMENTS)})
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": "toolu_local",
+                    "name": TOOL_NAME,
+                    "input": json.loads(TOOL_ARGUMENTS),
+                }
+            )
         stop_reason = "tool_use" if s.tool else "end_turn"
-        message = {"id": "msg_local123", "type": "message", "role": "assistant", "model": f"{s.model}-20260101",
-                   "content": content, "stop_reason": stop_reason, "stop_sequence": None, "usage": usage}
+        message = {
+            "id": "msg_local123",
+            "type": "message",
+            "role": "assistant",
+            "model": f"{s.model}-20260101",
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": usage,
+        }
         if not body.get("stream"):
             return self._json(200, message)
 
         def events() -> Iterator[tuple[str | None, Any]]:
             start_usage = {**usage, "output_tokens": 1}
-            yield "message_start", {"type": "message_start",
-                                    "message": {**message, "content": [], "stop_reason": None, "usage": start_usage}}
+            yield (
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {**message, "content": [], "stop_reason": None, "usage": start_usage},
+                },
+            )
             yield "ping", {"type": "ping"}
             for index, block in enumerate(content):
                 if block["type"] == "text":
-                    yield "content_block_start", {"type": "content_block_start", "index": index,
-                                                  "content_block": {"type": "text", "text": ""}}
+                    yield (
+                        "content_block_start",
+                        {
+                            "type": "content_block_start",
+                            "index": index,
+                            "content_block": {"type": "text", "text": ""},
+                        },
+                    )
                     for word in _words(block["text"]):
-                        yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                                      "delta": {"type": "text_delta", "text": word}}
+                        yield (
+                            "content_block_delta",
+                            {
+                                "type": "content_block_delta",
+                                "index": index,
+                                "delta": {"type": "text_delta", "text": word},
+                            },
+                        )
                 else:
-                    yield "content_block_start", {"type": "content_block_start", "index": index,
-                                                  "content_block": {**block, "input": {}}}
+                    yield (
+                        "content_block_start",
+                        {
+                            "type": "content_block_start",
+                            "index": index,
+                            "content_block": {**block, "input": {}},
+                        },
+                    )
                     half = len(TOOL_ARGUMENTS) // 2
                     for piece in (TOOL_ARGUMENTS[:half], TOOL_ARGUMENTS[half:]):
-                        yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                                      "delta": {"type": "input_json_delta", "partial_json": piece}}
+                        yield (
+                            "content_block_delta",
+                            {
+                                "type": "content_block_delta",
+                                "index": index,
+                                "delta": {"type": "input_json_delta", "partial_json": piece},
+                            },
+                        )
                 yield "content_block_stop", {"type": "content_block_stop", "index": index}
-            yield "message_delta", {"type": "message_delta",
-                                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                                    "usage": {"output_tokens": usage["output_tokens"]}}
+            yield (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": usage["output_tokens"]},
+                },
+            )
             yield "message_stop", {"type": "message_stop"}
 
         self._sse(events(), break_after=3 if s.stream_break else None)
@@ -372,7 +591,9 @@ class ModelServer(ThreadingHTTPServer):
         return f"{self.url}/v1"
 
     def start(self) -> ModelServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="genai-otel-model-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="genai-otel-model-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -385,20 +606,3 @@ class ModelServer(ThreadingHTTPServer):
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args()
-    server = ModelServer(args.host, args.port)
-    print(f"model server on {server.url} (OpenAI base_url {server.openai_base_url})", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-
-
-if __name__ == "__main__":
-    main()

@@ -32,17 +32,29 @@ _MESSAGES = "anthropic.resources.messages"
 def _specs() -> tuple[CallSpec, CallSpec]:
     from genai_otel.instrumentation.anthropic import _mapping as m
 
-    create = CallSpec("anthropic.messages", m.build_messages, m.message_result, m.MessageStreamAccumulator,
-                      around=m.sdk_span_suppressed)
-    stream = CallSpec("anthropic.messages.stream", m.build_stream, m.message_result, m.MessageStreamAccumulator,
-                      around=m.sdk_span_suppressed)
+    create = CallSpec(
+        "anthropic.messages",
+        m.build_messages,
+        m.message_result,
+        m.MessageStreamAccumulator,
+        around=m.sdk_span_suppressed,
+    )
+    stream = CallSpec(
+        "anthropic.messages.stream",
+        m.build_stream,
+        m.message_result,
+        m.MessageStreamAccumulator,
+        around=m.sdk_span_suppressed,
+    )
     return create, stream
 
 
 class _StreamManagerProxy(wrapt.ObjectProxy):
     """Wraps the manager returned by ``messages.stream()``: the request is sent on ``__enter__``."""
 
-    def __init__(self, wrapped: Any, handler: TelemetryHandler, spec: CallSpec, inv: Any, is_async: bool) -> None:
+    def __init__(
+        self, wrapped: Any, handler: TelemetryHandler, spec: CallSpec, inv: Any, is_async: bool
+    ) -> None:
         super().__init__(wrapped)
         self._self_handler = handler
         self._self_spec = spec
@@ -54,7 +66,9 @@ class _StreamManagerProxy(wrapt.ObjectProxy):
         # until_done, close) goes through its raw SDK stream: wrap that one.
         raw = message_stream._raw_stream
         inv = self._self_inv
-        message_stream._raw_stream = self._self_proxy(raw, self._self_handler, inv, self._self_spec.accumulator(inv))
+        message_stream._raw_stream = self._self_proxy(
+            raw, self._self_handler, inv, self._self_spec.accumulator(inv)
+        )
         return message_stream
 
     def __enter__(self) -> Any:
@@ -84,7 +98,7 @@ class _StreamManagerProxy(wrapt.ObjectProxy):
         return await self.__wrapped__.__aexit__(*exc)
 
 
-def _stream_wrapper(handler: TelemetryHandler, spec: CallSpec, is_async: bool):  # noqa: ANN202
+def _stream_wrapper(handler: TelemetryHandler, spec: CallSpec, is_async: bool):
     def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         manager = wrapped(*args, **kwargs)
         inv = begin_invocation(handler, spec, instance, args, kwargs, activate=False)

@@ -41,11 +41,22 @@ def _parts(content: Any) -> list[dict[str, Any]]:
         if kind == "text":
             parts.append({"type": "text", "content": get(block, "text")})
         elif kind == "tool_use":
-            parts.append({"type": "tool_call", "id": get(block, "id"), "name": get(block, "name"),
-                          "arguments": get(block, "input")})
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": get(block, "id"),
+                    "name": get(block, "name"),
+                    "arguments": get(block, "input"),
+                }
+            )
         elif kind == "tool_result":
-            parts.append({"type": "tool_call_response", "id": get(block, "tool_use_id"),
-                          "response": get(block, "content")})
+            parts.append(
+                {
+                    "type": "tool_call_response",
+                    "id": get(block, "tool_use_id"),
+                    "response": get(block, "content"),
+                }
+            )
         elif kind == "thinking":
             parts.append({"type": "reasoning", "content": get(block, "thinking")})
         elif kind == "image":
@@ -62,11 +73,20 @@ def _parts(content: Any) -> list[dict[str, Any]]:
 def _tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
     if not tools:
         return None
-    return [{"type": get(t, "type") or "function", "name": get(t, "name"), "description": get(t, "description"),
-             "parameters": get(t, "input_schema")} for t in tools]
+    return [
+        {
+            "type": get(t, "type") or "function",
+            "name": get(t, "name"),
+            "description": get(t, "description"),
+            "parameters": get(t, "input_schema"),
+        }
+        for t in tools
+    ]
 
 
-def build_messages(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+def build_messages(
+    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
+) -> InferenceInvocation:
     client = getattr(resource, "_client", None)
     host, port = server_of(client)
     inv = InferenceInvocation(
@@ -83,8 +103,10 @@ def build_messages(handler: TelemetryHandler, resource: Any, args: tuple, kwargs
         stream=True if arg(kwargs, "stream") else None,
     )
     if handler.capture_content:
-        inv.input_messages = [{"role": get(m, "role"), "parts": _parts(get(m, "content"))}
-                              for m in arg(kwargs, "messages") or ()]
+        inv.input_messages = [
+            {"role": get(m, "role"), "parts": _parts(get(m, "content"))}
+            for m in arg(kwargs, "messages") or ()
+        ]
         system = arg(kwargs, "system")
         if system:
             inv.system_instructions = _parts(system)
@@ -124,8 +146,13 @@ def message_result(inv: InferenceInvocation, result: Any) -> None:
         inv.finish_reasons = [stop_reason]
     _usage(inv, get(message, "usage"))
     if inv.input_messages is not None:
-        inv.output_messages = [{"role": "assistant", "parts": _parts(get(message, "content")),
-                                "finish_reason": stop_reason or ""}]
+        inv.output_messages = [
+            {
+                "role": "assistant",
+                "parts": _parts(get(message, "content")),
+                "finish_reason": stop_reason or "",
+            }
+        ]
 
 
 class MessageStreamAccumulator:
@@ -149,13 +176,22 @@ class MessageStreamAccumulator:
         elif self.capture and kind == "content_block_start":
             block = get(event, "content_block")
             self.blocks[get(event, "index", 0)] = {
-                "type": get(block, "type"), "text": get(block, "text") or get(block, "thinking") or "",
-                "id": get(block, "id"), "name": get(block, "name"), "json": ""}
+                "type": get(block, "type"),
+                "text": get(block, "text") or get(block, "thinking") or "",
+                "id": get(block, "id"),
+                "name": get(block, "name"),
+                "json": "",
+            }
         elif self.capture and kind == "content_block_delta":
             self._delta(self.blocks.get(get(event, "index", 0)), get(event, "delta"))
 
     def _merge_usage(self, usage: Any) -> None:
-        for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
+        for key in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+        ):
             value = get(usage, key)
             if value is not None:
                 self.usage[key] = value
@@ -179,9 +215,13 @@ class MessageStreamAccumulator:
             inv.finish_reasons = [self.stop_reason]
         _usage(inv, self.usage or None)
         if self.capture:
-            inv.output_messages = [{"role": "assistant",
-                                    "parts": [self._part(self.blocks[i]) for i in sorted(self.blocks)],
-                                    "finish_reason": self.stop_reason or ""}]
+            inv.output_messages = [
+                {
+                    "role": "assistant",
+                    "parts": [self._part(self.blocks[i]) for i in sorted(self.blocks)],
+                    "finish_reason": self.stop_reason or "",
+                }
+            ]
 
     @staticmethod
     def _part(block: dict[str, Any]) -> dict[str, Any]:

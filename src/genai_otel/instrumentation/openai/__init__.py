@@ -23,9 +23,12 @@ def _specs() -> dict[str, CallSpec]:
 
     return {
         "chat": CallSpec("openai.chat", m.build_chat, m.chat_result, m.ChatStreamAccumulator),
-        "completions": CallSpec("openai.completions", m.build_completion, m.completion_result,
-                                m.CompletionStreamAccumulator),
-        "responses": CallSpec("openai.responses", m.build_response, m.response_result, m.ResponseStreamAccumulator),
+        "completions": CallSpec(
+            "openai.completions", m.build_completion, m.completion_result, m.CompletionStreamAccumulator
+        ),
+        "responses": CallSpec(
+            "openai.responses", m.build_response, m.response_result, m.ResponseStreamAccumulator
+        ),
         "embeddings": CallSpec("openai.embeddings", m.build_embeddings, m.embeddings_result),
     }
 
@@ -53,10 +56,10 @@ class OpenAIInstrumentor(GenAIInstrumentor):
     def patches(self) -> Iterable[Patch]:
         specs = _specs()
 
-        def sync(spec: CallSpec):  # noqa: ANN202 - factory of wrapt wrappers
+        def sync(spec: CallSpec):
             return lambda handler: sync_wrapper(handler, spec)
 
-        def asynchronous(spec: CallSpec):  # noqa: ANN202
+        def asynchronous(spec: CallSpec):
             return lambda handler: async_wrapper(handler, spec)
 
         targets = [
@@ -69,7 +72,9 @@ class OpenAIInstrumentor(GenAIInstrumentor):
             for method in methods:
                 yield Patch(module, f"{cls}.{method}", sync(spec))
                 yield Patch(module, f"Async{cls}.{method}", asynchronous(spec))
-        for module, cls in (("openai.lib.streaming.chat", "ChatCompletionStream"),
-                            ("openai.lib.streaming.responses", "ResponseStream")):
+        for module, cls in (
+            ("openai.lib.streaming.chat", "ChatCompletionStream"),
+            ("openai.lib.streaming.responses", "ResponseStream"),
+        ):
             yield Patch(module, f"{cls}.close", lambda handler: _close_helper_stream)
             yield Patch(module, f"Async{cls}.close", lambda handler: _aclose_helper_stream)

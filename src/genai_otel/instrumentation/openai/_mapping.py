@@ -63,8 +63,12 @@ def _text_parts(content: Any) -> list[dict[str, Any]]:
 
 def _tool_call_part(call: Any) -> dict[str, Any]:
     function = get(call, "function")
-    return {"type": "tool_call", "id": get(call, "id"), "name": get(function, "name"),
-            "arguments": get(function, "arguments")}
+    return {
+        "type": "tool_call",
+        "id": get(call, "id"),
+        "name": get(function, "name"),
+        "arguments": get(function, "arguments"),
+    }
 
 
 def chat_input_messages(messages: Any) -> list[dict[str, Any]]:
@@ -72,8 +76,18 @@ def chat_input_messages(messages: Any) -> list[dict[str, Any]]:
     for message in messages or ():
         role = get(message, "role")
         if role == "tool":
-            out.append({"role": "tool", "parts": [{"type": "tool_call_response", "id": get(message, "tool_call_id"),
-                                                   "response": get(message, "content")}]})
+            out.append(
+                {
+                    "role": "tool",
+                    "parts": [
+                        {
+                            "type": "tool_call_response",
+                            "id": get(message, "tool_call_id"),
+                            "response": get(message, "content"),
+                        }
+                    ],
+                }
+            )
             continue
         parts = _text_parts(get(message, "content"))
         parts += [_tool_call_part(call) for call in get(message, "tool_calls") or ()]
@@ -87,8 +101,14 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
     out = []
     for tool in tools:
         function = get(tool, "function") or tool
-        out.append({"type": get(tool, "type", "function"), "name": get(function, "name"),
-                    "description": get(function, "description"), "parameters": get(function, "parameters")})
+        out.append(
+            {
+                "type": get(tool, "type", "function"),
+                "name": get(function, "name"),
+                "description": get(function, "description"),
+                "parameters": get(function, "parameters"),
+            }
+        )
     return out
 
 
@@ -157,7 +177,9 @@ def chat_result(inv: InferenceInvocation, result: Any) -> None:
     _chat_usage(inv, get(response, "usage"))
     _openai_response_attributes(inv, response)
     if inv.input_messages is not None:
-        inv.output_messages = [_chat_output_message(get(c, "message"), get(c, "finish_reason")) for c in choices]
+        inv.output_messages = [
+            _chat_output_message(get(c, "message"), get(c, "finish_reason")) for c in choices
+        ]
 
 
 def _chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
@@ -219,10 +241,12 @@ class ChatStreamAccumulator:
         if self.capture and inv.input_messages is not None:
             indexes = sorted(set(self.text) | set(self.tools) | set(self.finish))
             inv.output_messages = [
-                {"role": "assistant",
-                 "parts": ([{"type": "text", "content": "".join(self.text[i])}] if i in self.text else [])
-                 + [self.tools[i][k] for k in sorted(self.tools.get(i, {}))],
-                 "finish_reason": self.finish.get(i, "")}
+                {
+                    "role": "assistant",
+                    "parts": ([{"type": "text", "content": "".join(self.text[i])}] if i in self.text else [])
+                    + [self.tools[i][k] for k in sorted(self.tools.get(i, {}))],
+                    "finish_reason": self.finish.get(i, ""),
+                }
                 for i in indexes
             ]
 
@@ -230,7 +254,9 @@ class ChatStreamAccumulator:
 # -- legacy completions ---------------------------------------------------------------------
 
 
-def build_completion(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+def build_completion(
+    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
+) -> InferenceInvocation:
     provider, host, port = _base(resource)
     inv = InferenceInvocation(
         operation=semconv.OPERATION_TEXT_COMPLETION,
@@ -251,8 +277,9 @@ def build_completion(handler: TelemetryHandler, resource: Any, args: tuple, kwar
     if handler.capture_content:
         prompt = arg(kwargs, "prompt")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt or ())
-        inv.input_messages = [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts
-                              if isinstance(p, str)]
+        inv.input_messages = [
+            {"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts if isinstance(p, str)
+        ]
     return inv
 
 
@@ -266,8 +293,11 @@ def completion_result(inv: InferenceInvocation, result: Any) -> None:
     _openai_response_attributes(inv, response)
     if inv.input_messages is not None:
         inv.output_messages = [
-            {"role": "assistant", "parts": [{"type": "text", "content": get(c, "text")}],
-             "finish_reason": get(c, "finish_reason") or ""}
+            {
+                "role": "assistant",
+                "parts": [{"type": "text", "content": get(c, "text")}],
+                "finish_reason": get(c, "finish_reason") or "",
+            }
             for c in choices
         ]
 
@@ -288,7 +318,9 @@ class CompletionStreamAccumulator(ChatStreamAccumulator):
 # -- responses API ------------------------------------------------------------------------------
 
 
-def build_response(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+def build_response(
+    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
+) -> InferenceInvocation:
     provider, host, port = _base(resource)
     text = arg(kwargs, "text")
     fmt = get(get(text, "format"), "type") if text else None
@@ -328,8 +360,18 @@ def _responses_input(value: Any) -> list[dict[str, Any]]:
     for item in value:
         kind = get(item, "type")
         if kind == "function_call_output":
-            out.append({"role": "tool", "parts": [{"type": "tool_call_response", "id": get(item, "call_id"),
-                                                   "response": get(item, "output")}]})
+            out.append(
+                {
+                    "role": "tool",
+                    "parts": [
+                        {
+                            "type": "tool_call_response",
+                            "id": get(item, "call_id"),
+                            "response": get(item, "output"),
+                        }
+                    ],
+                }
+            )
         elif kind == "function_call":
             out.append({"role": "assistant", "parts": [_responses_call_part(item)]})
         else:
@@ -338,8 +380,12 @@ def _responses_input(value: Any) -> list[dict[str, Any]]:
 
 
 def _responses_call_part(item: Any) -> dict[str, Any]:
-    return {"type": "tool_call", "id": get(item, "call_id"), "name": get(item, "name"),
-            "arguments": get(item, "arguments")}
+    return {
+        "type": "tool_call",
+        "id": get(item, "call_id"),
+        "name": get(item, "name"),
+        "arguments": get(item, "arguments"),
+    }
 
 
 def _responses_finish_reason(response: Any) -> str:
@@ -403,7 +449,9 @@ class ResponseStreamAccumulator:
 # -- embeddings ---------------------------------------------------------------------------------
 
 
-def build_embeddings(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> EmbeddingsInvocation:
+def build_embeddings(
+    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
+) -> EmbeddingsInvocation:
     provider, host, port = _base(resource)
     fmt = arg(kwargs, "encoding_format")
     return EmbeddingsInvocation(

@@ -1,0 +1,52 @@
+"""``genai-otel`` command line: ``demo``, ``semconv generate|check``, ``model-server``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="genai-otel", description="OpenTelemetry for GenAI systems")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "demo", help="run instrumented calls against a local model server and print the trace"
+    )
+    semconv = commands.add_parser(
+        "semconv", help="generate or check src/genai_otel/semconv.py from conventions/"
+    )
+    semconv.add_argument("action", choices=["generate", "check"])
+    server = commands.add_parser(
+        "model-server", help="serve the local OpenAI/Anthropic-compatible model server"
+    )
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from genai_otel.demo import run
+
+        return run()
+    if args.command == "semconv":
+        from genai_otel import _semconv_gen
+
+        if args.action == "generate":
+            print(f"wrote {_semconv_gen.generate()}")
+            return 0
+        if _semconv_gen.is_stale():
+            print("semconv.py is stale: run `genai-otel semconv generate`", file=sys.stderr)
+            return 1
+        print("semconv.py is current")
+        return 0
+    from genai_otel.testing.model_server import ModelServer
+
+    model_server = ModelServer(args.host, args.port)
+    print(f"model server on {model_server.url} (OpenAI base_url {model_server.openai_base_url})", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        model_server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
