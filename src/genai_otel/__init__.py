@@ -54,7 +54,10 @@ def instrument(
         if name in _active:
             done.append(name)
             continue
-        if importlib.util.find_spec(name) is None:
+        try:
+            if importlib.util.find_spec(name) is None:
+                continue
+        except (ImportError, ValueError):  # a broken or shadowed installation counts as absent
             continue
         try:
             instrumentor = _load(path)()

@@ -53,6 +53,8 @@ class _Plan:
     measure: str
     inference: bool
     other: bool
+    #: Counters skip zero: adding 0 carries no information but costs a full SDK measurement.
+    skip_zero: bool
 
 
 class MetricRecorder:
@@ -88,6 +90,7 @@ class MetricRecorder:
             spec["measure"],
             everything or "inference" in applies_to,
             everything or "other" in applies_to,
+            skip_zero=spec["instrument"] == "counter",
         )
 
     def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
@@ -99,7 +102,7 @@ class MetricRecorder:
                 self._record_by_type(plan, inv, attributes)
                 continue
             value = MEASURES[plan.measure](inv, end_ns)
-            if value is not None:
+            if value is not None and not (plan.skip_zero and value == 0):
                 plan.record(value, attributes)
 
     @staticmethod

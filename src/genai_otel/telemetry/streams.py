@@ -15,7 +15,7 @@ import wrapt
 
 from genai_otel.telemetry.handler import TelemetryHandler
 from genai_otel.telemetry.invocation import InferenceInvocation
-from genai_otel.telemetry.safety import safely
+from genai_otel.telemetry.safety import report_internal_error, safely
 
 
 class StreamAccumulator(Protocol):
@@ -42,7 +42,10 @@ class _StreamState:
             inv.first_chunk_ns = now
         inv.last_chunk_ns = now
         inv.chunk_count += 1
-        safely("stream chunk", self.accumulator.feed, chunk)
+        try:  # inline rather than safely(): this runs once per chunk
+            self.accumulator.feed(chunk)
+        except Exception:
+            report_internal_error("stream chunk")
 
     def finish(self, error: BaseException | None) -> None:
         if self.done:

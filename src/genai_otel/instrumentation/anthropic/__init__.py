@@ -9,6 +9,7 @@ user sees exactly one span per model call; the SDK's spans for other API calls a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,14 +40,7 @@ def _specs() -> tuple[CallSpec, CallSpec]:
         m.MessageStreamAccumulator,
         around=m.sdk_span_suppressed,
     )
-    stream = CallSpec(
-        "anthropic.messages.stream",
-        m.build_stream,
-        m.message_result,
-        m.MessageStreamAccumulator,
-        around=m.sdk_span_suppressed,
-    )
-    return create, stream
+    return create, dataclasses.replace(create, name="anthropic.messages.stream", build=m.build_stream)
 
 
 class _StreamManagerProxy(wrapt.ObjectProxy):

@@ -115,35 +115,43 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
 # -- chat completions -------------------------------------------------------------------------
 
 
-def build_chat(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+def _inference(resource: Any, kwargs: dict, operation: str, max_tokens: Any) -> InferenceInvocation:
+    """The request fields chat, legacy completions and Responses share (absent ones stay None)."""
     provider, host, port = _base(resource)
-    response_format = arg(kwargs, "response_format")
-    output_type = None
-    if isinstance(response_format, dict):
-        output_type = _OUTPUT_TYPES.get(response_format.get("type"))
-    elif isinstance(response_format, type):
-        output_type = "json"
-    inv = InferenceInvocation(
-        operation=semconv.OPERATION_CHAT,
+    return InferenceInvocation(
+        operation=operation,
         provider=provider,
         request_model=arg(kwargs, "model"),
         server_address=host,
         server_port=port,
         temperature=arg(kwargs, "temperature"),
         top_p=arg(kwargs, "top_p"),
-        max_tokens=arg(kwargs, "max_completion_tokens") or arg(kwargs, "max_tokens"),
+        max_tokens=max_tokens,
         stop_sequences=as_list(arg(kwargs, "stop")),
         frequency_penalty=arg(kwargs, "frequency_penalty"),
         presence_penalty=arg(kwargs, "presence_penalty"),
         seed=arg(kwargs, "seed"),
         choice_count=arg(kwargs, "n"),
         stream=True if arg(kwargs, "stream") else None,
-        output_type=output_type,
     )
+
+
+def _service_tier(inv: InferenceInvocation, kwargs: dict, api_type: str) -> None:
     tier = arg(kwargs, "service_tier")
     if tier:
         inv.attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
-    inv.attributes[semconv.OPENAI_API_TYPE] = "chat_completions"
+    inv.attributes[semconv.OPENAI_API_TYPE] = api_type
+
+
+def build_chat(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+    max_tokens = arg(kwargs, "max_completion_tokens") or arg(kwargs, "max_tokens")
+    inv = _inference(resource, kwargs, semconv.OPERATION_CHAT, max_tokens)
+    response_format = arg(kwargs, "response_format")
+    if isinstance(response_format, dict):
+        inv.output_type = _OUTPUT_TYPES.get(response_format.get("type"))
+    elif isinstance(response_format, type):  # parse(response_format=PydanticModel)
+        inv.output_type = "json"
+    _service_tier(inv, kwargs, "chat_completions")
     if handler.capture_content:
         inv.input_messages = chat_input_messages(arg(kwargs, "messages"))
         inv.tool_definitions = tool_definitions(arg(kwargs, "tools"))
@@ -168,7 +176,7 @@ def _chat_usage(inv: InferenceInvocation, usage: Any) -> None:
     inv.reasoning_output_tokens = get(get(usage, "completion_tokens_details"), "reasoning_tokens")
 
 
-def chat_result(inv: InferenceInvocation, result: Any) -> None:
+def _choices_result(inv: InferenceInvocation, result: Any, output_message: Any) -> None:
     response = _parsed(result)
     inv.response_id = get(response, "id")
     inv.response_model = get(response, "model")
@@ -177,9 +185,11 @@ def chat_result(inv: InferenceInvocation, result: Any) -> None:
     _chat_usage(inv, get(response, "usage"))
     _openai_response_attributes(inv, response)
     if inv.input_messages is not None:
-        inv.output_messages = [
-            _chat_output_message(get(c, "message"), get(c, "finish_reason")) for c in choices
-        ]
+        inv.output_messages = [output_message(c) for c in choices]
+
+
+def chat_result(inv: InferenceInvocation, result: Any) -> None:
+    _choices_result(inv, result, lambda c: _chat_output_message(get(c, "message"), get(c, "finish_reason")))
 
 
 def _chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
@@ -201,21 +211,23 @@ class ChatStreamAccumulator:
         self.tools: dict[int, dict[int, dict[str, Any]]] = {}
 
     def feed(self, chunk: Any) -> None:
+        # Hot path (once per chunk): SDK chunks are models, so plain attribute reads.
         self.last_chunk = chunk
-        self.response_id = self.response_id or get(chunk, "id")
-        self.model = self.model or get(chunk, "model")
-        usage = get(chunk, "usage")
+        if self.response_id is None:
+            self.response_id = getattr(chunk, "id", None)
+            self.model = getattr(chunk, "model", None)
+        usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
-        for choice in get(chunk, "choices") or ():
-            index = get(choice, "index", 0)
-            reason = get(choice, "finish_reason")
+        for choice in getattr(chunk, "choices", None) or ():
+            reason = choice.finish_reason
             if reason:
-                self.finish[index] = reason
+                self.finish[choice.index] = reason
             if self.capture:
-                self._collect(index, get(choice, "delta"))
+                self._collect(choice)
 
-    def _collect(self, index: int, delta: Any) -> None:
+    def _collect(self, choice: Any) -> None:
+        index, delta = choice.index, choice.delta
         if delta is None:
             return
         text = get(delta, "content")
@@ -257,23 +269,7 @@ class ChatStreamAccumulator:
 def build_completion(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
 ) -> InferenceInvocation:
-    provider, host, port = _base(resource)
-    inv = InferenceInvocation(
-        operation=semconv.OPERATION_TEXT_COMPLETION,
-        provider=provider,
-        request_model=arg(kwargs, "model"),
-        server_address=host,
-        server_port=port,
-        temperature=arg(kwargs, "temperature"),
-        top_p=arg(kwargs, "top_p"),
-        max_tokens=arg(kwargs, "max_tokens"),
-        stop_sequences=as_list(arg(kwargs, "stop")),
-        frequency_penalty=arg(kwargs, "frequency_penalty"),
-        presence_penalty=arg(kwargs, "presence_penalty"),
-        seed=arg(kwargs, "seed"),
-        choice_count=arg(kwargs, "n"),
-        stream=True if arg(kwargs, "stream") else None,
-    )
+    inv = _inference(resource, kwargs, semconv.OPERATION_TEXT_COMPLETION, arg(kwargs, "max_tokens"))
     if handler.capture_content:
         prompt = arg(kwargs, "prompt")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt or ())
@@ -284,35 +280,21 @@ def build_completion(
 
 
 def completion_result(inv: InferenceInvocation, result: Any) -> None:
-    response = _parsed(result)
-    inv.response_id = get(response, "id")
-    inv.response_model = get(response, "model")
-    choices = get(response, "choices") or ()
-    inv.finish_reasons = [get(c, "finish_reason") or "" for c in choices]
-    _chat_usage(inv, get(response, "usage"))
-    _openai_response_attributes(inv, response)
-    if inv.input_messages is not None:
-        inv.output_messages = [
-            {
-                "role": "assistant",
-                "parts": [{"type": "text", "content": get(c, "text")}],
-                "finish_reason": get(c, "finish_reason") or "",
-            }
-            for c in choices
-        ]
+    _choices_result(
+        inv,
+        result,
+        lambda c: {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": get(c, "text")}],
+            "finish_reason": get(c, "finish_reason") or "",
+        },
+    )
 
 
 class CompletionStreamAccumulator(ChatStreamAccumulator):
-    def _collect(self, index: int, delta: Any) -> None:  # legacy chunks carry text on the choice
-        pass
-
-    def feed(self, chunk: Any) -> None:
-        super().feed(chunk)
-        if self.capture:
-            for choice in get(chunk, "choices") or ():
-                text = get(choice, "text")
-                if text:
-                    self.text.setdefault(get(choice, "index", 0), []).append(text)
+    def _collect(self, choice: Any) -> None:  # legacy completion chunks carry text on the choice
+        if choice.text:
+            self.text.setdefault(choice.index, []).append(choice.text)
 
 
 # -- responses API ------------------------------------------------------------------------------
@@ -321,27 +303,15 @@ class CompletionStreamAccumulator(ChatStreamAccumulator):
 def build_response(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
 ) -> InferenceInvocation:
-    provider, host, port = _base(resource)
+    inv = _inference(resource, kwargs, semconv.OPERATION_CHAT, arg(kwargs, "max_output_tokens"))
     text = arg(kwargs, "text")
     fmt = get(get(text, "format"), "type") if text else None
-    conversation = arg(kwargs, "conversation")
-    inv = InferenceInvocation(
-        operation=semconv.OPERATION_CHAT,
-        provider=provider,
-        request_model=arg(kwargs, "model"),
-        server_address=host,
-        server_port=port,
-        temperature=arg(kwargs, "temperature"),
-        top_p=arg(kwargs, "top_p"),
-        max_tokens=arg(kwargs, "max_output_tokens"),
-        stream=True if arg(kwargs, "stream") else None,
-        output_type=_OUTPUT_TYPES.get(fmt) if fmt else ("json" if given(kwargs.get("text_format")) else None),
-        conversation_id=conversation if isinstance(conversation, str) else get(conversation, "id"),
+    inv.output_type = (
+        _OUTPUT_TYPES.get(fmt) if fmt else ("json" if given(kwargs.get("text_format")) else None)
     )
-    tier = arg(kwargs, "service_tier")
-    if tier:
-        inv.attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
-    inv.attributes[semconv.OPENAI_API_TYPE] = "responses"
+    conversation = arg(kwargs, "conversation")
+    inv.conversation_id = conversation if isinstance(conversation, str) else get(conversation, "id")
+    _service_tier(inv, kwargs, "responses")
     if handler.capture_content:
         inv.input_messages = _responses_input(arg(kwargs, "input"))
         instructions = arg(kwargs, "instructions")

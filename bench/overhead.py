@@ -1,0 +1,225 @@
+"""Per-call overhead of OpenAI chat instrumentation, side by side with the anchor libraries.
+
+    python bench/overhead.py [--calls 2000] [--rounds 7]
+
+Each variant runs in its own process (instrumentors patch the same SDK functions): the real
+``openai`` SDK sends real requests through an in-process ``httpx2.MockTransport`` (no network), spans
+go to a no-op exporter via a SimpleSpanProcessor, and an SDK MeterProvider is installed (metrics are
+recorded, never exported). We report the median per-call time over several rounds and the overhead
+over the uninstrumented call; the "bare span" variant wraps each call in one hand-made span: the floor.
+
+Needs the anchors installed (``pip install -e '.[bench]'``) -- in a separate virtualenv from the test
+suite, since ``opentelemetry-instrument`` would load them too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+VARIANTS = {
+    "none": "no instrumentation",
+    "bare_span": "one hand-made span (floor)",
+    "genai_otel": "genai-otel",
+    "openllmetry": "OpenLLMetry opentelemetry-instrumentation-openai",
+    "openinference": "OpenInference openinference-instrumentation-openai",
+    "openai_v2": "official opentelemetry-instrumentation-openai-v2",
+}
+
+CHAT_BODY = json.dumps(
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "system_fingerprint": "fp",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": "Hello there!"},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 3,
+            "total_tokens": 15,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
+).encode()
+
+
+def _stream_body() -> bytes:
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini"}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+    chunks += [{**base, "choices": [{"index": 0, "delta": {"content": f"w{i} "}}]} for i in range(20)]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    chunks.append(
+        {**base, "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}}
+    )
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+def _setup(variant: str, with_metrics: bool) -> Any:
+    import httpx2
+    import openai
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(Drop()))
+    trace.set_tracer_provider(provider)
+    if with_metrics:
+        metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    stream_body = _stream_body()
+
+    def respond(request: Any) -> Any:
+        if b'"stream":true' in request.content.replace(b" ", b""):
+            return httpx2.Response(200, content=stream_body, headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, content=CHAT_BODY, headers={"content-type": "application/json"})
+
+    if variant == "genai_otel":
+        import genai_otel
+
+        genai_otel.instrument(only=["openai"])
+    elif variant == "openllmetry":
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+    elif variant == "openinference":
+        from openinference.instrumentation.openai import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+    elif variant == "openai_v2":
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+    client = openai.OpenAI(
+        api_key="bench",
+        base_url="http://bench.local/v1",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(respond)),
+    )
+    tracer = trace.get_tracer("bench")
+    return client, tracer
+
+
+def _measure(variant: str, calls: int, rounds: int, with_metrics: bool) -> dict[str, float]:
+    client, tracer = _setup(variant, with_metrics)
+    messages = [{"role": "user", "content": "Say hello"}]
+
+    def chat() -> None:
+        client.chat.completions.create(model="gpt-4o-mini", messages=messages, temperature=0.2)
+
+    def stream() -> None:
+        for _ in client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, stream=True, stream_options={"include_usage": True}
+        ):
+            pass
+
+    def spanned(call: Any) -> Any:
+        def run() -> None:
+            with tracer.start_as_current_span("chat gpt-4o-mini"):
+                call()
+
+        return run
+
+    results = {}
+    for name, call in (("chat", chat), ("stream", stream)):
+        if variant == "bare_span":
+            call = spanned(call)
+        for _ in range(calls // 5):  # warm-up
+            call()
+        samples = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(calls):
+                call()
+            samples.append((time.perf_counter() - start) / calls * 1e6)
+        results[name] = statistics.median(samples)
+    return results
+
+
+def _import_time() -> float:
+    """ms for ``import genai_otel; genai_otel.instrument()`` with no instrumented library importable."""
+    code = (
+        "import sys, time\n"
+        "sys.modules.update(openai=None, anthropic=None)  # as if not installed\n"
+        "t = time.perf_counter()\n"
+        "import genai_otel; done = genai_otel.instrument()\n"
+        "print((time.perf_counter() - t) * 1000, done)\n"
+    )
+    times = []
+    for _ in range(7):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        value, _, instrumented = out.partition(" ")
+        assert instrumented.strip() == "[]", instrumented
+        times.append(float(value))
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument("--metrics", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(_measure(args.variant, args.calls, args.rounds, args.metrics)))
+        return
+    for with_metrics in (False, True):
+        _table(args.calls, args.rounds, with_metrics)
+    print(
+        f"\nimport genai_otel + instrument() with no instrumented library installed: {_import_time():.1f} ms"
+    )
+
+
+def _table(calls: int, rounds: int, with_metrics: bool) -> None:
+    rows = {}
+    for variant in VARIANTS:
+        cmd = [sys.executable, __file__, "--variant", variant, "--calls", str(calls), "--rounds", str(rounds)]
+        done = subprocess.run(cmd + (["--metrics"] if with_metrics else []), capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"{variant}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            continue
+        rows[variant] = json.loads(done.stdout.strip().splitlines()[-1])
+    base = rows["none"]
+    floor = {k: rows["bare_span"][k] - base[k] for k in base}
+    setup = (
+        "spans + SDK MeterProvider (metrics recorded)" if with_metrics else "spans only (no MeterProvider)"
+    )
+    print(f"\n## {setup}: median of {rounds} rounds x {calls} calls, us per call; overhead = minus 'none'\n")
+    print(f"| {'variant':<52} | chat us | overhead | x floor | stream us | overhead | x floor |")
+    print(f"|{'-' * 54}|--------:|---------:|--------:|----------:|---------:|--------:|")
+    for variant, row in rows.items():
+        cells = []
+        for key in ("chat", "stream"):
+            over = row[key] - base[key]
+            ratio = f"{over / floor[key]:.2f}" if variant != "none" else "-"
+            cells += [f"{row[key]:.1f}", f"{over:+.1f}", ratio]
+        print(
+            f"| {VARIANTS[variant]:<52} | {cells[0]:>7} | {cells[1]:>8} | {cells[2]:>7} "
+            f"| {cells[3]:>9} | {cells[4]:>8} | {cells[5]:>7} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
