@@ -288,3 +288,14 @@ def test_timeout(otel, openai_client):
     with pytest.raises(openai.APITimeoutError):
         openai_client.with_options(timeout=0.2).chat.completions.create(model="gpt-slow", messages=MESSAGES)
     assert otel.only_span().attributes[sc.ERROR_TYPE] == "APITimeoutError"
+
+
+@CAPTURE
+def test_legacy_completion_stream_text_is_reassembled(otel, openai_client):
+    text = "".join(
+        c.choices[0].text
+        for c in openai_client.completions.create(model="gpt-3.5-turbo-instruct", prompt="say", stream=True)
+        if c.choices
+    )
+    output = json.loads(otel.only_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert output[0]["parts"] == [{"type": "text", "content": text}]
