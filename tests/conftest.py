@@ -102,29 +102,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "genai_settings(**kwargs): Settings for the otel fixture")
 
 
+def _client(module: str, cls: str, base_url: str) -> Any:
+    import importlib
+
+    return getattr(importlib.import_module(module), cls)(base_url=base_url, api_key=API_KEY, max_retries=0)
+
+
 @pytest.fixture
 def openai_client(model_server: ModelServer) -> Any:
-    import openai
-
-    return openai.OpenAI(base_url=model_server.openai_base_url, api_key=API_KEY, max_retries=0)
+    return _client("openai", "OpenAI", model_server.openai_base_url)
 
 
 @pytest.fixture
 def async_openai_client(model_server: ModelServer) -> Any:
-    import openai
-
-    return openai.AsyncOpenAI(base_url=model_server.openai_base_url, api_key=API_KEY, max_retries=0)
+    return _client("openai", "AsyncOpenAI", model_server.openai_base_url)
 
 
 @pytest.fixture
 def anthropic_client(model_server: ModelServer) -> Any:
-    import anthropic
-
-    return anthropic.Anthropic(base_url=model_server.url, api_key=API_KEY, max_retries=0)
+    return _client("anthropic", "Anthropic", model_server.url)
 
 
 @pytest.fixture
 def async_anthropic_client(model_server: ModelServer) -> Any:
-    import anthropic
-
-    return anthropic.AsyncAnthropic(base_url=model_server.url, api_key=API_KEY, max_retries=0)
+    return _client("anthropic", "AsyncAnthropic", model_server.url)
