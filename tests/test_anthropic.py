@@ -116,3 +116,10 @@ def test_sdk_spans_return_after_uninstrument(otel, anthropic_client):
     anthropic_client.messages.create(model="claude-x", max_tokens=8, messages=MESSAGES)
     scopes = {s.instrumentation_scope.name for s in otel.spans()}
     assert scopes == {"com.anthropic.sdk.python"}  # the SDK's own tracing is untouched once we leave
+
+
+def test_with_raw_response(otel, anthropic_client):
+    raw = anthropic_client.messages.with_raw_response.create(
+        model="claude-x", max_tokens=8, messages=MESSAGES
+    )
+    assert raw.parse().id == otel.only_span().attributes[sc.GEN_AI_RESPONSE_ID]

@@ -43,3 +43,11 @@ def as_list(value: Any) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def parsed_response(result: Any) -> Any:
+    """The model object behind a ``with_raw_response`` result (the SDKs' ``LegacyAPIResponse``)."""
+    parse = getattr(result, "parse", None)
+    if callable(parse) and hasattr(result, "http_response"):
+        return parse()
+    return result

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from genai_otel import semconv
-from genai_otel.instrumentation._util import arg, get, server_of
+from genai_otel.instrumentation._util import arg, get, parsed_response, server_of
 from genai_otel.telemetry import InferenceInvocation, TelemetryHandler
 
 #: Set while genai-otel owns an Anthropic call, so the SDK's own span is not emitted as well.
@@ -137,8 +137,7 @@ def _usage(inv: InferenceInvocation, usage: Any) -> None:
 
 
 def message_result(inv: InferenceInvocation, result: Any) -> None:
-    parse = getattr(result, "parse", None)
-    message = parse() if callable(parse) and hasattr(result, "http_response") else result
+    message = parsed_response(result)
     inv.response_id = get(message, "id")
     inv.response_model = get(message, "model")
     stop_reason = get(message, "stop_reason")

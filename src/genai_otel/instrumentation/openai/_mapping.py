@@ -7,7 +7,7 @@ import binascii
 from typing import Any
 
 from genai_otel import semconv
-from genai_otel.instrumentation._util import arg, as_list, get, given, server_of
+from genai_otel.instrumentation._util import arg, as_list, get, given, parsed_response, server_of
 from genai_otel.telemetry import EmbeddingsInvocation, InferenceInvocation, TelemetryHandler
 
 PROVIDER_OPENAI = "openai"
@@ -27,14 +27,6 @@ def _base(resource: Any) -> tuple[str, str | None, int | None]:
     client = getattr(resource, "_client", None)
     host, port = server_of(client)
     return _provider(client, host), host, port
-
-
-def _parsed(result: Any) -> Any:
-    """The model object behind ``with_raw_response`` results (``LegacyAPIResponse``)."""
-    parse = getattr(result, "parse", None)
-    if callable(parse) and hasattr(result, "http_response"):
-        return parse()
-    return result
 
 
 # -- content ------------------------------------------------------------------------------
@@ -177,7 +169,7 @@ def _chat_usage(inv: InferenceInvocation, usage: Any) -> None:
 
 
 def _choices_result(inv: InferenceInvocation, result: Any, output_message: Any) -> None:
-    response = _parsed(result)
+    response = parsed_response(result)
     inv.response_id = get(response, "id")
     inv.response_model = get(response, "model")
     choices = get(response, "choices") or ()
@@ -369,7 +361,7 @@ def _responses_finish_reason(response: Any) -> str:
 
 
 def response_result(inv: InferenceInvocation, result: Any) -> None:
-    response = _parsed(result)
+    response = parsed_response(result)
     inv.response_id = get(response, "id")
     inv.response_model = get(response, "model")
     reason = _responses_finish_reason(response)
@@ -435,7 +427,7 @@ def build_embeddings(
 
 
 def embeddings_result(inv: EmbeddingsInvocation, result: Any) -> None:
-    response = _parsed(result)
+    response = parsed_response(result)
     inv.response_model = get(response, "model")
     inv.input_tokens = get(get(response, "usage"), "prompt_tokens")
     data = get(response, "data") or ()
