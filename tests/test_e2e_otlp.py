@@ -40,7 +40,10 @@ def test_unmodified_app_under_opentelemetry_instrument(model_server):
         assert "app done" in done.stdout
         received = receiver.spans()
         spans = [span for scope, span in received if scope.name == "genai_otel"]
-        assert len(received) == len(spans), "exactly one span per model call (no SDK-emitted duplicates)"
+        # Transport instrumentations (httpx, requests, ...) may add HTTP spans; a second span for a
+        # model call would come from an SDK's own tracer (anthropic's) and carry gen_ai attributes.
+        genai = [span for _, span in received if any(kv.key.startswith("gen_ai.") for kv in span.attributes)]
+        assert len(genai) == len(spans), "exactly one span per model call (no SDK-emitted duplicates)"
         metric_names = {m.name for m in receiver.metrics()}
 
     names = sorted(span.name for span in spans)

@@ -16,13 +16,24 @@ import importlib.util
 import logging
 from typing import Any
 
+from genai_otel.agents import AgentLoopError, agent, current_agent_path, tool
 from genai_otel.config import Settings
 from genai_otel.version import __version__
 
 _logger = logging.getLogger(__name__)
 _active: dict[str, Any] = {}
 
-__all__ = ["Settings", "__version__", "instrument", "instrumented", "uninstrument"]
+__all__ = [
+    "AgentLoopError",
+    "Settings",
+    "__version__",
+    "agent",
+    "current_agent_path",
+    "instrument",
+    "instrumented",
+    "tool",
+    "uninstrument",
+]
 
 
 def _load(path: str) -> type:
@@ -40,13 +51,21 @@ def instrument(
 ) -> list[str]:
     """Instrument every supported library that is installed; return the names instrumented.
 
-    Providers default to the globally registered ones (never replaced). ``only`` restricts the
+    Providers default to the globally registered ones (never replaced). The global propagator is
+    wrapped so trace context and agent baggage cross services under the baggage policy
+    (:mod:`genai_otel.propagation`); ``genai_otel.agent``/``genai_otel.tool`` use these providers. ``only`` restricts the
     libraries (``["openai"]``); ``GENAI_OTEL_DISABLED_INSTRUMENTATIONS`` excludes some. Libraries
     that are not installed are skipped without importing anything heavy.
     """
+    from genai_otel import propagation
     from genai_otel.instrumentation import INSTRUMENTORS
+    from genai_otel.telemetry.handler import TelemetryHandler, set_default_handler
 
     settings = settings or Settings.from_env()
+    propagation.install(settings)
+    set_default_handler(
+        TelemetryHandler(tracer_provider, meter_provider, logger_provider, settings=settings)
+    )
     done = []
     for name, path in INSTRUMENTORS.items():
         if (only is not None and name not in only) or name in settings.disabled_instrumentations:
@@ -80,7 +99,12 @@ def instrument(
 
 
 def uninstrument() -> None:
-    """Undo :func:`instrument`: every patched function is restored exactly."""
+    """Undo :func:`instrument`: every patched function is restored exactly, the propagator too."""
+    from genai_otel import propagation
+    from genai_otel.telemetry.handler import set_default_handler
+
+    propagation.uninstall()
+    set_default_handler(None)
     while _active:
         _name, instrumentor = _active.popitem()
         try:

@@ -54,7 +54,9 @@ def render() -> str:
     lines = [HEADER, f"PROJECT_PREFIX = {prefix!r}", "", "# Attributes"]
     lines += [f"{_constant(name)} = {name!r}" for name in attributes["attributes"]]
     lines += ["", "# Operation names (gen_ai.operation.name)"]
-    operations = sorted({op for shape in spans["spans"].values() for op in shape["operations"]})
+    operations = sorted(
+        {op for shape in spans["spans"].values() if "key" not in shape for op in shape["operations"]}
+    )
     lines += [f"OPERATION_{_constant(op)} = {op!r}" for op in operations]
     lines += ["", "# Metric names (all profiles)"]
     metric_names = sorted({m["name"] for p in metrics["profiles"].values() for m in p["metrics"]})

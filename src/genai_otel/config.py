@@ -24,8 +24,32 @@ SEMCONV_STABILITY_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
 SEMCONV_PROFILES = "GENAI_OTEL_SEMCONV_PROFILES"
 MAX_CONTENT_LENGTH = "GENAI_OTEL_MAX_CONTENT_LENGTH"
 DISABLED_INSTRUMENTATIONS = "GENAI_OTEL_DISABLED_INSTRUMENTATIONS"
+# Multi-agent propagation and the loop guard.
+MAX_AGENT_HOPS = "GENAI_OTEL_MAX_AGENT_HOPS"
+MAX_AGENT_STEPS = "GENAI_OTEL_MAX_AGENT_STEPS"
+LOOP_GUARD_ACTION = "GENAI_OTEL_LOOP_GUARD_ACTION"
+BAGGAGE_ALLOWED_KEYS = "GENAI_OTEL_BAGGAGE_ALLOWED_KEYS"
+BAGGAGE_MAX_VALUE_LENGTH = "GENAI_OTEL_BAGGAGE_MAX_VALUE_LENGTH"
+BAGGAGE_MAX_ENTRIES = "GENAI_OTEL_BAGGAGE_MAX_ENTRIES"
+BAGGAGE_TRUSTED_HOSTS = "GENAI_OTEL_BAGGAGE_TRUSTED_HOSTS"
 
 DEFAULT_MAX_CONTENT_LENGTH = 16 * 1024
+DEFAULT_MAX_AGENT_HOPS = 32
+DEFAULT_MAX_AGENT_STEPS = 200
+DEFAULT_BAGGAGE_MAX_VALUE_LENGTH = 256
+DEFAULT_BAGGAGE_MAX_ENTRIES = 16
+# Hosts that may receive baggage besides the always-trusted loopback, private-network and
+# single-label (in-cluster service) names. ``*.`` matches any subdomain.
+DEFAULT_BAGGAGE_TRUSTED_HOSTS = ("*.internal", "*.local", "*.svc", "*.svc.cluster.local")
+
+
+class LoopGuardAction(enum.Enum):
+    """What the loop guard does when a limit is hit (``GENAI_OTEL_LOOP_GUARD_ACTION``)."""
+
+    #: Span event + attributes only; the run goes on.
+    RECORD = "record"
+    #: Also raise :class:`genai_otel.AgentLoopError` into the agent code to stop the run.
+    RAISE = "raise"
 
 
 class ContentCapture(enum.Enum):
@@ -83,17 +107,31 @@ def _parse_bool(raw: str | None) -> bool:
     return (raw or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _parse_positive_int(raw: str | None, default: int, name: str) -> int:
+def _parse_positive_int(raw: str | None, default: int, name: str, allow_zero: bool = False) -> int:
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        value = 0
-    if value <= 0:
+        value = -1
+    if value < 0 or (value == 0 and not allow_zero):
         _logger.warning("%s=%r is not a positive integer; using %d", name, raw, default)
         return default
     return value
+
+
+def _parse_list(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def parse_loop_guard_action(raw: str | None) -> LoopGuardAction:
+    if not raw:
+        return LoopGuardAction.RECORD
+    try:
+        return LoopGuardAction(raw.strip().lower())
+    except ValueError:
+        _logger.warning("%s=%r is not record or raise; using record", LOOP_GUARD_ACTION, raw)
+        return LoopGuardAction.RECORD
 
 
 @dataclass(frozen=True)
@@ -105,6 +143,17 @@ class Settings:
     profiles: tuple[str, ...] = (semconv.DEFAULT_METRIC_PROFILE,)
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     disabled_instrumentations: frozenset[str] = field(default_factory=frozenset)
+    #: Agent invocations allowed along one trace (across services); 0 = no limit.
+    max_agent_hops: int = DEFAULT_MAX_AGENT_HOPS
+    #: Model and tool calls allowed within one agent invocation; 0 = no limit.
+    max_agent_steps: int = DEFAULT_MAX_AGENT_STEPS
+    loop_guard_action: LoopGuardAction = LoopGuardAction.RECORD
+    #: Inbound baggage keys accepted besides genai-otel's own agent keys.
+    baggage_allowed_keys: tuple[str, ...] = ()
+    baggage_max_value_length: int = DEFAULT_BAGGAGE_MAX_VALUE_LENGTH
+    baggage_max_entries: int = DEFAULT_BAGGAGE_MAX_ENTRIES
+    #: Extra host patterns that may receive baggage (``*.example.com``, ``agents.example.com``).
+    baggage_trusted_hosts: tuple[str, ...] = DEFAULT_BAGGAGE_TRUSTED_HOSTS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +173,21 @@ class Settings:
                 env.get(MAX_CONTENT_LENGTH), DEFAULT_MAX_CONTENT_LENGTH, MAX_CONTENT_LENGTH
             ),
             disabled_instrumentations=frozenset(disabled),
+            max_agent_hops=_parse_positive_int(
+                env.get(MAX_AGENT_HOPS), DEFAULT_MAX_AGENT_HOPS, MAX_AGENT_HOPS, allow_zero=True
+            ),
+            max_agent_steps=_parse_positive_int(
+                env.get(MAX_AGENT_STEPS), DEFAULT_MAX_AGENT_STEPS, MAX_AGENT_STEPS, allow_zero=True
+            ),
+            loop_guard_action=parse_loop_guard_action(env.get(LOOP_GUARD_ACTION)),
+            baggage_allowed_keys=_parse_list(env.get(BAGGAGE_ALLOWED_KEYS)),
+            baggage_max_value_length=_parse_positive_int(
+                env.get(BAGGAGE_MAX_VALUE_LENGTH), DEFAULT_BAGGAGE_MAX_VALUE_LENGTH, BAGGAGE_MAX_VALUE_LENGTH
+            ),
+            baggage_max_entries=_parse_positive_int(
+                env.get(BAGGAGE_MAX_ENTRIES), DEFAULT_BAGGAGE_MAX_ENTRIES, BAGGAGE_MAX_ENTRIES
+            ),
+            baggage_trusted_hosts=DEFAULT_BAGGAGE_TRUSTED_HOSTS + _parse_list(env.get(BAGGAGE_TRUSTED_HOSTS)),
         )
 
     @property

@@ -68,6 +68,17 @@ ERROR_TYPE = 'error.type'
 GEN_AI_SYSTEM = 'gen_ai.system'
 GEN_AI_USAGE_PROMPT_TOKENS = 'gen_ai.usage.prompt_tokens'
 GEN_AI_USAGE_COMPLETION_TOKENS = 'gen_ai.usage.completion_tokens'
+MESSAGING_SYSTEM = 'messaging.system'
+MESSAGING_OPERATION_NAME = 'messaging.operation.name'
+MESSAGING_OPERATION_TYPE = 'messaging.operation.type'
+MESSAGING_DESTINATION_NAME = 'messaging.destination.name'
+MESSAGING_MESSAGE_ID = 'messaging.message.id'
+MESSAGING_BATCH_MESSAGE_COUNT = 'messaging.batch.message_count'
+MESSAGING_CONSUMER_GROUP_NAME = 'messaging.consumer.group.name'
+GENAI_OTEL_AGENT_PATH = 'genai_otel.agent.path'
+GENAI_OTEL_AGENT_HOPS = 'genai_otel.agent.hops'
+GENAI_OTEL_AGENT_STEPS = 'genai_otel.agent.steps'
+GENAI_OTEL_LOOP_GUARD_LIMIT = 'genai_otel.loop_guard.limit'
 GENAI_OTEL_CONTENT_TRUNCATED = 'genai_otel.content.truncated'
 
 # Operation names (gen_ai.operation.name)
@@ -96,6 +107,8 @@ METRIC_GEN_AI_CLIENT_OPERATION_DURATION = 'gen_ai.client.operation.duration'
 METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK = 'gen_ai.client.operation.time_per_output_chunk'
 METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = 'gen_ai.client.operation.time_to_first_chunk'
 METRIC_GEN_AI_CLIENT_TOKEN_USAGE = 'gen_ai.client.token.usage'
+METRIC_GEN_AI_EXECUTE_TOOL_DURATION = 'gen_ai.execute_tool.duration'
+METRIC_GEN_AI_INVOKE_AGENT_DURATION = 'gen_ai.invoke_agent.duration'
 
 # Event names
 EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS = 'gen_ai.client.inference.operation.details'
@@ -255,9 +268,54 @@ ATTRIBUTES = {'error.type': {'brief': 'Class of error the operation ended with.'
                                     'source': 'upstream',
                                     'type': 'int'},
  'gen_ai.usage.text.output_tokens': {'brief': 'Text output tokens.', 'source': 'upstream', 'type': 'int'},
+ 'genai_otel.agent.hops': {'brief': 'Agent invocations along this trace up to and including this one (across '
+                                    'services).',
+                           'source': 'genai_otel',
+                           'type': 'int'},
+ 'genai_otel.agent.path': {'brief': "Agents from the trace's first agent to this one, joined by '>' "
+                                    '(propagated as baggage; last 16 kept).',
+                           'source': 'genai_otel',
+                           'type': 'string'},
+ 'genai_otel.agent.steps': {'brief': 'Model and tool calls made within this agent invocation.',
+                            'source': 'genai_otel',
+                            'type': 'int'},
  'genai_otel.content.truncated': {'brief': 'Names of content attributes cut to the configured size cap.',
                                   'source': 'genai_otel',
                                   'type': 'string[]'},
+ 'genai_otel.loop_guard.limit': {'brief': "The loop-guard limit this span's agent run hit: hops or steps.",
+                                 'source': 'genai_otel',
+                                 'type': 'string'},
+ 'messaging.batch.message_count': {'brief': 'Number of messages in a batch operation.',
+                                   'source': 'upstream',
+                                   'type': 'int'},
+ 'messaging.consumer.group.name': {'brief': 'The consumer group receiving the message.',
+                                   'source': 'upstream',
+                                   'type': 'string'},
+ 'messaging.destination.name': {'brief': 'The queue',
+                                'source': 'upstream',
+                                'stream or subject.': None,
+                                'topic': None,
+                                'type': 'string'},
+ 'messaging.message.id': {'brief': 'The message id assigned by the system.',
+                          'source': 'upstream',
+                          'type': 'string'},
+ 'messaging.operation.name': {'brief': 'The system-specific operation name (xadd',
+                              'process).': None,
+                              'publish': None,
+                              'source': 'upstream',
+                              'type': 'string'},
+ 'messaging.operation.type': {'brief': 'send',
+                              'create or settle.': None,
+                              'process': None,
+                              'receive': None,
+                              'source': 'upstream',
+                              'type': 'string'},
+ 'messaging.system': {'brief': 'The messaging system (rabbitmq',
+                      'kafka': None,
+                      'nats': None,
+                      'redis).': None,
+                      'source': 'upstream',
+                      'type': 'string'},
  'openai.api.type': {'brief': 'OpenAI API used (chat_completions',
                      'responses).': None,
                      'source': 'upstream',
@@ -295,6 +353,7 @@ SPAN_SHAPES = {'agent': {'attributes': {'error.type': 'conditionally_required',
                           'gen_ai.provider.name': 'recommended',
                           'gen_ai.request.model': 'conditionally_required',
                           'gen_ai.system_instructions': 'opt_in',
+                          'genai_otel.agent.steps': 'recommended',
                           'server.address': 'recommended',
                           'server.port': 'conditionally_required'},
            'kinds': ['CLIENT', 'INTERNAL'],
@@ -368,6 +427,20 @@ SPAN_SHAPES = {'agent': {'attributes': {'error.type': 'conditionally_required',
                'kinds': ['CLIENT', 'INTERNAL'],
                'name': '{gen_ai.operation.name} {gen_ai.request.model}',
                'operations': ['chat', 'text_completion', 'generate_content']},
+ 'messaging': {'attributes': {'error.type': 'conditionally_required',
+                              'messaging.batch.message_count': 'conditionally_required',
+                              'messaging.consumer.group.name': 'conditionally_required',
+                              'messaging.destination.name': 'conditionally_required',
+                              'messaging.message.id': 'recommended',
+                              'messaging.operation.name': 'required',
+                              'messaging.operation.type': 'required',
+                              'messaging.system': 'required',
+                              'server.address': 'recommended',
+                              'server.port': 'recommended'},
+               'key': 'messaging.operation.type',
+               'kinds': ['PRODUCER', 'CONSUMER', 'CLIENT'],
+               'name': '{messaging.operation.name} {messaging.destination.name}',
+               'operations': ['send', 'receive', 'process', 'create', 'settle']},
  'retrieval': {'attributes': {'error.type': 'conditionally_required',
                               'gen_ai.data_source.id': 'conditionally_required',
                               'gen_ai.operation.name': 'required',
@@ -382,7 +455,10 @@ SPAN_SHAPES = {'agent': {'attributes': {'error.type': 'conditionally_required',
                'name': '{gen_ai.operation.name} {gen_ai.data_source.id}',
                'operations': ['retrieval']}}
 
-COMMON_SPAN_ATTRIBUTES = ['genai_otel.content.truncated']
+COMMON_SPAN_ATTRIBUTES = ['genai_otel.content.truncated',
+ 'genai_otel.agent.path',
+ 'genai_otel.agent.hops',
+ 'genai_otel.loop_guard.limit']
 
 METRIC_BUCKETS = {'duration': [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
  'tokens': [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]}
@@ -411,6 +487,22 @@ METRIC_PROFILES = {'latest': {'brief': 'First standalone GenAI conventions relea
                          'instrument': 'histogram',
                          'measure': 'duration',
                          'name': 'gen_ai.client.operation.duration',
+                         'unit': 's'},
+                        {'applies_to': 'agent',
+                         'brief': 'Duration of an agent invocation.',
+                         'buckets': 'duration',
+                         'instrument': 'histogram',
+                         'measure': 'duration',
+                         'name': 'gen_ai.invoke_agent.duration',
+                         'requires': ['gen_ai.operation.name'],
+                         'unit': 's'},
+                        {'applies_to': 'tool',
+                         'brief': 'Duration of a tool execution.',
+                         'buckets': 'duration',
+                         'instrument': 'histogram',
+                         'measure': 'duration',
+                         'name': 'gen_ai.execute_tool.duration',
+                         'requires': ['gen_ai.operation.name'],
                          'unit': 's'},
                         {'applies_to': 'inference',
                          'brief': 'Time to the first chunk of a streamed response.',
@@ -478,14 +570,14 @@ METRIC_PROFILES = {'latest': {'brief': 'First standalone GenAI conventions relea
             'span_aliases': {}},
  'legacy': {'brief': 'GenAI conventions as in semantic-conventions v1.36-v1.38 (still read by most '
                      'dashboards).',
-            'metrics': [{'applies_to': 'all',
+            'metrics': [{'applies_to': ['inference', 'other'],
                          'brief': 'GenAI operation duration.',
                          'buckets': 'duration',
                          'instrument': 'histogram',
                          'measure': 'duration',
                          'name': 'gen_ai.client.operation.duration',
                          'unit': 's'},
-                        {'applies_to': 'all',
+                        {'applies_to': ['inference', 'other'],
                          'brief': 'Number of input and output tokens used.',
                          'buckets': 'tokens',
                          'instrument': 'histogram',

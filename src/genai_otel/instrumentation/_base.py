@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 from wrapt import wrap_function_wrapper
 
+from genai_otel.agents import count_step
 from genai_otel.config import Settings
 from genai_otel.telemetry.handler import TelemetryHandler
 from genai_otel.telemetry.invocation import Invocation
@@ -56,7 +57,13 @@ def begin_invocation(
     inv = safely(spec.name, spec.build, handler, instance, args, kwargs)
     if inv is None:
         return None
-    return safely(spec.name, handler.start, inv, activate=activate)
+    inv = safely(spec.name, handler.start, inv, activate=activate)
+    if inv is not None:
+        loop_error = safely("loop_guard", count_step, handler, inv)
+        if loop_error is not None:  # the user asked the guard to stop the run: raise into their code
+            safely(spec.name, handler.fail, inv, loop_error)
+            raise loop_error
+    return inv
 
 
 def _complete(

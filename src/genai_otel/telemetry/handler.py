@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
 from opentelemetry.trace import Status, StatusCode
@@ -18,12 +18,14 @@ from genai_otel.config import Settings
 from genai_otel.telemetry import content
 from genai_otel.telemetry.invocation import (
     AgentInvocation,
+    error_type_of,
     EmbeddingsInvocation,
     InferenceInvocation,
     Invocation,
     RetrievalInvocation,
     ToolInvocation,
 )
+from genai_otel.telemetry.messaging import MessagingTelemetry
 from genai_otel.telemetry.metrics import MetricRecorder
 from genai_otel.telemetry.safety import safely
 from genai_otel.version import __version__
@@ -100,6 +102,13 @@ _CONTENT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
         ("result", semconv.GEN_AI_TOOL_CALL_RESULT),
     ),
 }
+# Operations whose span shape takes gen_ai.conversation.id (filled from baggage when the app set one).
+_CONVERSATION_OPERATIONS = frozenset(
+    op
+    for shape in semconv.SPAN_SHAPES.values()
+    if semconv.GEN_AI_CONVERSATION_ID in shape["attributes"] and "key" not in shape
+    for op in shape["operations"]
+)
 _EVENT_NAME = semconv.EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
 _EVENT_ATTRIBUTES = tuple(semconv.EVENTS[_EVENT_NAME]["attributes"])
 
@@ -129,11 +138,6 @@ def _read(inv: Invocation, fields: tuple[tuple[str, str], ...]) -> dict[str, Any
     return out
 
 
-def error_type_of(exc: BaseException) -> str:
-    """Low-cardinality ``error.type``: the exception's class name (e.g. ``RateLimitError``)."""
-    return type(exc).__name__
-
-
 class TelemetryHandler:
     """Turns invocation records into spans, metrics and events following the selected profiles.
 
@@ -159,6 +163,11 @@ class TelemetryHandler:
             for new, old in semconv.METRIC_PROFILES[profile]["span_aliases"].items()
         }
         self._field_cache: dict[type, tuple[tuple[tuple[str, str], ...], ...]] = {}
+        self.messaging = MessagingTelemetry(self._tracer)
+
+    @property
+    def tracer(self) -> trace.Tracer:
+        return self._tracer
 
     @property
     def capture_content(self) -> bool:
@@ -180,7 +189,12 @@ class TelemetryHandler:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self, inv: Invocation, *, activate: bool = True) -> Invocation:
+    def start(
+        self, inv: Invocation, *, activate: bool = True, context: otel_context.Context | None = None
+    ) -> Invocation:
+        entries = baggage.get_all(context)
+        if entries:
+            self._from_baggage(inv, entries)
         request_fields = self._fields(type(inv))[0]
         attributes = {semconv.GEN_AI_OPERATION_NAME: inv.operation, **_read(inv, request_fields)}
         choice_count = getattr(inv, "choice_count", None)
@@ -191,10 +205,22 @@ class TelemetryHandler:
         target = inv.span_target
         name = f"{inv.operation} {target}" if target else inv.operation
         inv.start_ns = time.perf_counter_ns()
-        inv.span = self._tracer.start_span(name, kind=inv.kind, attributes=self._alias(attributes))
+        inv.span = self._tracer.start_span(
+            name, context=context, kind=inv.kind, attributes=self._alias(attributes)
+        )
         if activate:
             inv.context_token = otel_context.attach(trace.set_span_in_context(inv.span))
         return inv
+
+    @staticmethod
+    def _from_baggage(inv: Invocation, entries: Any) -> None:
+        """What agents upstream (here or in another service) put in baggage for the spans below."""
+        conversation = entries.get(semconv.GEN_AI_CONVERSATION_ID)
+        if inv.conversation_id is None and conversation and inv.operation in _CONVERSATION_OPERATIONS:
+            inv.conversation_id = str(conversation)
+        limit = entries.get(semconv.GENAI_OTEL_LOOP_GUARD_LIMIT)
+        if limit:
+            inv.attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] = str(limit)
 
     def deactivate(self, inv: Invocation) -> None:
         """Stop the span being current (it stays open, e.g. while a stream is consumed)."""
@@ -285,3 +311,20 @@ class TelemetryHandler:
             attributes=attributes,
             context=trace.set_span_in_context(inv.span),
         )
+
+
+_default_handler: TelemetryHandler | None = None
+
+
+def default_handler() -> TelemetryHandler:
+    """The handler behind the public agent/tool API: the one :func:`genai_otel.instrument` set up, or
+    one on the global providers."""
+    global _default_handler
+    if _default_handler is None:
+        _default_handler = TelemetryHandler()
+    return _default_handler
+
+
+def set_default_handler(handler: TelemetryHandler | None) -> None:
+    global _default_handler
+    _default_handler = handler

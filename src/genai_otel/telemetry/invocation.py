@@ -19,6 +19,11 @@ from genai_otel import semconv
 INFERENCE_OPERATIONS = frozenset(semconv.SPAN_SHAPES["inference"]["operations"])
 
 
+def error_type_of(exc: BaseException) -> str:
+    """Low-cardinality ``error.type``: the exception's class name (e.g. ``RateLimitError``)."""
+    return type(exc).__name__
+
+
 @dataclass(eq=False)
 class Invocation:
     """Fields shared by every GenAI operation."""

@@ -47,12 +47,31 @@ MEASURES: dict[str, Callable[[Invocation, int], Any]] = {
 }
 
 
+_AGENT_OPERATIONS = frozenset(semconv.SPAN_SHAPES["agent"]["operations"])
+_TOOL_OPERATIONS = frozenset(semconv.SPAN_SHAPES["execute_tool"]["operations"])
+
+
+def category_of(inv: Invocation) -> str:
+    """The ``applies_to`` category (metrics.yaml) of an invocation."""
+    if inv.is_inference:
+        return "inference"
+    if inv.operation in _AGENT_OPERATIONS:
+        return "agent"
+    if inv.operation in _TOOL_OPERATIONS:
+        return "tool"
+    return "other"
+
+
+def _categories(applies_to: Any) -> set[str]:
+    chosen = {applies_to} if isinstance(applies_to, str) else set(applies_to)
+    return {"inference", "agent", "tool", "other"} if "all" in chosen else chosen
+
+
 @dataclass
 class _Plan:
     record: Callable[..., None]
     measure: str
-    inference: bool
-    other: bool
+    categories: set[str]
     #: Counters skip zero: adding 0 carries no information but costs a full SDK measurement.
     skip_zero: bool
 
@@ -70,7 +89,7 @@ class MetricRecorder:
         for profile in profiles:
             for spec in semconv.METRIC_PROFILES[profile]["metrics"]:
                 specs.setdefault(spec["name"], spec)
-                scope.setdefault(spec["name"], set()).add(spec["applies_to"])
+                scope.setdefault(spec["name"], set()).update(_categories(spec["applies_to"]))
         self._plans = [self._plan(meter, spec, scope[name]) for name, spec in specs.items()]
 
     @staticmethod
@@ -84,19 +103,12 @@ class MetricRecorder:
                 description=spec["brief"],
                 explicit_bucket_boundaries_advisory=semconv.METRIC_BUCKETS[spec["buckets"]],
             ).record
-        everything = "all" in applies_to
-        return _Plan(
-            record,
-            spec["measure"],
-            everything or "inference" in applies_to,
-            everything or "other" in applies_to,
-            skip_zero=spec["instrument"] == "counter",
-        )
+        return _Plan(record, spec["measure"], applies_to, skip_zero=spec["instrument"] == "counter")
 
     def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
-        inference = inv.is_inference
+        category = category_of(inv)
         for plan in self._plans:
-            if not (plan.inference if inference else plan.other):
+            if category not in plan.categories:
                 continue
             if plan.measure == "tokens_by_type":
                 self._record_by_type(plan, inv, attributes)

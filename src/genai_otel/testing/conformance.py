@@ -5,8 +5,9 @@
     assert not violations, format_violations(violations)
 
 Spans can come from the SDK (``ReadableSpan``) or from OTLP (``opentelemetry.proto`` spans):
-both are first reduced to a :class:`SpanView`. Only GenAI spans (those carrying
-``gen_ai.operation.name``) are checked.
+both are first reduced to a :class:`SpanView`. Only spans with a shape in
+``conventions/spans.yaml`` (GenAI spans carrying ``gen_ai.operation.name``, messaging spans carrying
+``messaging.operation.type``) are checked.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from typing import Any
 
 from genai_otel import semconv
 
+# Shapes are selected by a key attribute: gen_ai.operation.name unless the shape names another.
+_SHAPE_KEYS = tuple(
+    dict.fromkeys(shape.get("key", semconv.GEN_AI_OPERATION_NAME) for shape in semconv.SPAN_SHAPES.values())
+)
 _SHAPE_BY_OPERATION = {
-    op: (key, shape) for key, shape in semconv.SPAN_SHAPES.items() for op in shape["operations"]
+    (shape.get("key", semconv.GEN_AI_OPERATION_NAME), op): shape
+    for shape in semconv.SPAN_SHAPES.values()
+    for op in shape["operations"]
 }
 _ALIASES = {old for profile in semconv.METRIC_PROFILES.values() for old in profile["span_aliases"].values()}
+_DEFAULT_POINT_REQUIRES = (semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_PROVIDER_NAME)
 _MESSAGE_ATTRIBUTES = {semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES}
 _PART_ATTRIBUTES = {semconv.GEN_AI_SYSTEM_INSTRUCTIONS}
 
@@ -89,10 +97,9 @@ def _type_ok(expected: str, value: Any) -> bool:
 
 
 def _expected_name(shape: dict[str, Any], attributes: dict[str, Any]) -> str:
-    template: str = shape["name"]
-    operation = attributes.get(semconv.GEN_AI_OPERATION_NAME, "")
-    target_key = template.split("{")[2].rstrip("}") if template.count("{") > 1 else None
-    target = attributes.get(target_key) if target_key else None
+    keys = [part.split("}")[0] for part in shape["name"].split("{")[1:]]
+    operation = attributes.get(keys[0], "")
+    target = attributes.get(keys[1]) if len(keys) > 1 else None
     return f"{operation} {target}" if target else str(operation)
 
 
@@ -120,13 +127,14 @@ def check_span(
 ) -> list[Violation]:
     view = span if isinstance(span, SpanView) else span_view(span)
     attrs = view.attributes
-    operation = attrs.get(semconv.GEN_AI_OPERATION_NAME)
-    if operation is None:
+    key = next((k for k in _SHAPE_KEYS if k in attrs), None)
+    if key is None:
         return []
+    operation = attrs[key]
     subject = f"span {view.name!r}"
-    if operation not in _SHAPE_BY_OPERATION:
-        return [Violation(subject, "operation", f"unknown gen_ai.operation.name {operation!r}")]
-    _key, shape = _SHAPE_BY_OPERATION[operation]
+    shape = _SHAPE_BY_OPERATION.get((key, operation))
+    if shape is None:
+        return [Violation(subject, "operation", f"unknown {key} {operation!r}")]
     out: list[Violation] = []
     expected = _expected_name(shape, attrs)
     if view.name != expected:
@@ -216,7 +224,7 @@ def _check_metric(
         out.append(Violation(subject, "instrument", f"{kind}, expected {expected_kind}"))
     for point in metric.data.data_points:
         attributes = dict(point.attributes or {})
-        for required in (semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_PROVIDER_NAME):
+        for required in spec.get("requires", _DEFAULT_POINT_REQUIRES):
             if required not in attributes:
                 out.append(Violation(subject, "required", f"point without {required}"))
         for name in attributes:
