@@ -33,7 +33,11 @@ def test_agent_decorator_nests_model_and_tool_spans(otel, openai_client):
 
     assert research("otel") == "found otel"
     spans = _by_name(otel)
-    agent, chat, tool = spans["invoke_agent researcher"], spans["chat gpt-4o-mini"], spans["execute_tool lookup"]
+    agent, chat, tool = (
+        spans["invoke_agent researcher"],
+        spans["chat gpt-4o-mini"],
+        spans["execute_tool lookup"],
+    )
     assert agent.parent is None
     assert chat.parent.span_id == agent.context.span_id
     assert tool.parent.span_id == agent.context.span_id

@@ -53,9 +53,9 @@ def instrument(
 
     Providers default to the globally registered ones (never replaced). The global propagator is
     wrapped so trace context and agent baggage cross services under the baggage policy
-    (:mod:`genai_otel.propagation`); ``genai_otel.agent``/``genai_otel.tool`` use these providers. ``only`` restricts the
-    libraries (``["openai"]``); ``GENAI_OTEL_DISABLED_INSTRUMENTATIONS`` excludes some. Libraries
-    that are not installed are skipped without importing anything heavy.
+    (:mod:`genai_otel.propagation`); ``genai_otel.agent``/``genai_otel.tool`` use these providers.
+    ``only`` restricts the libraries (``["openai"]``); ``GENAI_OTEL_DISABLED_INSTRUMENTATIONS``
+    excludes some. Libraries that are not installed are skipped without importing anything heavy.
     """
     from genai_otel import propagation
     from genai_otel.instrumentation import INSTRUMENTORS
@@ -63,9 +63,7 @@ def instrument(
 
     settings = settings or Settings.from_env()
     propagation.install(settings)
-    set_default_handler(
-        TelemetryHandler(tracer_provider, meter_provider, logger_provider, settings=settings)
-    )
+    set_default_handler(TelemetryHandler(tracer_provider, meter_provider, logger_provider, settings=settings))
     done = []
     for name, path in INSTRUMENTORS.items():
         if (only is not None and name not in only) or name in settings.disabled_instrumentations:

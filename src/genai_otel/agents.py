@@ -52,7 +52,9 @@ class AgentLoopError(RuntimeError):
     def __init__(self, limit: str, value: int, maximum: int, path: str | None) -> None:
         self.limit, self.value, self.maximum, self.path = limit, value, maximum, path
         what = "agent hops along this trace" if limit == "hops" else "model/tool calls in this agent run"
-        super().__init__(f"genai-otel loop guard: {value} {what} exceeds the limit of {maximum} (path: {path})")
+        super().__init__(
+            f"genai-otel loop guard: {value} {what} exceeds the limit of {maximum} (path: {path})"
+        )
 
 
 @dataclass(eq=False)

@@ -178,7 +178,9 @@ def extract(
 
 
 @contextmanager
-def continue_from(carrier: Mapping[str, Any] | None, *, getter: Getter[Any] = default_getter) -> Iterator[Context]:
+def continue_from(
+    carrier: Mapping[str, Any] | None, *, getter: Getter[Any] = default_getter
+) -> Iterator[Context]:
     """Make the context carried by ``carrier`` current for the block (the callee side of a hop)."""
     ctx = extract(carrier or {}, getter=getter)
     token = otel_context.attach(ctx)

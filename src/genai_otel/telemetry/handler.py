@@ -18,12 +18,12 @@ from genai_otel.config import Settings
 from genai_otel.telemetry import content
 from genai_otel.telemetry.invocation import (
     AgentInvocation,
-    error_type_of,
     EmbeddingsInvocation,
     InferenceInvocation,
     Invocation,
     RetrievalInvocation,
     ToolInvocation,
+    error_type_of,
 )
 from genai_otel.telemetry.messaging import MessagingTelemetry
 from genai_otel.telemetry.metrics import MetricRecorder

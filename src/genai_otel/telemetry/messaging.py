@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.propagators.textmap import Getter, Setter, default_getter, default_setter
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
@@ -137,4 +137,3 @@ class MessagingTelemetry:
             attributes=_attributes(system, "receive", operation_name, destination, attributes),
         )
         span.end()
-
