@@ -4,4 +4,6 @@
 INSTRUMENTORS: dict[str, str] = {
     "openai": "genai_otel.instrumentation.openai:OpenAIInstrumentor",
     "anthropic": "genai_otel.instrumentation.anthropic:AnthropicInstrumentor",
+    "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
+    "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
 }

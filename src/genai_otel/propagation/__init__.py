@@ -44,8 +44,10 @@ from genai_otel.telemetry.safety import safely
 __all__ = [
     "AgentContextPropagator",
     "BaggagePolicy",
+    "FieldsGetter",
     "continue_from",
     "extract",
+    "fields_getter",
     "inject",
     "install",
     "uninstall",
@@ -127,6 +129,26 @@ def _propagator() -> AgentContextPropagator:
     if isinstance(current, AgentContextPropagator):
         return current
     return AgentContextPropagator(current, _policy_from_env())
+
+
+class FieldsGetter(Getter[Mapping[Any, Any]]):
+    """Reads a carrier whose keys and values may be ``bytes`` (Redis stream entries, raw headers)."""
+
+    def get(self, carrier: Mapping[Any, Any], key: str) -> list[str] | None:
+        value = carrier.get(key)
+        if value is None:
+            value = carrier.get(key.encode())
+        if value is None:
+            return None
+        return [value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)]
+
+    def keys(self, carrier: Mapping[Any, Any]) -> list[str]:
+        return [
+            k.decode("utf-8", "replace") if isinstance(k, (bytes, bytearray)) else str(k) for k in carrier
+        ]
+
+
+fields_getter = FieldsGetter()
 
 
 def install(settings: Settings | None = None) -> AgentContextPropagator:

@@ -44,13 +44,17 @@ def _span_name(operation_name: str, destination: str | None) -> str:
     return f"{operation_name} {destination}" if destination else operation_name
 
 
+def _mark_error(span: Span, error: BaseException) -> None:
+    span.set_attribute(semconv.ERROR_TYPE, error_type_of(error))
+    span.set_status(Status(StatusCode.ERROR, str(error)[:1024]))
+
+
 @contextmanager
 def _recording(span: Span, token: object) -> Iterator[Span]:
     try:
         yield span
     except BaseException as error:
-        span.set_attribute(semconv.ERROR_TYPE, error_type_of(error))
-        span.set_status(Status(StatusCode.ERROR, str(error)[:1024]))
+        _mark_error(span, error)
         raise
     finally:
         otel_context.detach(token)
@@ -62,6 +66,31 @@ class MessagingTelemetry:
 
     def __init__(self, tracer: trace.Tracer) -> None:
         self._tracer = tracer
+
+    def start_send(
+        self,
+        system: str,
+        destination: str | None,
+        carrier: MutableMapping[str, Any],
+        *,
+        operation_name: str = "send",
+        setter: Setter[Any] = default_setter,
+        **attributes: Any,
+    ) -> Span:
+        """Open a PRODUCER span (not made current) and inject its context into ``carrier``."""
+        span = self._tracer.start_span(
+            _span_name(operation_name, destination),
+            kind=SpanKind.PRODUCER,
+            attributes=_attributes(system, "send", operation_name, destination, attributes),
+        )
+        propagation.inject(carrier, context=trace.set_span_in_context(span), setter=setter)
+        return span
+
+    @staticmethod
+    def end(span: Span, error: BaseException | None = None) -> None:
+        if error is not None:
+            _mark_error(span, error)
+        span.end()
 
     @contextmanager
     def send(
@@ -75,14 +104,11 @@ class MessagingTelemetry:
         **attributes: Any,
     ) -> Iterator[Span]:
         """PRODUCER span around publishing; ``carrier`` receives its context before the block runs."""
-        span = self._tracer.start_span(
-            _span_name(operation_name, destination),
-            kind=SpanKind.PRODUCER,
-            attributes=_attributes(system, "send", operation_name, destination, attributes),
+        span = self.start_send(
+            system, destination, carrier, operation_name=operation_name, setter=setter, **attributes
         )
         token = otel_context.attach(trace.set_span_in_context(span))
         with _recording(span, token):
-            propagation.inject(carrier, setter=setter)
             yield span
 
     @contextmanager

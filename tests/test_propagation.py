@@ -1,0 +1,242 @@
+"""Trace context and agent baggage across hops: the policy, the guarded propagator, HTTP and gRPC."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent import futures
+
+import pytest
+from opentelemetry import baggage, propagate, trace
+from opentelemetry import context as otel_context
+
+import genai_otel
+from genai_otel import propagation
+from genai_otel import semconv as sc
+from genai_otel.config import Settings
+from genai_otel.propagation.policy import BaggagePolicy
+
+from .servers import free_port, wait_for_port
+
+
+def _remote(carrier):
+    """What a service receiving ``carrier`` sees: a fresh context, then the extracted one."""
+    token = otel_context.attach(otel_context.Context())
+    try:
+        return propagation.extract(carrier)
+    finally:
+        otel_context.detach(token)
+
+
+def test_inject_extract_carries_trace_and_agent_baggage(otel):
+    carrier: dict[str, str] = {}
+    with genai_otel.agent("supervisor", conversation_id="conv-7") as sup:
+        propagation.inject(carrier)
+    assert carrier["traceparent"].split("-")[1] == format(sup.span.get_span_context().trace_id, "032x")
+    ctx = _remote(carrier)
+    assert trace.get_current_span(ctx).get_span_context().span_id == sup.span.get_span_context().span_id
+    assert baggage.get_all(ctx) == {
+        "gen_ai.conversation.id": "conv-7",
+        "genai_otel.agent.path": "supervisor",
+        "genai_otel.agent.hops": "1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [
+        ("genai_otel.agent.hops=2,evil.key=steal", {"genai_otel.agent.hops": "2"}),  # unknown key
+        ("genai_otel.agent.hops=two", {}),  # malformed value for a checked key
+        ("genai_otel.agent.path=" + "a" * 5000, {}),  # oversized value
+        ("gen_ai.conversation.id=c%0Aid", {}),  # control character after decoding
+        (";;;===,,,", {}),  # garbage
+        (
+            "gen_ai.conversation.id=ok," + ",".join(f"k{i}=v" for i in range(200)),
+            {"gen_ai.conversation.id": "ok"},
+        ),
+    ],
+)
+def test_hostile_inbound_baggage_is_rejected_and_nothing_else_lost(otel, header, kept):
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    ctx = _remote({"traceparent": traceparent, "baggage": header})
+    assert baggage.get_all(ctx) == kept
+    span_context = trace.get_current_span(ctx).get_span_context()
+    assert span_context.trace_id == 0x0AF7651916CD43DD8448EB211C80319C  # the trace still continues
+
+
+def test_allow_list_and_caps_are_configurable():
+    settings = Settings.from_env(
+        {
+            "GENAI_OTEL_BAGGAGE_ALLOWED_KEYS": "tenant",
+            "GENAI_OTEL_BAGGAGE_MAX_VALUE_LENGTH": "4",
+            "GENAI_OTEL_BAGGAGE_MAX_ENTRIES": "1",
+        }
+    )
+    policy = BaggagePolicy.from_settings(settings)
+    kept, rejected = policy.accept({"tenant": "acme", "gen_ai.conversation.id": "c1"})
+    assert kept == {"tenant": "acme"} and len(rejected) == 1
+    kept, _ = policy.accept({"tenant": "too-long"})
+    assert kept == {}
+
+
+@pytest.mark.parametrize(
+    ("destination", "forwarded"),
+    [
+        ("http://127.0.0.1:8000/agents", True),
+        ("http://researcher:8000", True),  # single-label in-cluster name
+        ("https://planner.internal/api", True),
+        ("10.1.2.3", True),
+        ("https://api.openai.com/v1", False),
+        ("https://mcp.example.com/mcp", False),
+    ],
+)
+def test_baggage_goes_only_to_trusted_hosts(otel, destination, forwarded):
+    carrier: dict[str, str] = {}
+    with genai_otel.agent("supervisor"):
+        propagation.inject(carrier, destination=destination)
+    assert "traceparent" in carrier  # trace context always travels
+    assert ("baggage" in carrier) is forwarded
+
+
+def test_configured_trusted_hosts():
+    settings = Settings.from_env({"GENAI_OTEL_BAGGAGE_TRUSTED_HOSTS": "*.example.com,agents.acme.io"})
+    policy = BaggagePolicy.from_settings(settings)
+    assert policy.host_trusted("mcp.example.com") and policy.host_trusted("agents.acme.io")
+    assert not policy.host_trusted("evil-example.com") and not policy.host_trusted("api.anthropic.com")
+
+
+def test_instrument_wraps_and_uninstrument_restores_the_global_propagator():
+    before = propagate.get_global_textmap()
+    genai_otel.instrument(only=[])
+    try:
+        assert isinstance(propagate.get_global_textmap(), propagation.AgentContextPropagator)
+        assert propagate.get_global_textmap().inner is before
+    finally:
+        genai_otel.uninstrument()
+    assert propagate.get_global_textmap() is before
+
+
+# -- HTTP: contrib httpx (client) + FastAPI (server) instrumentations, genai-otel's policy ---------
+
+
+@pytest.fixture
+def http_agent_service(otel):
+    import uvicorn
+    from fastapi import FastAPI
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    app = FastAPI()
+
+    @app.post("/invoke")
+    async def invoke() -> dict:
+        async with genai_otel.agent("researcher"):
+            return {
+                "path": genai_otel.current_agent_path(),
+                "conversation": baggage.get_baggage("gen_ai.conversation.id"),
+                "leaked": baggage.get_baggage("secret.token"),
+            }
+
+    FastAPIInstrumentor.instrument_app(app)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for_port(port, 10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        FastAPIInstrumentor.uninstrument_app(app)
+
+
+def test_http_hop_continues_the_trace_with_agent_baggage(otel, http_agent_service):
+    import httpx
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor().instrument()
+    try:
+        ctx = baggage.set_baggage("secret.token", "hunter2")  # not on the allow-list: must not arrive
+        token = otel_context.attach(ctx)
+        try:
+            with genai_otel.agent("supervisor", conversation_id="conv-http"), httpx.Client() as client:
+                answer = client.post(f"{http_agent_service}/invoke").json()
+        finally:
+            otel_context.detach(token)
+    finally:
+        HTTPXClientInstrumentor().uninstrument()
+    assert answer == {"path": "supervisor>researcher", "conversation": "conv-http", "leaked": None}
+    _wait_for(lambda: any(s.name == "invoke_agent researcher" for s in otel.spans()))
+    spans = otel.spans()
+    supervisor = next(s for s in spans if s.name == "invoke_agent supervisor")
+    researcher = next(s for s in spans if s.name == "invoke_agent researcher")
+    assert {s.context.trace_id for s in spans} == {supervisor.context.trace_id}
+    # researcher <- FastAPI server span <- httpx client span <- supervisor
+    chain = _ancestors(researcher, spans)
+    assert [s.kind.name for s in chain] == ["SERVER", "CLIENT", "INTERNAL"]
+    assert chain[-1] is supervisor
+    assert researcher.attributes[sc.GENAI_OTEL_AGENT_HOPS] == 2
+
+
+def _wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def _ancestors(span, spans):
+    by_id = {s.context.span_id: s for s in spans}
+    chain = []
+    while span.parent is not None and span.parent.span_id in by_id:
+        span = by_id[span.parent.span_id]
+        if span.kind.name != "INTERNAL" or span.name.startswith("invoke_agent"):
+            chain.append(span)
+    return chain
+
+
+# -- gRPC: contrib client and server interceptors ---------------------------------------------------
+
+
+def test_grpc_hop_continues_the_trace_with_agent_baggage(otel):
+    import grpc
+    from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer
+
+    seen = {}
+
+    def handle(request: bytes, context) -> bytes:
+        with genai_otel.agent("grader"):
+            seen["path"] = genai_otel.current_agent_path()
+        return request.upper()
+
+    server_instr, client_instr = GrpcInstrumentorServer(), GrpcInstrumentorClient()
+    server_instr.instrument()
+    client_instr.instrument()
+    try:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "agents.Grader", {"Grade": grpc.unary_unary_rpc_method_handler(handle)}
+                ),
+            )
+        )
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                call = channel.unary_unary("/agents.Grader/Grade")
+                with genai_otel.agent("supervisor"):
+                    assert call(b"essay", timeout=10) == b"ESSAY"
+        finally:
+            server.stop(None)
+    finally:
+        server_instr.uninstrument()
+        client_instr.uninstrument()
+    assert seen["path"] == "supervisor>grader"
+    spans = otel.spans()
+    grader = next(s for s in spans if s.name == "invoke_agent grader")
+    supervisor = next(s for s in spans if s.name == "invoke_agent supervisor")
+    assert grader.context.trace_id == supervisor.context.trace_id
+    assert [s.kind.name for s in _ancestors(grader, spans)] == ["SERVER", "CLIENT", "INTERNAL"]
