@@ -126,3 +126,27 @@ def anthropic_client(model_server: ModelServer) -> Any:
 @pytest.fixture
 def async_anthropic_client(model_server: ModelServer) -> Any:
     return _client("anthropic", "AsyncAnthropic", model_server.url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    from .servers import redis_server
+
+    with redis_server() as server:
+        yield f"redis://{server.address}/0"
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    from .servers import nats_server
+
+    with nats_server() as server:
+        yield f"nats://{server.address}"
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    from .servers import rabbitmq_server
+
+    with rabbitmq_server() as server:
+        yield f"amqp://guest:guest@{server.address}/%2F"

@@ -16,6 +16,7 @@ import importlib.util
 import logging
 from typing import Any
 
+from genai_otel import messaging, propagation
 from genai_otel.agents import AgentLoopError, agent, current_agent_path, tool
 from genai_otel.config import Settings
 from genai_otel.version import __version__
@@ -31,6 +32,8 @@ __all__ = [
     "current_agent_path",
     "instrument",
     "instrumented",
+    "messaging",
+    "propagation",
     "tool",
     "uninstrument",
 ]
