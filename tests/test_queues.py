@@ -52,9 +52,8 @@ def test_redis_streams_sync(otel, redis_url):
         [[_name, entries]] = client.xread({stream: 0}, count=10)
         [(read_id, read_fields)] = entries
         assert read_id == entry_id and read_fields[b"task"] == b"summarise"
-        with genai_otel.messaging.process("redis", stream, [read_fields]):
-            with genai_otel.agent("writer"):
-                pass
+        with genai_otel.messaging.process("redis", stream, [read_fields]), genai_otel.agent("writer"):
+            pass
     finally:
         otel_context.detach(token)
     by = _assert_continued(otel, "writer", f"xadd {stream}", f"process {stream}")
@@ -185,9 +184,8 @@ def test_kafka_headers_through_confluent_mock_cluster(otel):
         assert message is not None and message.value() == b"job"
         headers = dict(message.headers() or [])
         assert b"00-" in headers["traceparent"]
-        with genai_otel.messaging.process("kafka", topic, [headers]):
-            with genai_otel.agent("worker"):
-                pass
+        with genai_otel.messaging.process("kafka", topic, [headers]), genai_otel.agent("worker"):
+            pass
     finally:
         otel_context.detach(token)
         consumer.close()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 import anthropic
+import nats.aio.client
 import openai
 import pytest
-from opentelemetry import trace
+import redis.commands.core
+from opentelemetry import propagate, trace
 
 import genai_otel
 from genai_otel.config import ContentCapture
@@ -34,12 +36,20 @@ def _originals() -> dict[str, object]:
         "stream": Messages.__dict__["stream"],
         "amessages": AsyncMessages.__dict__["create"],
         "tracer": anthropic._base_client.BaseClient.__dict__["_tracer"],
+        "xadd": redis.commands.core.StreamCommands.__dict__["xadd"],
+        "xread": redis.commands.core.StreamCommands.__dict__["xread"],
+        "nats_publish": nats.aio.client.Client.__dict__["publish"],
+        "nats_subscribe": nats.aio.client.Client.__dict__["subscribe"],
+        "propagator": propagate.get_global_textmap(),
     }
+
+
+ALL = ["openai", "anthropic", "redis", "nats"]
 
 
 def test_uninstrument_restores_the_exact_functions():
     before = _originals()
-    assert genai_otel.instrument() == ["openai", "anthropic"]
+    assert genai_otel.instrument() == ALL
     during = _originals()
     assert all(during[key] is not before[key] for key in before)
     genai_otel.uninstrument()
@@ -48,7 +58,7 @@ def test_uninstrument_restores_the_exact_functions():
 
 
 def test_instrument_twice_is_harmless(otel, openai_client):
-    assert genai_otel.instrument() == ["openai", "anthropic"]
+    assert genai_otel.instrument() == ALL
     openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     assert len(otel.spans()) == 1
 
