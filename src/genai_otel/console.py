@@ -20,7 +20,8 @@ _TOKEN_FIELDS = (
 def _describe(span: ReadableSpan) -> str:
     attrs: dict[str, Any] = dict(span.attributes or {})
     duration_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
-    bits = [f"{span.name}  {duration_ms:.1f} ms"]
+    service = getattr(span, "service", None)
+    bits = [f"[{service}] " * bool(service) + f"{span.name}  {duration_ms:.1f} ms"]
     model = attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)
     if model:
         bits.append(f"model={model}")
@@ -29,13 +30,18 @@ def _describe(span: ReadableSpan) -> str:
         bits.append("tokens " + " ".join(tokens))
     if attrs.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK):
         bits.append(f"ttfc={attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] * 1000:.1f} ms")
+    if attrs.get(semconv.GENAI_OTEL_LOOP_GUARD_LIMIT):
+        bits.append(f"LOOP GUARD {attrs[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT]}")
     if attrs.get(semconv.ERROR_TYPE):
         bits.append(f"ERROR {attrs[semconv.ERROR_TYPE]}")
     return "  ".join(bits)
 
 
 def render_tree(spans: Sequence[ReadableSpan]) -> str:
-    """Render finished spans as one indented tree per trace, children in start order."""
+    """Render finished spans as one indented tree per trace, children in start order.
+
+    Spans from :meth:`genai_otel.testing.otlp_receiver.OtlpReceiver.tree_spans` work too (they
+    carry their service's name)."""
     ids = {s.context.span_id for s in spans}
     children: dict[int | None, list[ReadableSpan]] = {}
     for span in spans:

@@ -1,9 +1,14 @@
-"""A real OTLP/gRPC receiver (grpcio + opentelemetry-proto) running in the test process."""
+"""A real OTLP/gRPC receiver (grpcio + opentelemetry-proto) running in-process.
+
+Used by the tests, and by the examples as their embedded default backend: spans from several
+services arrive here and print as one tree (:func:`genai_otel.console.render_tree`).
+"""
 
 from __future__ import annotations
 
 import threading
 from concurrent import futures
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
@@ -72,3 +77,32 @@ class OtlpReceiver:
                 for sm in rm.scope_metrics
                 for m in sm.metrics
             ]
+
+    def tree_spans(self) -> list[Any]:
+        """Received spans shaped like SDK spans (name, context, parent, times, attributes, service)
+        for :func:`genai_otel.console.render_tree`."""
+        from genai_otel.testing.conformance import otlp_value
+
+        with self.lock:
+            resource_spans = [rs for req in self.trace_requests for rs in req.resource_spans]
+        out = []
+        for rs in resource_spans:
+            resource = {kv.key: otlp_value(kv.value) for kv in rs.resource.attributes}
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    parent = int.from_bytes(span.parent_span_id, "big") if span.parent_span_id else None
+                    out.append(
+                        SimpleNamespace(
+                            name=span.name,
+                            context=SimpleNamespace(
+                                trace_id=int.from_bytes(span.trace_id, "big"),
+                                span_id=int.from_bytes(span.span_id, "big"),
+                            ),
+                            parent=SimpleNamespace(span_id=parent) if parent else None,
+                            start_time=span.start_time_unix_nano,
+                            end_time=span.end_time_unix_nano,
+                            attributes={kv.key: otlp_value(kv.value) for kv in span.attributes},
+                            service=resource.get("service.name"),
+                        )
+                    )
+        return out
