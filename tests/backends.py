@@ -121,7 +121,7 @@ exporters:
 
 @contextmanager
 def collector(forward_to: str) -> Iterator[str]:
-    """An OpenTelemetry Collector receiving OTLP/gRPC and forwarding to ``forward_to``; yields its endpoint."""
+    """A Collector receiving OTLP/gRPC and forwarding to ``forward_to``; yields its endpoint."""
     port = free_port()
     config = f"""
 receivers:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from genai_otel import semconv as sc
 from genai_otel.testing.conformance import check_spans, format_violations, span_view
-
 from genai_otel.testing.otlp_receiver import OtlpReceiver
 
 APP = Path(__file__).parent / "apps" / "plain_app.py"

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 import genai_otel
+
 from common import setup_telemetry
 
 NAME, PEER = os.environ["AGENT_NAME"], os.environ["PEER_URL"]

@@ -15,6 +15,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel
 
 import genai_otel
+
 from common import chat, openai_client, setup_telemetry
 
 DOCUMENTS = {
@@ -40,14 +41,14 @@ def _embed(texts: list[str]) -> list[list[float]]:
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
     return dot / ((math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))) or 1.0)
 
 
 @genai_otel.tool("search_documents", description="Nearest documents to a question by embedding similarity")
 def search_documents(question: str, top_k: int = 2) -> list[str]:
     if not _index:
-        _index.update(zip(DOCUMENTS, _embed(list(DOCUMENTS.values()))))
+        _index.update(zip(DOCUMENTS, _embed(list(DOCUMENTS.values())), strict=True))
     [query] = _embed([question])
     ranked = sorted(_index, key=lambda doc_id: _cosine(query, _index[doc_id]), reverse=True)
     return ranked[:top_k]

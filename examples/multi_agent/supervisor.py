@@ -12,6 +12,7 @@ import httpx
 import redis.asyncio as aredis
 
 import genai_otel
+
 from common import openai_client, setup_telemetry
 
 TASKS, RESULTS = "writer.tasks", "writer.results"

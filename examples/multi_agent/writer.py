@@ -6,11 +6,13 @@ entry; ``genai_otel.messaging.process`` continues the supervisor's trace for eve
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import redis
 
 import genai_otel
+
 from common import chat, openai_client, setup_telemetry
 
 TASKS, RESULTS, GROUP = "writer.tasks", "writer.results", "writers"
@@ -20,10 +22,8 @@ def main() -> None:
     setup_telemetry("writer")
     client = openai_client()
     r = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
-    try:
+    with contextlib.suppress(redis.ResponseError):  # the group exists already
         r.xgroup_create(TASKS, GROUP, id="0", mkstream=True)
-    except redis.ResponseError:
-        pass  # the group exists already
     print("writer ready", flush=True)
     while True:
         for _stream, entries in r.xreadgroup(GROUP, "writer-1", {TASKS: ">"}, count=10, block=200) or []:
