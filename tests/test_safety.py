@@ -44,7 +44,7 @@ def _originals() -> dict[str, object]:
     }
 
 
-ALL = ["openai", "anthropic", "redis", "nats"]
+ALL = ["openai", "anthropic", "redis", "nats", "mcp"]
 
 
 def test_uninstrument_restores_the_exact_functions():

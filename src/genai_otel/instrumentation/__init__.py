@@ -6,4 +6,5 @@ INSTRUMENTORS: dict[str, str] = {
     "anthropic": "genai_otel.instrumentation.anthropic:AnthropicInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
+    "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",
 }
