@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ from genai_otel.propagation import policy
 from genai_otel.telemetry.handler import TelemetryHandler, default_handler
 from genai_otel.telemetry.invocation import AgentInvocation, Invocation, ToolInvocation
 from genai_otel.telemetry.safety import safely
+from genai_otel.telemetry.scoped import drive_async, drive_sync
 
 __all__ = ["AgentLoopError", "agent", "current_agent_path", "tool"]
 
@@ -214,7 +215,7 @@ class _Scope:
             @functools.wraps(fn)
             async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
                 active = open_for(args, kwargs)
-                async for item in _drive_async(active, fn(*args, **kwargs)):
+                async for item in drive_async(fn(*args, **kwargs), active.context, active.close):
                     yield item
 
             return agen_wrapper  # type: ignore[return-value]
@@ -222,7 +223,8 @@ class _Scope:
 
             @functools.wraps(fn)
             def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return (yield from _drive_sync(open_for(args, kwargs), fn(*args, **kwargs)))
+                active = open_for(args, kwargs)
+                return (yield from drive_sync(fn(*args, **kwargs), active.context, active.close))
 
             return gen_wrapper  # type: ignore[return-value]
         if inspect.iscoroutinefunction(fn):
@@ -265,57 +267,6 @@ async def _run_async(active: _Active, fn: Callable[..., Any], args: tuple, kwarg
         raise
     finally:
         otel_context.detach(token)
-
-
-def _drive_sync(active: _Active, gen: Any) -> Any:
-    """Run a generator with the span current only while it runs (never across a ``yield``)."""
-    method, arg = gen.send, None
-    while True:
-        token = otel_context.attach(active.context)
-        try:
-            item = method(arg)
-        except StopIteration as stop:
-            active.close(None)
-            return stop.value
-        except BaseException as error:
-            active.close(error)
-            raise
-        finally:
-            otel_context.detach(token)
-        try:
-            arg = yield item
-            method = gen.send
-        except GeneratorExit:
-            gen.close()
-            active.close(None)
-            raise
-        except BaseException as error:
-            method, arg = gen.throw, error
-
-
-async def _drive_async(active: _Active, agen: Any) -> AsyncIterator[Any]:
-    method, arg = agen.asend, None
-    while True:
-        token = otel_context.attach(active.context)
-        try:
-            item = await method(arg)
-        except StopAsyncIteration:
-            active.close(None)
-            return
-        except BaseException as error:
-            active.close(error)
-            raise
-        finally:
-            otel_context.detach(token)
-        try:
-            arg = yield item
-            method = agen.asend
-        except GeneratorExit:
-            await agen.aclose()
-            active.close(None)
-            raise
-        except BaseException as error:
-            method, arg = agen.athrow, error
 
 
 def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:

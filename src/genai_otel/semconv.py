@@ -75,6 +75,13 @@ MESSAGING_DESTINATION_NAME = 'messaging.destination.name'
 MESSAGING_MESSAGE_ID = 'messaging.message.id'
 MESSAGING_BATCH_MESSAGE_COUNT = 'messaging.batch.message_count'
 MESSAGING_CONSUMER_GROUP_NAME = 'messaging.consumer.group.name'
+A2A_METHOD_NAME = 'a2a.method.name'
+A2A_MESSAGE_ID = 'a2a.message.id'
+A2A_MESSAGE_REFERENCE_TASK_IDS = 'a2a.message.reference_task_ids'
+A2A_TASK_ID = 'a2a.task.id'
+A2A_TASK_STATE = 'a2a.task.state'
+A2A_TENANT = 'a2a.tenant'
+A2A_PROTOCOL_VERSION = 'a2a.protocol.version'
 GENAI_OTEL_AGENT_PATH = 'genai_otel.agent.path'
 GENAI_OTEL_AGENT_HOPS = 'genai_otel.agent.hops'
 GENAI_OTEL_AGENT_STEPS = 'genai_otel.agent.steps'
@@ -113,7 +120,24 @@ METRIC_GEN_AI_INVOKE_AGENT_DURATION = 'gen_ai.invoke_agent.duration'
 # Event names
 EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS = 'gen_ai.client.inference.operation.details'
 
-ATTRIBUTES = {'error.type': {'brief': 'Class of error the operation ended with.', 'source': 'upstream', 'type': 'string'},
+ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the request.',
+                    'source': 'upstream',
+                    'type': 'string'},
+ 'a2a.message.reference_task_ids': {'brief': 'Task ids the request message references.',
+                                    'source': 'upstream',
+                                    'type': 'string[]'},
+ 'a2a.method.name': {'brief': 'The A2A method (SendMessage, SendStreamingMessage, GetTask, ...).',
+                     'source': 'upstream',
+                     'type': 'string'},
+ 'a2a.protocol.version': {'brief': 'The A2A protocol version.', 'source': 'upstream', 'type': 'string'},
+ 'a2a.task.id': {'brief': 'The A2A task the request or response is about.',
+                 'source': 'upstream',
+                 'type': 'string'},
+ 'a2a.task.state': {'brief': "The task's state (TASK_STATE_COMPLETED, ...).",
+                    'source': 'upstream',
+                    'type': 'string'},
+ 'a2a.tenant': {'brief': 'The A2A tenant routing identifier.', 'source': 'upstream', 'type': 'string'},
+ 'error.type': {'brief': 'Class of error the operation ended with.', 'source': 'upstream', 'type': 'string'},
  'gen_ai.agent.description': {'brief': 'Agent description.', 'source': 'upstream', 'type': 'string'},
  'gen_ai.agent.id': {'brief': 'Agent id.', 'source': 'upstream', 'type': 'string'},
  'gen_ai.agent.name': {'brief': 'Agent name.', 'source': 'upstream', 'type': 'string'},
@@ -341,7 +365,35 @@ CONTENT_ATTRIBUTES = ['gen_ai.input.messages',
  'gen_ai.tool.call.result',
  'gen_ai.tool.definitions']
 
-SPAN_SHAPES = {'agent': {'attributes': {'error.type': 'conditionally_required',
+SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required',
+                        'a2a.message.reference_task_ids': 'recommended',
+                        'a2a.method.name': 'required',
+                        'a2a.protocol.version': 'recommended',
+                        'a2a.task.id': 'conditionally_required',
+                        'a2a.task.state': 'conditionally_required',
+                        'a2a.tenant': 'conditionally_required',
+                        'error.type': 'conditionally_required',
+                        'gen_ai.agent.description': 'conditionally_required',
+                        'gen_ai.agent.name': 'conditionally_required',
+                        'gen_ai.agent.version': 'conditionally_required',
+                        'gen_ai.conversation.id': 'conditionally_required',
+                        'server.address': 'recommended',
+                        'server.port': 'recommended'},
+         'key': 'a2a.method.name',
+         'kinds': ['CLIENT', 'SERVER'],
+         'name': '{a2a.method.name}',
+         'operations': ['SendMessage',
+                        'SendStreamingMessage',
+                        'GetTask',
+                        'ListTasks',
+                        'CancelTask',
+                        'SubscribeToTask',
+                        'CreateTaskPushNotificationConfig',
+                        'GetTaskPushNotificationConfig',
+                        'ListTaskPushNotificationConfigs',
+                        'DeleteTaskPushNotificationConfig',
+                        'GetExtendedAgentCard']},
+ 'agent': {'attributes': {'error.type': 'conditionally_required',
                           'gen_ai.agent.description': 'conditionally_required',
                           'gen_ai.agent.id': 'conditionally_required',
                           'gen_ai.agent.name': 'conditionally_required',

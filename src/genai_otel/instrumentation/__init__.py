@@ -7,4 +7,5 @@ INSTRUMENTORS: dict[str, str] = {
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",
+    "a2a": "genai_otel.instrumentation.a2a:A2AInstrumentor",
 }
