@@ -241,3 +241,100 @@ def test_grpc_hop_continues_the_trace_with_agent_baggage(otel):
     supervisor = next(s for s in spans if s.name == "invoke_agent supervisor")
     assert grader.context.trace_id == supervisor.context.trace_id
     assert [s.kind.name for s in _ancestors(grader, spans)] == ["SERVER", "CLIENT", "INTERNAL"]
+
+
+# -- more HTTP stacks: requests and aiohttp clients, a Flask (WSGI) server ---------------------------
+
+
+@pytest.fixture
+def flask_agent_service(otel):
+    from flask import Flask, jsonify
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+    from werkzeug.serving import make_server
+
+    app = Flask("critic")
+
+    @app.post("/invoke")
+    def invoke():
+        with genai_otel.agent("critic"):
+            return jsonify(path=genai_otel.current_agent_path(), leaked=baggage.get_baggage("secret.token"))
+
+    FlaskInstrumentor().instrument_app(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        FlaskInstrumentor().uninstrument_app(app)
+
+
+def _with_secret_baggage():
+    return otel_context.attach(baggage.set_baggage("secret.token", "hunter2"))
+
+
+def test_requests_client_to_flask_server(otel, flask_agent_service):
+    import requests
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    RequestsInstrumentor().instrument()
+    token = _with_secret_baggage()
+    try:
+        with genai_otel.agent("supervisor"):
+            answer = requests.post(f"{flask_agent_service}/invoke", timeout=10).json()
+    finally:
+        otel_context.detach(token)
+        RequestsInstrumentor().uninstrument()
+    assert answer == {"path": "supervisor>critic", "leaked": None}
+    _wait_for(lambda: {"SERVER", "CLIENT"} <= {s.kind.name for s in otel.spans()})
+    critic = next(s for s in otel.spans() if s.name == "invoke_agent critic")
+    assert [s.kind.name for s in _ancestors(critic, otel.spans())] == ["SERVER", "CLIENT", "INTERNAL"]
+
+
+async def test_aiohttp_client_to_fastapi_server(otel, http_agent_service):
+    import aiohttp
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    AioHttpClientInstrumentor().instrument()
+    try:
+        async with (
+            genai_otel.agent("supervisor", conversation_id="conv-aio"),
+            aiohttp.ClientSession() as http,
+        ):
+            async with http.post(f"{http_agent_service}/invoke") as response:
+                answer = await response.json()
+    finally:
+        AioHttpClientInstrumentor().uninstrument()
+    assert answer == {"path": "supervisor>researcher", "conversation": "conv-aio", "leaked": None}
+
+
+def test_contrib_client_spans_keep_baggage_from_third_party_hosts(otel):
+    """An outgoing request to an LLM provider carries trace context but no agent baggage: the
+    guarded propagator reads the destination off the requests instrumentation's client span."""
+    import requests
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    seen: dict[str, dict] = {}
+
+    class Capture(requests.adapters.BaseAdapter):
+        def send(self, request, **kwargs):
+            seen[request.url] = dict(request.headers)
+            response = requests.Response()
+            response.status_code, response._content, response.url = 200, b"{}", request.url
+            return response
+
+        def close(self):
+            pass
+
+    RequestsInstrumentor().instrument()
+    try:
+        with requests.Session() as session, genai_otel.agent("supervisor"):
+            for url in ("https://api.openai.com/v1/chat", "http://researcher.internal/invoke"):
+                session.mount(url, Capture())
+                session.post(url, timeout=5)
+    finally:
+        RequestsInstrumentor().uninstrument()
+    external, internal = seen["https://api.openai.com/v1/chat"], seen["http://researcher.internal/invoke"]
+    assert "traceparent" in external and "baggage" not in external
+    assert "traceparent" in internal and "genai_otel.agent.path=supervisor" in internal["baggage"]

@@ -195,3 +195,40 @@ def test_kafka_headers_through_confluent_mock_cluster(otel):
     worker = next(s for s in spans if s.name == "invoke_agent worker")
     assert worker.context.trace_id == supervisor.context.trace_id
     assert worker.attributes[sc.GENAI_OTEL_AGENT_PATH] == "supervisor>worker"
+
+
+async def test_rabbitmq_aio_pika_through_contrib_instrumentation(otel, amqp_url):
+    import aio_pika
+    from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
+
+    AioPikaInstrumentor().instrument()
+    try:
+        connection = await aio_pika.connect_robust(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(f"drafts-{uuid.uuid4().hex[:6]}", auto_delete=True)
+            with genai_otel.agent("supervisor", conversation_id="conv-q"):
+                await channel.default_exchange.publish(aio_pika.Message(b"draft"), routing_key=queue.name)
+            done = asyncio.Event()
+            seen = {}
+
+            async def on_message(message):
+                async with message.process():
+                    async with genai_otel.agent("editor"):
+                        seen["path"] = genai_otel.current_agent_path()
+                done.set()
+
+            token = _fresh_context()
+            try:
+                await queue.consume(on_message)
+            finally:
+                otel_context.detach(token)
+            await asyncio.wait_for(done.wait(), 10)
+    finally:
+        AioPikaInstrumentor().uninstrument()
+    assert seen["path"] == "supervisor>editor"
+    spans = otel.spans()
+    supervisor = next(s for s in spans if s.name == "invoke_agent supervisor")
+    editor = next(s for s in spans if s.name == "invoke_agent editor")
+    assert editor.context.trace_id == supervisor.context.trace_id
+    assert editor.attributes[sc.GEN_AI_CONVERSATION_ID] == "conv-q"
