@@ -301,9 +301,9 @@ async def test_aiohttp_client_to_fastapi_server(otel, http_agent_service):
         async with (
             genai_otel.agent("supervisor", conversation_id="conv-aio"),
             aiohttp.ClientSession() as http,
+            http.post(f"{http_agent_service}/invoke") as response,
         ):
-            async with http.post(f"{http_agent_service}/invoke") as response:
-                answer = await response.json()
+            answer = await response.json()
     finally:
         AioHttpClientInstrumentor().uninstrument()
     assert answer == {"path": "supervisor>researcher", "conversation": "conv-aio", "leaked": None}

@@ -213,9 +213,8 @@ async def test_rabbitmq_aio_pika_through_contrib_instrumentation(otel, amqp_url)
             seen = {}
 
             async def on_message(message):
-                async with message.process():
-                    async with genai_otel.agent("editor"):
-                        seen["path"] = genai_otel.current_agent_path()
+                async with message.process(), genai_otel.agent("editor"):
+                    seen["path"] = genai_otel.current_agent_path()
                 done.set()
 
             token = _fresh_context()
