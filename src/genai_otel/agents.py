@@ -208,7 +208,9 @@ class _Scope:
         signature = _signature(fn)
 
         def open_for(args: tuple, kwargs: dict) -> _Active:
-            return self._open(name, _arguments(signature, args, kwargs))
+            # Binding arguments costs a few microseconds: only when they may be recorded.
+            capture = default_handler().capture_content
+            return self._open(name, _arguments(signature, args, kwargs) if capture else None)
 
         if inspect.isasyncgenfunction(fn):
 

@@ -57,7 +57,7 @@ def _openai_calls(server: ModelServer) -> None:
     messages: list[dict[str, Any]] = [{"role": "user", "content": "What is the weather in Paris?"}]
     first = client.chat.completions.create(model="gpt-4o-mini-tool", messages=messages, tools=[WEATHER_TOOL])
     call = first.choices[0].message.tool_calls[0]
-    with trace.get_tracer("demo").start_as_current_span(f"app: run tool {call.function.name}"):
+    with genai_otel.tool(call.function.name, call_id=call.id, description="Current weather for a city"):
         result = {"city": json.loads(call.function.arguments)["city"], "temperature_c": 18}
     messages += [
         first.choices[0].message.model_dump(exclude_none=True),
@@ -95,7 +95,7 @@ def run() -> int:
     print(f"genai-otel {genai_otel.__version__}: instrumented {', '.join(instrumented) or 'nothing'}")
     with ModelServer() as server:
         print(f"local model server on {server.url}\n")
-        with trace.get_tracer("demo").start_as_current_span("demo weather assistant"):
+        with genai_otel.agent("weather assistant", conversation_id="demo-conversation"):
             if "openai" in instrumented:
                 _openai_calls(server)
             if "anthropic" in instrumented:
