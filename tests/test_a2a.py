@@ -3,15 +3,13 @@ the conventions, and agent baggage reaching the remote agent's executor."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from opentelemetry.trace import SpanKind
 
 import genai_otel
 from genai_otel import semconv as sc
 
-from .servers import free_port, wait_for_port
+from .servers import free_port, serve_asgi
 from .test_propagation import _wait_for
 
 
@@ -31,7 +29,6 @@ def _card(url: str, streaming: bool):
 
 @pytest.fixture(params=[False, True], ids=["send", "stream"])
 def a2a_agent(request, otel):
-    import uvicorn
     from a2a.helpers.proto_helpers import new_task_from_user_message, new_text_status_update_event
     from a2a.server.agent_execution.agent_executor import AgentExecutor
     from a2a.server.request_handlers.default_request_handler_v2 import DefaultRequestHandlerV2
@@ -68,15 +65,8 @@ def a2a_agent(request, otel):
     )
     app = Starlette(routes=create_jsonrpc_routes(handler, "/rpc") + create_agent_card_routes(card))
     StarletteInstrumentor.instrument_app(app)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for_port(port, 10)
-    try:
+    with serve_asgi(app, port):
         yield card, request.param
-    finally:
-        server.should_exit = True
-        thread.join(5)
 
 
 async def test_a2a_call_is_one_trace_with_a2a_spans_and_agent_baggage(otel, a2a_agent):

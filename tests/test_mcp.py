@@ -3,21 +3,18 @@ baggage reaches your own servers and never an external one."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from opentelemetry.trace import SpanKind
 
 import genai_otel
 from genai_otel.instrumentation.mcp import MCP_SERVER_HOST
 
-from .servers import free_port, wait_for_port
+from .servers import serve_asgi
 from .test_propagation import _wait_for
 
 
 @pytest.fixture
 def mcp_server_url(otel):
-    import uvicorn
     from mcp.server.mcpserver import MCPServer
 
     server = MCPServer("knowledge")
@@ -28,18 +25,8 @@ def mcp_server_url(otel):
         with genai_otel.agent("librarian"):
             return genai_otel.current_agent_path() or "none"
 
-    port = free_port()
-    web = uvicorn.Server(
-        uvicorn.Config(server.streamable_http_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    wait_for_port(port, 10)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        web.should_exit = True
-        thread.join(5)
+    with serve_asgi(server.streamable_http_app()) as url:
+        yield f"{url}/mcp"
 
 
 async def _call_whoami(url: str) -> str:

@@ -16,7 +16,7 @@ from genai_otel import semconv as sc
 from genai_otel.config import Settings
 from genai_otel.propagation.policy import BaggagePolicy
 
-from .servers import free_port, wait_for_port
+from .servers import serve_asgi
 
 
 def _remote(carrier):
@@ -121,7 +121,6 @@ def test_instrument_wraps_and_uninstrument_restores_the_global_propagator():
 
 @pytest.fixture
 def http_agent_service(otel):
-    import uvicorn
     from fastapi import FastAPI
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -137,16 +136,10 @@ def http_agent_service(otel):
             }
 
     FastAPIInstrumentor.instrument_app(app)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for_port(port, 10)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serve_asgi(app) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(5)
         FastAPIInstrumentor.uninstrument_app(app)
 
 

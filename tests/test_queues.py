@@ -38,6 +38,15 @@ def _assert_continued(otel, consumer_agent: str, producer_name: str, process_nam
     return by
 
 
+def _assert_same_trace(otel, consumer_agent: str) -> None:
+    """For contrib-instrumented transports: the consumer's agent is in the supervisor's trace."""
+    spans = otel.spans()
+    supervisor = next(s for s in spans if s.name == "invoke_agent supervisor")
+    consumer = next(s for s in spans if s.name == f"invoke_agent {consumer_agent}")
+    assert consumer.context.trace_id == supervisor.context.trace_id
+    assert consumer.attributes[sc.GEN_AI_CONVERSATION_ID] == "conv-q"
+
+
 def test_redis_streams_sync(otel, redis_url):
     import redis
 
@@ -151,11 +160,7 @@ def test_rabbitmq_pika_through_contrib_instrumentation(otel, amqp_url):
     finally:
         PikaInstrumentor().uninstrument()
     assert seen["path"] == "supervisor>researcher"
-    spans = otel.spans()
-    supervisor = next(s for s in spans if s.name == "invoke_agent supervisor")
-    researcher = next(s for s in spans if s.name == "invoke_agent researcher")
-    assert researcher.context.trace_id == supervisor.context.trace_id
-    assert researcher.attributes[sc.GEN_AI_CONVERSATION_ID] == "conv-q"
+    _assert_same_trace(otel, "researcher")
 
 
 def test_kafka_headers_through_confluent_mock_cluster(otel):
@@ -226,8 +231,4 @@ async def test_rabbitmq_aio_pika_through_contrib_instrumentation(otel, amqp_url)
     finally:
         AioPikaInstrumentor().uninstrument()
     assert seen["path"] == "supervisor>editor"
-    spans = otel.spans()
-    supervisor = next(s for s in spans if s.name == "invoke_agent supervisor")
-    editor = next(s for s in spans if s.name == "invoke_agent editor")
-    assert editor.context.trace_id == supervisor.context.trace_id
-    assert editor.attributes[sc.GEN_AI_CONVERSATION_ID] == "conv-q"
+    _assert_same_trace(otel, "editor")

@@ -11,37 +11,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from genai_otel.console import render_tree
 from genai_otel.testing.model_server import ModelServer
+from genai_otel.testing.net import free_port, wait_for_port
 from genai_otel.testing.otlp_receiver import OtlpReceiver
 
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited with {process.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listening on port {port}")
 
 
 @contextmanager
@@ -69,7 +50,7 @@ def redis(stack: ExitStack):
     port, workdir = free_port(), stack.enter_context(tempfile.TemporaryDirectory())
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir]
     with service(argv, dict(os.environ), quiet=True) as process:
-        wait_for_port(port, process)
+        wait_for_port(port, 30, process)
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -93,7 +74,7 @@ def main() -> int:
             service([sys.executable, "researcher.py"], env) as researcher,
             service([sys.executable, "writer.py"], env),
         ):
-            wait_for_port(researcher_port, researcher)
+            wait_for_port(researcher_port, 30, researcher)
             done = subprocess.run([sys.executable, "supervisor.py"], env=env, cwd=HERE, timeout=120)
         if done.returncode != 0:
             return done.returncode

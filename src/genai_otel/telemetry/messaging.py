@@ -94,19 +94,11 @@ class MessagingTelemetry:
 
     @contextmanager
     def send(
-        self,
-        system: str,
-        destination: str | None,
-        carrier: MutableMapping[str, Any],
-        *,
-        operation_name: str = "send",
-        setter: Setter[Any] = default_setter,
-        **attributes: Any,
+        self, system: str, destination: str | None, carrier: MutableMapping[str, Any], **options: Any
     ) -> Iterator[Span]:
-        """PRODUCER span around publishing; ``carrier`` receives its context before the block runs."""
-        span = self.start_send(
-            system, destination, carrier, operation_name=operation_name, setter=setter, **attributes
-        )
+        """PRODUCER span around publishing; ``carrier`` receives its context before the block runs.
+        ``options`` are those of :meth:`start_send`."""
+        span = self.start_send(system, destination, carrier, **options)
         token = otel_context.attach(trace.set_span_in_context(span))
         with _recording(span, token):
             yield span
