@@ -172,6 +172,30 @@ def test_http_hop_continues_the_trace_with_agent_baggage(otel, http_agent_servic
     assert researcher.attributes[sc.GENAI_OTEL_AGENT_HOPS] == 2
 
 
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "genai_otel.agent.hops=abc,genai_otel.agent.path=" + "x" * 9000,  # malformed + oversized header
+        "evil.key=1,gen_ai.conversation.id=" + "c" * 300,  # unknown key + value over the cap
+        b"\xff\xfe;;==,,%%%",  # garbage bytes
+    ],
+)
+def test_hostile_baggage_over_real_http_is_dropped_and_the_request_served(otel, http_agent_service, hostile):
+    import httpx
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = httpx.post(
+        f"{http_agent_service}/invoke",
+        headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "baggage": hostile},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"path": "researcher", "conversation": None, "leaked": None}
+    _wait_for(lambda: any(s.name == "invoke_agent researcher" for s in otel.spans()))
+    researcher = next(s for s in otel.spans() if s.name == "invoke_agent researcher")
+    assert format(researcher.context.trace_id, "032x") == trace_id  # the trace continues
+    assert researcher.attributes[sc.GENAI_OTEL_AGENT_HOPS] == 1
+
+
 def _wait_for(predicate, timeout=5.0):
     deadline = time.monotonic() + timeout
     while not predicate():
