@@ -4,6 +4,9 @@
 INSTRUMENTORS: dict[str, str] = {
     "openai": "genai_otel.instrumentation.openai:OpenAIInstrumentor",
     "anthropic": "genai_otel.instrumentation.anthropic:AnthropicInstrumentor",
+    "groq": "genai_otel.instrumentation.groq:GroqInstrumentor",
+    "mistralai": "genai_otel.instrumentation.mistralai:MistralInstrumentor",
+    "azure.ai.inference": "genai_otel.instrumentation.azure_ai_inference:AzureAIInferenceInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,20 @@ from genai_otel.telemetry.safety import report_internal_error, safely
 from genai_otel.telemetry.streams import InstrumentedAsyncStream, InstrumentedStream, StreamAccumulator
 
 _logger = logging.getLogger(__name__)
+
+#: True while genai-otel owns the current model call: SDKs that emit their own GenAI spans
+#: (anthropic, mistralai) skip theirs so the user sees one span per call.
+SDK_SPAN_SUPPRESSED: ContextVar[bool] = ContextVar("genai_otel_sdk_span_suppressed", default=False)
+
+
+@contextlib.contextmanager
+def sdk_span_suppressed() -> Iterator[None]:
+    token = SDK_SPAN_SUPPRESSED.set(True)
+    try:
+        yield
+    finally:
+        SDK_SPAN_SUPPRESSED.reset(token)
+
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple, dict], Any]
 

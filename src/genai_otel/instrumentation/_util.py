@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_SENTINELS = frozenset({"Omit", "NotGiven", "NotGivenOr"})
+_SENTINELS = frozenset({"Omit", "NotGiven", "NotGivenOr", "Unset"})
 
 
 def given(value: Any) -> bool:
@@ -37,6 +37,18 @@ def server_of(client: Any) -> tuple[str | None, int | None]:
     if port is None:
         port = 443 if getattr(url, "scheme", "https") == "https" else 80
     return host, port
+
+
+def server_of_url(url: Any) -> tuple[str | None, int | None]:
+    """``(server.address, server.port)`` from a URL string."""
+    if not url:
+        return None, None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(url))
+    if not parts.hostname:
+        return None, None
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def as_list(value: Any) -> list[str] | None:

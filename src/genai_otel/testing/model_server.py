@@ -34,6 +34,12 @@ CACHE_WRITE_TOKENS = 5
 REASONING_TOKENS = 7
 
 
+def embedding_of(text: str, dims: int = 8) -> list[float]:
+    """A deterministic pseudo-embedding (hash-based; equal texts get equal vectors)."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [(digest[i % len(digest)] - 128) / 128.0 for i in range(dims)]
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"\S+\s*", text)
 
@@ -75,6 +81,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def _dialect(self) -> str:
+        """Which OpenAI-compatible API the client expects, from its SDK's user agent."""
+        agent = (self.headers.get("user-agent") or "").lower()
+        for name in ("groq", "mistral", "azsdk", "litellm"):
+            if name in agent:
+                return "azure" if name == "azsdk" else name
+        return "openai"
 
     def _body(self) -> dict[str, Any]:
         length = int(self.headers.get("content-length") or 0)
@@ -221,13 +235,16 @@ class _Handler(BaseHTTPRequestHandler):
         def chunk(choices: list[dict[str, Any]], **extra: Any) -> tuple[None, dict[str, Any]]:
             return None, {**base, "object": "chat.completion.chunk", "choices": choices, **extra}
 
+        dialect = self._dialect()
+
         def events() -> Iterator[tuple[str | None, Any]]:
             for index in range(n):
                 yield chunk(
                     [{"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
                 )
             if s.tool:
-                half = len(TOOL_ARGUMENTS) // 2
+                # OpenAI-style APIs split the arguments over deltas; Mistral sends whole calls.
+                half = 0 if dialect == "mistral" else len(TOOL_ARGUMENTS) // 2
                 for index in range(n):
                     yield chunk(
                         [
@@ -242,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
                                             "type": "function",
                                             "function": {
                                                 "name": TOOL_NAME,
-                                                "arguments": TOOL_ARGUMENTS[:half],
+                                                "arguments": TOOL_ARGUMENTS[: half or None],
                                             },
                                         }
                                     ]
@@ -250,27 +267,31 @@ class _Handler(BaseHTTPRequestHandler):
                             }
                         ]
                     )
-                    yield chunk(
-                        [
-                            {
-                                "index": index,
-                                "finish_reason": None,
-                                "delta": {
-                                    "tool_calls": [
-                                        {"index": 0, "function": {"arguments": TOOL_ARGUMENTS[half:]}}
-                                    ]
-                                },
-                            }
-                        ]
-                    )
+                    if half:
+                        yield chunk(
+                            [
+                                {
+                                    "index": index,
+                                    "finish_reason": None,
+                                    "delta": {
+                                        "tool_calls": [
+                                            {"index": 0, "function": {"arguments": TOOL_ARGUMENTS[half:]}}
+                                        ]
+                                    },
+                                }
+                            ]
+                        )
             else:
                 for word in _words(reply):
                     for index in range(n):
                         yield chunk([{"index": index, "delta": {"content": word}, "finish_reason": None}])
             for index in range(n):
                 yield chunk([{"index": index, "delta": {}, "finish_reason": finish}])
-            if (body.get("stream_options") or {}).get("include_usage"):
-                yield chunk([], usage=self._openai_usage(prompt_tokens, completion_tokens, s))
+            usage = self._openai_usage(prompt_tokens, completion_tokens, s)
+            if dialect == "groq":  # Groq reports stream usage in x_groq on the last chunk
+                yield chunk([], x_groq={"id": "req_local", "usage": usage})
+            elif dialect in ("mistral", "azure") or (body.get("stream_options") or {}).get("include_usage"):
+                yield chunk([], usage=usage)  # Mistral and Azure AI Inference always send it
             yield None, "[DONE]"
 
         self._sse(events(), break_after=2 if s.stream_break else None)
@@ -441,13 +462,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._sse(events(), break_after=3 if s.stream_break else None)
 
     def _embeddings(self, body: dict[str, Any], s: _Scenario) -> None:
-        inputs = body.get("input") or ""
+        inputs = body.get("input") or body.get("inputs") or ""  # OpenAI: input; Mistral: inputs
         inputs = [inputs] if isinstance(inputs, str) else list(inputs)
-        dims = int(body.get("dimensions") or 8)
+        dims = int(body.get("dimensions") or body.get("output_dimension") or 8)
         data = []
         for index, text in enumerate(inputs):
-            digest = hashlib.sha256(str(text).encode()).digest()
-            vector = [(digest[i % len(digest)] - 128) / 128.0 for i in range(dims)]
+            vector = embedding_of(str(text), dims)
             embedding: Any = vector
             if body.get("encoding_format") == "base64":
                 embedding = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
@@ -456,6 +476,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(
             200,
             {
+                "id": "embd-local123",
                 "object": "list",
                 "data": data,
                 "model": f"{s.model}-2026-01-01",

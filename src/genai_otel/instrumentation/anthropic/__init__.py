@@ -16,11 +16,13 @@ from typing import Any
 import wrapt
 
 from genai_otel.instrumentation._base import (
+    SDK_SPAN_SUPPRESSED,
     CallSpec,
     GenAIInstrumentor,
     Patch,
     async_wrapper,
     begin_invocation,
+    sdk_span_suppressed,
     sync_wrapper,
 )
 from genai_otel.telemetry import TelemetryHandler
@@ -38,7 +40,7 @@ def _specs() -> tuple[CallSpec, CallSpec]:
         m.build_messages,
         m.message_result,
         m.MessageStreamAccumulator,
-        around=m.sdk_span_suppressed,
+        around=sdk_span_suppressed,
     )
     return create, dataclasses.replace(create, name="anthropic.messages.stream", build=m.build_stream)
 
@@ -104,8 +106,6 @@ def _stream_wrapper(handler: TelemetryHandler, spec: CallSpec, is_async: bool):
 
 
 def _sdk_tracer(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    from genai_otel.instrumentation.anthropic._mapping import SDK_SPAN_SUPPRESSED
-
     return None if SDK_SPAN_SUPPRESSED.get() else wrapped(*args, **kwargs)
 
 

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
-from contextvars import ContextVar
 from typing import Any
 
 from genai_otel import semconv
 from genai_otel.instrumentation._util import arg, get, parsed_response, server_of
 from genai_otel.telemetry import InferenceInvocation, TelemetryHandler
-
-#: Set while genai-otel owns an Anthropic call, so the SDK's own span is not emitted as well.
-SDK_SPAN_SUPPRESSED: ContextVar[bool] = ContextVar("genai_otel_anthropic_sdk_span_suppressed", default=False)
-
-
-@contextlib.contextmanager
-def sdk_span_suppressed() -> Iterator[None]:
-    token = SDK_SPAN_SUPPRESSED.set(True)
-    try:
-        yield
-    finally:
-        SDK_SPAN_SUPPRESSED.reset(token)
 
 
 def _provider(client: Any) -> str:

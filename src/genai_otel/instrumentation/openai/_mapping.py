@@ -1,4 +1,9 @@
-"""OpenAI SDK requests/responses -> genai-otel invocation records. No telemetry logic here."""
+"""OpenAI SDK requests/responses -> genai-otel invocation records. No telemetry logic here.
+
+The chat-completions and embeddings mapping also serves the OpenAI-compatible SDKs (groq,
+mistralai, azure-ai-inference, litellm): their builders pass their own ``provider``; the
+``openai.*`` attributes are written only for OpenAI and Azure OpenAI.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +28,13 @@ def _provider(client: Any, host: str | None) -> str:
     return PROVIDER_OPENAI
 
 
-def _base(resource: Any) -> tuple[str, str | None, int | None]:
+OPENAI_PROVIDERS = frozenset({PROVIDER_OPENAI, PROVIDER_AZURE_OPENAI})
+
+
+def _base(resource: Any, provider: str | None = None) -> tuple[str, str | None, int | None]:
     client = getattr(resource, "_client", None)
     host, port = server_of(client)
-    return _provider(client, host), host, port
+    return provider or _provider(client, host), host, port
 
 
 # -- content ------------------------------------------------------------------------------
@@ -107,9 +115,18 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
 # -- chat completions -------------------------------------------------------------------------
 
 
-def _inference(resource: Any, kwargs: dict, operation: str, max_tokens: Any) -> InferenceInvocation:
+def _inference(
+    resource: Any, kwargs: dict, operation: str, max_tokens: Any, provider: str | None = None
+) -> InferenceInvocation:
     """The request fields chat, legacy completions and Responses share (absent ones stay None)."""
-    provider, host, port = _base(resource)
+    provider, host, port = _base(resource, provider)
+    return compatible_request(kwargs, operation, provider, host, port, max_tokens)
+
+
+def compatible_request(
+    kwargs: dict, operation: str, provider: str, host: str | None, port: int | None, max_tokens: Any
+) -> InferenceInvocation:
+    """An OpenAI-shaped request (``temperature``, ``top_p``, ``stop``, penalties, ``seed``, ``n``)."""
     return InferenceInvocation(
         operation=operation,
         provider=provider,
@@ -129,28 +146,39 @@ def _inference(resource: Any, kwargs: dict, operation: str, max_tokens: Any) -> 
 
 
 def _service_tier(inv: InferenceInvocation, kwargs: dict, api_type: str) -> None:
+    if inv.provider not in OPENAI_PROVIDERS:
+        return
     tier = arg(kwargs, "service_tier")
     if tier:
         inv.attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
     inv.attributes[semconv.OPENAI_API_TYPE] = api_type
 
 
-def build_chat(handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+def build_chat(
+    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict, provider: str | None = None
+) -> InferenceInvocation:
     max_tokens = arg(kwargs, "max_completion_tokens") or arg(kwargs, "max_tokens")
-    inv = _inference(resource, kwargs, semconv.OPERATION_CHAT, max_tokens)
+    inv = _inference(resource, kwargs, semconv.OPERATION_CHAT, max_tokens, provider)
+    chat_request_details(handler, inv, kwargs)
+    _service_tier(inv, kwargs, "chat_completions")
+    return inv
+
+
+def chat_request_details(handler: TelemetryHandler, inv: InferenceInvocation, kwargs: dict) -> None:
+    """Output type and (under content capture) messages and tools of an OpenAI-shaped chat request."""
     response_format = arg(kwargs, "response_format")
     if isinstance(response_format, dict):
         inv.output_type = _OUTPUT_TYPES.get(response_format.get("type"))
     elif isinstance(response_format, type):  # parse(response_format=PydanticModel)
         inv.output_type = "json"
-    _service_tier(inv, kwargs, "chat_completions")
     if handler.capture_content:
         inv.input_messages = chat_input_messages(arg(kwargs, "messages"))
         inv.tool_definitions = tool_definitions(arg(kwargs, "tools"))
-    return inv
 
 
 def _openai_response_attributes(inv: InferenceInvocation, response: Any) -> None:
+    if inv.provider not in OPENAI_PROVIDERS:
+        return
     tier = get(response, "service_tier")
     if tier:
         inv.response_attributes[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
@@ -173,11 +201,16 @@ def _choices_result(inv: InferenceInvocation, result: Any, output_message: Any) 
     inv.response_id = get(response, "id")
     inv.response_model = get(response, "model")
     choices = get(response, "choices") or ()
-    inv.finish_reasons = [get(c, "finish_reason") or "" for c in choices]
+    inv.finish_reasons = [_reason(get(c, "finish_reason")) for c in choices]
     _chat_usage(inv, get(response, "usage"))
     _openai_response_attributes(inv, response)
     if inv.input_messages is not None:
         inv.output_messages = [output_message(c) for c in choices]
+
+
+def _reason(value: Any) -> str:
+    """A finish reason as plain text (some SDKs return str enums)."""
+    return str(getattr(value, "value", value) or "")
 
 
 def chat_result(inv: InferenceInvocation, result: Any) -> None:
@@ -187,7 +220,7 @@ def chat_result(inv: InferenceInvocation, result: Any) -> None:
 def _chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
     parts = _text_parts(get(message, "content"))
     parts += [_tool_call_part(call) for call in get(message, "tool_calls") or ()]
-    return {"role": "assistant", "parts": parts, "finish_reason": finish_reason or ""}
+    return {"role": "assistant", "parts": parts, "finish_reason": _reason(finish_reason)}
 
 
 class ChatStreamAccumulator:
@@ -208,13 +241,13 @@ class ChatStreamAccumulator:
         if self.response_id is None:
             self.response_id = getattr(chunk, "id", None)
             self.model = getattr(chunk, "model", None)
-        usage = getattr(chunk, "usage", None)
+        usage = getattr(chunk, "usage", None) or get(getattr(chunk, "x_groq", None), "usage")
         if usage is not None:
             self.usage = usage
         for choice in getattr(chunk, "choices", None) or ():
             reason = choice.finish_reason
             if reason:
-                self.finish[choice.index] = reason
+                self.finish[choice.index] = _reason(reason)
             if self.capture:
                 self._collect(choice)
 
@@ -412,9 +445,9 @@ class ResponseStreamAccumulator:
 
 
 def build_embeddings(
-    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
+    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict, provider: str | None = None
 ) -> EmbeddingsInvocation:
-    provider, host, port = _base(resource)
+    provider, host, port = _base(resource, provider)
     fmt = arg(kwargs, "encoding_format")
     return EmbeddingsInvocation(
         provider=provider,
