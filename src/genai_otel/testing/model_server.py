@@ -16,9 +16,7 @@ Run standalone: ``genai-otel model-server --port 8000``.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import re
 import socket
 import struct
 import threading
@@ -27,48 +25,30 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-TOOL_NAME = "get_weather"
-TOOL_ARGUMENTS = '{"city": "Paris"}'
-CACHED_TOKENS = 10
-CACHE_WRITE_TOKENS = 5
-REASONING_TOKENS = 7
+from genai_otel.testing.protocols._common import (
+    CACHE_WRITE_TOKENS,
+    CACHED_TOKENS,
+    REASONING_TOKENS,
+    TOOL_ARGUMENTS,
+    TOOL_NAME,
+    embedding_of,
+    reply_for,
+)
+from genai_otel.testing.protocols._common import (
+    Scenario as _Scenario,
+)
+from genai_otel.testing.protocols._common import (
+    text_of as _text_of,
+)
+from genai_otel.testing.protocols._common import (
+    words as _words,
+)
+from genai_otel.testing.protocols.ollama import OllamaProtocol
+
+__all__ = ["ModelServer", "embedding_of"]
 
 
-def embedding_of(text: str, dims: int = 8) -> list[float]:
-    """A deterministic pseudo-embedding (hash-based; equal texts get equal vectors)."""
-    digest = hashlib.sha256(text.encode()).digest()
-    return [(digest[i % len(digest)] - 128) / 128.0 for i in range(dims)]
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\S+\s*", text)
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            _text_of(part.get("text") or part.get("content") or "")
-            for part in content
-            if isinstance(part, dict)
-        )
-    return ""
-
-
-class _Scenario:
-    def __init__(self, model: str) -> None:
-        self.model = model or "unknown-model"
-        match = re.search(r"error-(\d{3})", self.model)
-        self.error_status = int(match.group(1)) if match else None
-        self.tool = "tool" in self.model
-        self.slow = "slow" in self.model
-        self.stream_break = "stream-break" in self.model
-        self.cache = "cache" in self.model
-        self.reasoning = "reason" in self.model or self.model.startswith(("o1", "o3", "o4"))
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(OllamaProtocol, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ModelServer  # type: ignore[assignment]
 
@@ -107,6 +87,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _ndjson(self, objects: Iterator[Any], break_after: int | None = None) -> None:
+        """Newline-delimited JSON, chunked (Ollama's streaming framing)."""
+        self.send_response(200)
+        self.send_header("content-type", "application/x-ndjson")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for sent, obj in enumerate(objects):
+            if break_after is not None and sent >= break_after:
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            line = json.dumps(obj).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
     def _sse(self, events: Iterator[tuple[str | None, Any]], break_after: int | None = None) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
@@ -141,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/responses": self._responses,
             "/embeddings": self._embeddings,
             "/messages": self._messages,
+            **{suffix: getattr(self, method) for suffix, method in OllamaProtocol.ROUTES.items()},
         }
         for suffix, route in routes.items():
             if path.endswith(suffix):
@@ -170,9 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- OpenAI ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _reply_for(text: str) -> str:
-        return f"Echo: {text.strip()[:200]}" if text.strip() else "Hello from the local model server."
+    _reply_for = staticmethod(reply_for)
 
     def _openai_usage(self, prompt: int, completion: int, s: _Scenario) -> dict[str, Any]:
         return {
