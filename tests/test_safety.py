@@ -44,7 +44,18 @@ def _originals() -> dict[str, object]:
     }
 
 
-ALL = ["openai", "anthropic", "groq", "mistralai", "ollama", "azure.ai.inference", "redis", "nats", "mcp", "a2a"]
+ALL = [
+    "openai",
+    "anthropic",
+    "groq",
+    "mistralai",
+    "ollama",
+    "azure.ai.inference",
+    "redis",
+    "nats",
+    "mcp",
+    "a2a",
+]
 
 
 def test_uninstrument_restores_the_exact_functions():

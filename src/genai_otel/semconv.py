@@ -96,6 +96,7 @@ OPERATION_EXECUTE_TOOL = 'execute_tool'
 OPERATION_GENERATE_CONTENT = 'generate_content'
 OPERATION_INVOKE_AGENT = 'invoke_agent'
 OPERATION_INVOKE_WORKFLOW = 'invoke_workflow'
+OPERATION_RERANK = 'rerank'
 OPERATION_RETRIEVAL = 'retrieval'
 OPERATION_TEXT_COMPLETION = 'text_completion'
 
@@ -493,6 +494,19 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
                'kinds': ['PRODUCER', 'CONSUMER', 'CLIENT'],
                'name': '{messaging.operation.name} {messaging.destination.name}',
                'operations': ['send', 'receive', 'process', 'create', 'settle']},
+ 'rerank': {'attributes': {'error.type': 'conditionally_required',
+                           'gen_ai.operation.name': 'required',
+                           'gen_ai.provider.name': 'required',
+                           'gen_ai.request.model': 'conditionally_required',
+                           'gen_ai.response.id': 'recommended',
+                           'gen_ai.retrieval.documents': 'opt_in',
+                           'gen_ai.retrieval.query.text': 'opt_in',
+                           'gen_ai.retrieval.top_k': 'recommended',
+                           'server.address': 'recommended',
+                           'server.port': 'conditionally_required'},
+            'kinds': ['CLIENT'],
+            'name': '{gen_ai.operation.name} {gen_ai.request.model}',
+            'operations': ['rerank']},
  'retrieval': {'attributes': {'error.type': 'conditionally_required',
                               'gen_ai.data_source.id': 'conditionally_required',
                               'gen_ai.operation.name': 'required',

@@ -7,6 +7,7 @@ INSTRUMENTORS: dict[str, str] = {
     "groq": "genai_otel.instrumentation.groq:GroqInstrumentor",
     "mistralai": "genai_otel.instrumentation.mistralai:MistralInstrumentor",
     "ollama": "genai_otel.instrumentation.ollama:OllamaInstrumentor",
+    "cohere": "genai_otel.instrumentation.cohere:CohereInstrumentor",
     "azure.ai.inference": "genai_otel.instrumentation.azure_ai_inference:AzureAIInferenceInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",

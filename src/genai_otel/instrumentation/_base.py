@@ -128,6 +128,24 @@ def async_wrapper(handler: TelemetryHandler, spec: CallSpec) -> Wrapper:
     return wrapper
 
 
+def async_generator_wrapper(handler: TelemetryHandler, spec: CallSpec) -> Wrapper:
+    """For SDK methods that *are* async generators (called without ``await``): the span covers the
+    iteration of the returned stream."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        inv = begin_invocation(handler, spec, instance, args, kwargs)
+        if inv is None:
+            return wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            safely(spec.name, handler.fail, inv, error)
+            raise
+        return _complete(handler, spec, inv, kwargs, result, InstrumentedAsyncStream)
+
+    return wrapper
+
+
 @dataclass(frozen=True)
 class Patch:
     """``module:Class.method`` wrapped by ``factory(handler)``."""

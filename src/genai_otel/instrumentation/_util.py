@@ -8,8 +8,9 @@ _SENTINELS = frozenset({"Omit", "NotGiven", "NotGivenOr", "Unset"})
 
 
 def given(value: Any) -> bool:
-    """False for ``None`` and the SDKs' "not given" sentinels (``openai.Omit``, ``NOT_GIVEN``)."""
-    return value is not None and type(value).__name__ not in _SENTINELS
+    """False for ``None`` and the SDKs' "not given" sentinels (``openai.Omit``, ``NOT_GIVEN``, cohere's
+    ``...``, mistralai's ``Unset``)."""
+    return value is not None and value is not ... and type(value).__name__ not in _SENTINELS
 
 
 def arg(kwargs: dict, name: str) -> Any:

@@ -109,7 +109,8 @@ class RetrievalInvocation(Invocation):
 
     @property
     def span_target(self) -> str | None:
-        return self.data_source_id
+        # "retrieval {data source}", but "rerank {model}" (a reranking model call).
+        return self.data_source_id if self.operation == semconv.OPERATION_RETRIEVAL else self.request_model
 
 
 @dataclass(eq=False)

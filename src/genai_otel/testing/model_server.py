@@ -43,12 +43,13 @@ from genai_otel.testing.protocols._common import (
 from genai_otel.testing.protocols._common import (
     words as _words,
 )
+from genai_otel.testing.protocols.cohere import CohereProtocol
 from genai_otel.testing.protocols.ollama import OllamaProtocol
 
 __all__ = ["ModelServer", "embedding_of"]
 
 
-class _Handler(OllamaProtocol, BaseHTTPRequestHandler):
+class _Handler(OllamaProtocol, CohereProtocol, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ModelServer  # type: ignore[assignment]
 
@@ -137,7 +138,11 @@ class _Handler(OllamaProtocol, BaseHTTPRequestHandler):
             "/responses": self._responses,
             "/embeddings": self._embeddings,
             "/messages": self._messages,
-            **{suffix: getattr(self, method) for suffix, method in OllamaProtocol.ROUTES.items()},
+            **{
+                suffix: getattr(self, method)
+                for protocol in (OllamaProtocol, CohereProtocol)
+                for suffix, method in protocol.ROUTES.items()
+            },
         }
         for suffix, route in routes.items():
             if path.endswith(suffix):
