@@ -13,6 +13,7 @@ from opentelemetry import propagate, trace
 
 import genai_otel
 from genai_otel.config import ContentCapture
+from genai_otel.instrumentation import INSTRUMENTORS
 from genai_otel.instrumentation.openai import _mapping
 
 from .conftest import API_KEY
@@ -44,18 +45,8 @@ def _originals() -> dict[str, object]:
     }
 
 
-ALL = [
-    "openai",
-    "anthropic",
-    "groq",
-    "mistralai",
-    "ollama",
-    "azure.ai.inference",
-    "redis",
-    "nats",
-    "mcp",
-    "a2a",
-]
+# The test extra installs every instrumented library: all of them must instrument.
+ALL = list(INSTRUMENTORS)
 
 
 def test_uninstrument_restores_the_exact_functions():
