@@ -64,3 +64,16 @@ def parsed_response(result: Any) -> Any:
     if callable(parse) and hasattr(result, "http_response"):
         return parse()
     return result
+
+
+def modality_tokens(direction: str, counts: Any) -> dict[str, int]:
+    """Per-modality token attributes (``gen_ai.usage.{text,image,audio}.{input,output}_tokens``) from
+    ``[(modality, count), ...]``; modalities the conventions do not register are left out."""
+    from genai_otel import semconv
+
+    out: dict[str, int] = {}
+    for modality, count in counts:
+        name = f"gen_ai.usage.{str(getattr(modality, 'name', modality)).lower()}.{direction}_tokens"
+        if count is not None and name in semconv.ATTRIBUTES:
+            out[name] = out.get(name, 0) + int(count)
+    return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import struct
 import threading
@@ -44,12 +45,13 @@ from genai_otel.testing.protocols._common import (
     words as _words,
 )
 from genai_otel.testing.protocols.cohere import CohereProtocol
+from genai_otel.testing.protocols.google import GoogleProtocol
 from genai_otel.testing.protocols.ollama import OllamaProtocol
 
 __all__ = ["ModelServer", "embedding_of"]
 
 
-class _Handler(OllamaProtocol, CohereProtocol, BaseHTTPRequestHandler):
+class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ModelServer  # type: ignore[assignment]
 
@@ -125,7 +127,9 @@ class _Handler(OllamaProtocol, CohereProtocol, BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self._body()
         self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        scenario = _Scenario(str(body.get("model", "")))
+        # Most APIs name the model in the body; Gemini and Bedrock in the path.
+        path_model = re.search(r"/models?/([^/:]+)", self.path.split("?")[0])
+        scenario = _Scenario(str(body.get("model") or (path_model.group(1) if path_model else "")))
         if scenario.slow:
             time.sleep(2.0)
         path = self.path.split("?")[0]
@@ -140,7 +144,7 @@ class _Handler(OllamaProtocol, CohereProtocol, BaseHTTPRequestHandler):
             "/messages": self._messages,
             **{
                 suffix: getattr(self, method)
-                for protocol in (OllamaProtocol, CohereProtocol)
+                for protocol in (OllamaProtocol, CohereProtocol, GoogleProtocol)
                 for suffix, method in protocol.ROUTES.items()
             },
         }

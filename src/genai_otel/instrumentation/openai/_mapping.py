@@ -12,7 +12,15 @@ import binascii
 from typing import Any
 
 from genai_otel import semconv
-from genai_otel.instrumentation._util import arg, as_list, get, given, parsed_response, server_of
+from genai_otel.instrumentation._util import (
+    arg,
+    as_list,
+    get,
+    given,
+    modality_tokens,
+    parsed_response,
+    server_of,
+)
 from genai_otel.telemetry import EmbeddingsInvocation, InferenceInvocation, TelemetryHandler
 
 PROVIDER_OPENAI = "openai"
@@ -194,6 +202,13 @@ def _chat_usage(inv: InferenceInvocation, usage: Any) -> None:
     inv.output_tokens = get(usage, "completion_tokens")
     inv.cache_read_input_tokens = get(get(usage, "prompt_tokens_details"), "cached_tokens")
     inv.reasoning_output_tokens = get(get(usage, "completion_tokens_details"), "reasoning_tokens")
+    audio = (
+        ("input", get(get(usage, "prompt_tokens_details"), "audio_tokens")),
+        ("output", get(get(usage, "completion_tokens_details"), "audio_tokens")),
+    )
+    for direction, count in audio:
+        if count:  # reported as 0 for text-only calls: only a real audio count is worth an attribute
+            inv.response_attributes.update(modality_tokens(direction, [("audio", count)]))
 
 
 def _choices_result(inv: InferenceInvocation, result: Any, output_message: Any) -> None:
