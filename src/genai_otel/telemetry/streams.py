@@ -70,13 +70,18 @@ class InstrumentedStream(wrapt.ObjectProxy):
     ) -> None:
         super().__init__(wrapped)
         self._self_state = _StreamState(handler, inv, accumulator)
+        # Most SDK streams are iterators; some (botocore's EventStream) are only iterable.
+        self._self_iterator = wrapped if hasattr(type(wrapped), "__next__") else None
 
     def __iter__(self) -> InstrumentedStream:
         return self
 
     def __next__(self) -> Any:
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = iter(self.__wrapped__)
         try:
-            chunk = next(self.__wrapped__)
+            chunk = next(iterator)
         except StopIteration:
             self._self_state.finish(None)
             raise
@@ -120,13 +125,17 @@ class InstrumentedAsyncStream(wrapt.ObjectProxy):
     ) -> None:
         super().__init__(wrapped)
         self._self_state = _StreamState(handler, inv, accumulator)
+        self._self_iterator = wrapped if hasattr(type(wrapped), "__anext__") else None
 
     def __aiter__(self) -> InstrumentedAsyncStream:
         return self
 
     async def __anext__(self) -> Any:
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = self.__wrapped__.__aiter__()
         try:
-            chunk = await self.__wrapped__.__anext__()
+            chunk = await iterator.__anext__()
         except StopAsyncIteration:
             self._self_state.finish(None)
             raise

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from genai_otel.testing.protocols._common import (
     CACHE_WRITE_TOKENS,
@@ -44,6 +45,7 @@ from genai_otel.testing.protocols._common import (
 from genai_otel.testing.protocols._common import (
     words as _words,
 )
+from genai_otel.testing.protocols.bedrock import BedrockProtocol
 from genai_otel.testing.protocols.cohere import CohereProtocol
 from genai_otel.testing.protocols.google import GoogleProtocol
 from genai_otel.testing.protocols.ollama import OllamaProtocol
@@ -51,7 +53,7 @@ from genai_otel.testing.protocols.ollama import OllamaProtocol
 __all__ = ["ModelServer", "embedding_of"]
 
 
-class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BaseHTTPRequestHandler):
+class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ModelServer  # type: ignore[assignment]
 
@@ -129,12 +131,15 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BaseHTTPRequestHa
         self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
         # Most APIs name the model in the body; Gemini and Bedrock in the path.
         path_model = re.search(r"/models?/([^/:]+)", self.path.split("?")[0])
-        scenario = _Scenario(str(body.get("model") or (path_model.group(1) if path_model else "")))
+        model = body.get("model") or (unquote(path_model.group(1)) if path_model else "")
+        scenario = _Scenario(str(model))
         if scenario.slow:
             time.sleep(2.0)
         path = self.path.split("?")[0]
         anthropic = path.endswith("/messages")
         if scenario.error_status:
+            if re.search(r"/model/[^/]+/(converse|invoke)", path):
+                return self._bedrock_error(scenario.error_status)
             return self._error(scenario.error_status, anthropic)
         routes = {
             "/chat/completions": self._chat,
@@ -144,7 +149,7 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BaseHTTPRequestHa
             "/messages": self._messages,
             **{
                 suffix: getattr(self, method)
-                for protocol in (OllamaProtocol, CohereProtocol, GoogleProtocol)
+                for protocol in (OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol)
                 for suffix, method in protocol.ROUTES.items()
             },
         }
