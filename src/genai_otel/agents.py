@@ -103,7 +103,7 @@ def count_step(handler: TelemetryHandler, inv: Invocation) -> AgentLoopError | N
     Returns the :class:`AgentLoopError` the caller must raise (action ``raise``), else ``None``.
     """
     run: _AgentRun | None = otel_context.get_value(_RUN)  # type: ignore[assignment]
-    if run is None:
+    if run is None or inv.owner is not None:  # a call merged into a framework's span is already counted
         return None
     run.steps += 1
     maximum = handler.settings.max_agent_steps

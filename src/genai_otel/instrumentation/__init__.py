@@ -8,6 +8,7 @@ INSTRUMENTORS: dict[str, str] = {
     "mistralai": "genai_otel.instrumentation.mistralai:MistralInstrumentor",
     "ollama": "genai_otel.instrumentation.ollama:OllamaInstrumentor",
     "cohere": "genai_otel.instrumentation.cohere:CohereInstrumentor",
+    "litellm": "genai_otel.instrumentation.litellm:LiteLLMInstrumentor",
     "botocore": "genai_otel.instrumentation.bedrock:BedrockInstrumentor",
     "google.genai": "genai_otel.instrumentation.google_genai:GoogleGenAIInstrumentor",
     "azure.ai.inference": "genai_otel.instrumentation.azure_ai_inference:AzureAIInferenceInstrumentor",

@@ -129,6 +129,39 @@ _POINT_FIELDS = tuple(
 )
 
 
+_OWNER = otel_context.create_key("genai_otel.owning_invocation")
+# What a client-level record knows better than the framework record that owns the call.
+_MERGED_FIELDS = (
+    "server_address",
+    "server_port",
+    "response_model",
+    "response_id",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_write_input_tokens",
+    "reasoning_output_tokens",
+    "finish_reasons",
+    "dimension_count",
+)
+
+
+def _same_kind(owner: Invocation, inv: Invocation) -> bool:
+    return (
+        owner.is_inference == inv.is_inference
+        and owner.operation != "retrieval"
+        and (owner.is_inference or owner.operation == inv.operation)
+    )
+
+
+def _merge(inv: Invocation, owner: Invocation) -> None:
+    for name in _MERGED_FIELDS:
+        value = getattr(inv, name, None)
+        if value is not None and hasattr(owner, name):
+            setattr(owner, name, value)
+    owner.response_attributes.update(inv.response_attributes)
+
+
 def _read(inv: Invocation, fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     out = {}
     for field_name, attribute in fields:
@@ -192,6 +225,13 @@ class TelemetryHandler:
     def start(
         self, inv: Invocation, *, activate: bool = True, context: otel_context.Context | None = None
     ) -> Invocation:
+        owner = otel_context.get_value(_OWNER, context)
+        if owner is not None and not owner.claimed and _same_kind(owner, inv):
+            # One model call, one span: the framework's span owns it; this record merges into it.
+            owner.claimed = True
+            inv.owner = owner
+            inv.start_ns = time.perf_counter_ns()
+            return inv
         entries = baggage.get_all(context)
         if entries:
             self._from_baggage(inv, entries)
@@ -209,7 +249,10 @@ class TelemetryHandler:
             name, context=context, kind=inv.kind, attributes=self._alias(attributes)
         )
         if activate:
-            inv.context_token = otel_context.attach(trace.set_span_in_context(inv.span))
+            ctx = trace.set_span_in_context(inv.span)
+            if inv.owns_client_calls:
+                ctx = otel_context.set_value(_OWNER, inv, ctx)
+            inv.context_token = otel_context.attach(ctx)
         return inv
 
     @staticmethod
@@ -252,6 +295,10 @@ class TelemetryHandler:
             return
         inv.ended = True
         self.deactivate(inv)
+        if inv.owner is not None:
+            if error is None:
+                _merge(inv, inv.owner)
+            return
         span = inv.span
         if span is None:
             return

@@ -42,7 +42,12 @@ class Invocation:
     response_model: str | None = None
     input_tokens: int | None = None
     error_type: str | None = None
+    #: A framework-level record (litellm, LangChain, ...) sets this: a client-level call made
+    #: while it is current merges its exact details into it instead of opening a second span.
+    owns_client_calls: bool = False
     # Filled by the handler.
+    owner: Invocation | None = None
+    claimed: bool = False
     span: Span | None = None
     start_ns: int = 0
     context_token: object | None = None
