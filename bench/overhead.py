@@ -69,9 +69,12 @@ def _stream_body() -> bytes:
     return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
 
 
-def _setup(variant: str, with_metrics: bool) -> Any:
-    import httpx2
-    import openai
+#: Spans the dropping exporter has seen (to check a variant really traces what is measured).
+EXPORTED = [0]
+
+
+def install_sdk(with_metrics: bool) -> Any:
+    """The SDK as an app has it: spans to a dropping exporter, optionally an SDK MeterProvider."""
     from opentelemetry import metrics, trace
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -80,6 +83,7 @@ def _setup(variant: str, with_metrics: bool) -> Any:
 
     class Drop(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
+            EXPORTED[0] += len(spans)
             return SpanExportResult.SUCCESS
 
     provider = TracerProvider()
@@ -87,6 +91,14 @@ def _setup(variant: str, with_metrics: bool) -> Any:
     trace.set_tracer_provider(provider)
     if with_metrics:
         metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    return trace.get_tracer("bench")
+
+
+def _setup(variant: str, with_metrics: bool) -> Any:
+    import httpx2
+    import openai
+
+    tracer = install_sdk(with_metrics)
     stream_body = _stream_body()
 
     def respond(request: Any) -> Any:
@@ -116,7 +128,6 @@ def _setup(variant: str, with_metrics: bool) -> Any:
         max_retries=0,
         http_client=httpx2.Client(transport=httpx2.MockTransport(respond)),
     )
-    tracer = trace.get_tracer("bench")
     return client, tracer
 
 
@@ -140,10 +151,16 @@ def _measure(variant: str, calls: int, rounds: int, with_metrics: bool) -> dict[
 
         return run
 
+    calls_by_name = {"chat": chat, "stream": stream}
+    if variant == "bare_span":
+        calls_by_name = {name: spanned(call) for name, call in calls_by_name.items()}
+    return timed(calls_by_name, calls, rounds)
+
+
+def timed(calls_by_name: dict[str, Any], calls: int, rounds: int) -> dict[str, float]:
+    """Median microseconds per call of each callable over ``rounds`` rounds, after a warm-up."""
     results = {}
-    for name, call in (("chat", chat), ("stream", stream)):
-        if variant == "bare_span":
-            call = spanned(call)
+    for name, call in calls_by_name.items():
         for _ in range(calls // 5):  # warm-up
             call()
         samples = []
@@ -198,32 +215,50 @@ def main() -> None:
 
 
 def _table(calls: int, rounds: int, with_metrics: bool) -> None:
+    setup = (
+        "spans + SDK MeterProvider (metrics recorded)" if with_metrics else "spans only (no MeterProvider)"
+    )
+    extra = ["--metrics"] if with_metrics else []
+    print_table(__file__, VARIANTS, ("chat", "stream"), calls, rounds, setup, extra)
+
+
+def print_table(
+    script: str,
+    variants: dict[str, str],
+    columns: tuple[str, ...],
+    calls: int,
+    rounds: int,
+    title: str,
+    extra: list[str] | None = None,
+) -> None:
+    """Run each variant of ``script`` in its own process and print one markdown table."""
     rows = {}
-    for variant in VARIANTS:
-        cmd = [sys.executable, __file__, "--variant", variant, "--calls", str(calls), "--rounds", str(rounds)]
-        done = subprocess.run(cmd + (["--metrics"] if with_metrics else []), capture_output=True, text=True)
+    for variant in variants:
+        cmd = [sys.executable, script, "--variant", variant, "--calls", str(calls), "--rounds", str(rounds)]
+        done = subprocess.run(cmd + (extra or []), capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{variant}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
             continue
         rows[variant] = json.loads(done.stdout.strip().splitlines()[-1])
     base = rows["none"]
-    floor = {k: rows["bare_span"][k] - base[k] for k in base}
-    setup = (
-        "spans + SDK MeterProvider (metrics recorded)" if with_metrics else "spans only (no MeterProvider)"
+    floor = {k: rows["bare_span"][k] - base[k] for k in columns}
+    print(f"\n## {title}: median of {rounds} rounds x {calls} calls, us per call; overhead = minus 'none'\n")
+    header = "".join(f" {c + ' us':>10} | overhead | x floor |" for c in columns)
+    counted = any(f"{columns[0]} spans" in row for row in rows.values())
+    print(f"| {'variant':<52} |{header}" + (" spans per call |" if counted else ""))
+    print(
+        f"|{'-' * 54}|"
+        + "-----------:|---------:|--------:|" * len(columns)
+        + ("---------------:|" if counted else "")
     )
-    print(f"\n## {setup}: median of {rounds} rounds x {calls} calls, us per call; overhead = minus 'none'\n")
-    print(f"| {'variant':<52} | chat us | overhead | x floor | stream us | overhead | x floor |")
-    print(f"|{'-' * 54}|--------:|---------:|--------:|----------:|---------:|--------:|")
     for variant, row in rows.items():
         cells = []
-        for key in ("chat", "stream"):
+        for key in columns:
             over = row[key] - base[key]
             ratio = f"{over / floor[key]:.2f}" if variant != "none" else "-"
-            cells += [f"{row[key]:.1f}", f"{over:+.1f}", ratio]
-        print(
-            f"| {VARIANTS[variant]:<52} | {cells[0]:>7} | {cells[1]:>8} | {cells[2]:>7} "
-            f"| {cells[3]:>9} | {cells[4]:>8} | {cells[5]:>7} |"
-        )
+            cells.append(f" {row[key]:>10.1f} | {over:>+8.1f} | {ratio:>7} |")
+        spans = [f"{row[f'{key} spans']}" for key in columns if f"{key} spans" in row]
+        print(f"| {variants[variant]:<52} |" + "".join(cells) + (f" {'/'.join(spans)} |" if spans else ""))
 
 
 if __name__ == "__main__":

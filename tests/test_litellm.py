@@ -87,5 +87,23 @@ def test_error_is_recorded_once(scenarios):
     assert span["status"] == "ERROR" and span["attributes"]["error.type"] == "RateLimitError"
 
 
+def test_content_capture_and_early_closed_stream(scenarios):
+    a = _only_span(scenarios["openai"])["attributes"]
+    assert json.loads(a["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "hi there"}]}
+    ]
+    assert json.loads(a["gen_ai.output.messages"])[0]["parts"] == [
+        {"type": "text", "content": "Echo: hi there"}
+    ]
+    closed = _only_span(scenarios["stream-closed"])
+    assert closed["name"] == "chat gpt-4o"  # ended (exported) although the stream was not consumed
+
+
+def test_metrics_are_conformant(scenarios):
+    row = scenarios["metrics"]
+    assert row["violations"] == []
+    assert "gen_ai.client.inference.duration" in row["names"]
+
+
 def test_the_sdk_alone_still_gets_its_span(scenarios):
     assert _only_span(scenarios["sdk-alone"])["attributes"]["openai.api.type"] == "chat_completions"

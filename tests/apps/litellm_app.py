@@ -8,20 +8,25 @@ import json
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of LiteLLM's price list
+os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "SPAN_ONLY"
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import genai_otel
-from genai_otel.testing.conformance import check_spans
+from genai_otel.testing.conformance import check_metrics, check_spans
 from genai_otel.testing.model_server import ModelServer
 
 exporter = InMemorySpanExporter()
 provider = TracerProvider()
 provider.add_span_processor(SimpleSpanProcessor(exporter))
 trace.set_tracer_provider(provider)
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 instrumented = genai_otel.instrument()
 
 import litellm  # noqa: E402
@@ -43,7 +48,7 @@ def scenario(name: str, run) -> None:
             {
                 "scenario": name,
                 "error": error,
-                "violations": [str(v) for v in check_spans(spans)],
+                "violations": [str(v) for v in check_spans(spans, content_captured=True)],
                 "spans": [
                     {
                         "name": s.name,
@@ -60,6 +65,24 @@ def scenario(name: str, run) -> None:
             }
         ),
         flush=True,
+    )
+
+
+def finish() -> None:
+    violations = [str(v) for v in check_metrics(reader.get_metrics_data())]
+    print(
+        json.dumps(
+            {
+                "scenario": "metrics",
+                "violations": violations,
+                "names": sorted(
+                    m.name
+                    for rm in reader.get_metrics_data().resource_metrics
+                    for sm in rm.scope_metrics
+                    for m in sm.metrics
+                ),
+            }
+        )
     )
 
 
@@ -121,9 +144,20 @@ with ModelServer() as server:
             model="openai/error-429", messages=MESSAGES, api_base=base, api_key="sk-x", num_retries=0
         ),
     )
+
+    def closed_early() -> None:
+        stream = litellm.completion(
+            model="openai/gpt-4o", messages=MESSAGES, api_base=base, api_key="sk-x", stream=True
+        )
+        next(iter(stream))
+        stream.close()  # the app stops reading: the span still ends
+
+    scenario("stream-closed", closed_early)
     scenario(
         "sdk-alone",
         lambda: openai.OpenAI(base_url=base, api_key="sk-x").chat.completions.create(
             model="gpt-4o-mini", messages=MESSAGES
         ),
     )
+
+finish()
