@@ -1,4 +1,6 @@
-"""A local model server that speaks the OpenAI and Anthropic HTTP wire protocols (JSON and SSE).
+"""A local model server that speaks the providers' HTTP wire protocols: OpenAI (and the Groq,
+Mistral and Azure AI Inference dialects), Anthropic, Gemini, Bedrock Runtime (AWS event stream),
+Cohere v2 and Ollama (NDJSON) -- see ``genai_otel.testing.protocols``.
 
 The real SDKs make real HTTP requests to it; answers are deterministic so tests can assert on
 them. The model name steers behaviour:
