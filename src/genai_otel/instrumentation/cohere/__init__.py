@@ -24,6 +24,7 @@ from genai_otel.instrumentation._base import (
     sync_wrapper,
 )
 from genai_otel.instrumentation._util import arg, get, server_of_url
+from genai_otel.instrumentation.openai._mapping import tool_call_part
 from genai_otel.telemetry import (
     EmbeddingsInvocation,
     InferenceInvocation,
@@ -50,16 +51,6 @@ def _text(content: Any) -> str | None:
     return "".join(get(part, "text") or "" for part in content)
 
 
-def _tool_call(call: Any) -> dict[str, Any]:
-    function = get(call, "function")
-    return {
-        "type": "tool_call",
-        "id": get(call, "id"),
-        "name": get(function, "name"),
-        "arguments": get(function, "arguments"),
-    }
-
-
 def _message(message: Any) -> dict[str, Any]:
     role = get(message, "role")
     if role == "tool":
@@ -71,7 +62,7 @@ def _message(message: Any) -> dict[str, Any]:
         return {"role": "tool", "parts": [part]}
     text = _text(get(message, "content"))
     parts = [{"type": "text", "content": text}] if text else []
-    return {"role": role, "parts": parts + [_tool_call(c) for c in get(message, "tool_calls") or ()]}
+    return {"role": role, "parts": parts + [tool_call_part(c) for c in get(message, "tool_calls") or ()]}
 
 
 def build_chat(
@@ -152,7 +143,7 @@ class ChatStreamAccumulator:
             self.text.append(get(get(message, "content"), "text") or "")
         elif kind in ("tool-call-start", "tool-call-delta"):
             call = get(message, "tool_calls")
-            slot = self.calls.setdefault(get(event, "index") or 0, _tool_call(call) | {"arguments": ""})
+            slot = self.calls.setdefault(get(event, "index") or 0, tool_call_part(call) | {"arguments": ""})
             slot["arguments"] += get(get(call, "function"), "arguments") or ""
         elif kind == "message-end":
             self.end = get(event, "delta")

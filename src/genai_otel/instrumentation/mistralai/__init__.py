@@ -56,16 +56,10 @@ def build_chat(
 def build_embeddings(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
 ) -> EmbeddingsInvocation:
+    from genai_otel.instrumentation.openai._mapping import embeddings_request
+
     host, port = _server(resource)
-    dtype = arg(kwargs, "output_dtype")
-    return EmbeddingsInvocation(
-        provider=PROVIDER,
-        request_model=arg(kwargs, "model"),
-        server_address=host,
-        server_port=port,
-        encoding_formats=[dtype] if dtype else None,
-        dimension_count=arg(kwargs, "output_dimension"),
-    )
+    return embeddings_request(kwargs, PROVIDER, host, port, "output_dtype", "output_dimension")
 
 
 def _stream_accumulator(inv: InferenceInvocation) -> Any:

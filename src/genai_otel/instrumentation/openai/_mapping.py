@@ -69,7 +69,8 @@ def _text_parts(content: Any) -> list[dict[str, Any]]:
     return parts
 
 
-def _tool_call_part(call: Any) -> dict[str, Any]:
+def tool_call_part(call: Any) -> dict[str, Any]:
+    """An OpenAI-shaped ``{id, function: {name, arguments}}`` tool call as a GenAI message part."""
     function = get(call, "function")
     return {
         "type": "tool_call",
@@ -98,7 +99,7 @@ def chat_input_messages(messages: Any) -> list[dict[str, Any]]:
             )
             continue
         parts = _text_parts(get(message, "content"))
-        parts += [_tool_call_part(call) for call in get(message, "tool_calls") or ()]
+        parts += [tool_call_part(call) for call in get(message, "tool_calls") or ()]
         out.append({"role": role, "parts": parts})
     return out
 
@@ -234,7 +235,7 @@ def chat_result(inv: InferenceInvocation, result: Any) -> None:
 
 def _chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
     parts = _text_parts(get(message, "content"))
-    parts += [_tool_call_part(call) for call in get(message, "tool_calls") or ()]
+    parts += [tool_call_part(call) for call in get(message, "tool_calls") or ()]
     return {"role": "assistant", "parts": parts, "finish_reason": _reason(finish_reason)}
 
 
@@ -463,14 +464,26 @@ def build_embeddings(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict, provider: str | None = None
 ) -> EmbeddingsInvocation:
     provider, host, port = _base(resource, provider)
-    fmt = arg(kwargs, "encoding_format")
+    return embeddings_request(kwargs, provider, host, port)
+
+
+def embeddings_request(
+    kwargs: dict,
+    provider: str,
+    host: str | None,
+    port: int | None,
+    format_key: str = "encoding_format",
+    dimensions_key: str = "dimensions",
+) -> EmbeddingsInvocation:
+    """An embeddings request: model, encoding format and requested dimensions (keys vary by SDK)."""
+    fmt = arg(kwargs, format_key)
     return EmbeddingsInvocation(
         provider=provider,
         request_model=arg(kwargs, "model"),
         server_address=host,
         server_port=port,
-        encoding_formats=[fmt] if fmt else None,
-        dimension_count=arg(kwargs, "dimensions"),
+        encoding_formats=[str(fmt)] if fmt else None,
+        dimension_count=arg(kwargs, dimensions_key),
     )
 
 
