@@ -46,6 +46,12 @@ def test_converse(otel, client, model_server):
     assert a[sc.SERVER_PORT] == model_server.server_address[1]
 
 
+def test_guardrail_id(otel, client):
+    guardrail = {"guardrailIdentifier": "gr-123", "guardrailVersion": "1"}
+    client.converse(modelId="amazon.nova-lite", messages=MESSAGES, guardrailConfig=guardrail)
+    assert otel.only_span().attributes[sc.AWS_BEDROCK_GUARDRAIL_ID] == "gr-123"
+
+
 def test_converse_cache_tokens_count_as_input(otel, client):
     client.converse(modelId="anthropic.claude-cache", messages=MESSAGES)
     a = otel.only_span().attributes

@@ -68,6 +68,7 @@ ERROR_TYPE = 'error.type'
 GEN_AI_SYSTEM = 'gen_ai.system'
 GEN_AI_USAGE_PROMPT_TOKENS = 'gen_ai.usage.prompt_tokens'
 GEN_AI_USAGE_COMPLETION_TOKENS = 'gen_ai.usage.completion_tokens'
+AWS_BEDROCK_GUARDRAIL_ID = 'aws.bedrock.guardrail.id'
 MESSAGING_SYSTEM = 'messaging.system'
 MESSAGING_OPERATION_NAME = 'messaging.operation.name'
 MESSAGING_OPERATION_TYPE = 'messaging.operation.type'
@@ -138,6 +139,9 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
                     'source': 'upstream',
                     'type': 'string'},
  'a2a.tenant': {'brief': 'The A2A tenant routing identifier.', 'source': 'upstream', 'type': 'string'},
+ 'aws.bedrock.guardrail.id': {'brief': 'The Bedrock Guardrail applied to the call.',
+                              'source': 'upstream',
+                              'type': 'string'},
  'error.type': {'brief': 'Class of error the operation ended with.', 'source': 'upstream', 'type': 'string'},
  'gen_ai.agent.description': {'brief': 'Agent description.', 'source': 'upstream', 'type': 'string'},
  'gen_ai.agent.id': {'brief': 'Agent id.', 'source': 'upstream', 'type': 'string'},
@@ -437,7 +441,8 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
                   'kinds': ['INTERNAL', 'CLIENT'],
                   'name': '{gen_ai.operation.name} {gen_ai.tool.name}',
                   'operations': ['execute_tool']},
- 'inference': {'attributes': {'error.type': 'conditionally_required',
+ 'inference': {'attributes': {'aws.bedrock.guardrail.id': 'conditionally_required',
+                              'error.type': 'conditionally_required',
                               'gen_ai.conversation.id': 'conditionally_required',
                               'gen_ai.input.messages': 'opt_in',
                               'gen_ai.operation.name': 'required',

@@ -290,6 +290,11 @@ def build(handler: TelemetryHandler, client: Any, args: tuple, kwargs: dict) -> 
         inv = InferenceInvocation(operation=semconv.OPERATION_CHAT, **facts)
         _converse_request(handler, inv, params)
     inv.stream = True if operation.endswith("Stream") else None
+    guardrail = (params.get("guardrailConfig") or {}).get("guardrailIdentifier") or params.get(
+        "guardrailIdentifier"
+    )
+    if guardrail:
+        inv.attributes[semconv.AWS_BEDROCK_GUARDRAIL_ID] = guardrail
     return inv
 
 
