@@ -74,6 +74,8 @@ def render() -> str:
         "METRIC_POINT_ATTRIBUTES": metrics["point_attributes"],
         "DEFAULT_METRIC_PROFILE": metrics["default_profile"],
         "METRIC_PROFILES": metrics["profiles"],
+        "DB_METRICS": metrics["db_metrics"],
+        "DB_METRIC_POINT_ATTRIBUTES": metrics["db_point_attributes"],
         "EVENTS": events["events"],
     }
     for name, value in tables.items():

@@ -105,6 +105,8 @@ def count_step(handler: TelemetryHandler, inv: Invocation) -> AgentLoopError | N
     run: _AgentRun | None = otel_context.get_value(_RUN)  # type: ignore[assignment]
     if run is None or inv.owner is not None:  # a call merged into a framework's span is already counted
         return None
+    if not (inv.is_inference or inv.operation == semconv.OPERATION_EXECUTE_TOOL):
+        return None  # steps are model and tool calls; embeddings and store queries are not
     run.steps += 1
     maximum = handler.settings.max_agent_steps
     if not maximum or run.steps <= maximum:

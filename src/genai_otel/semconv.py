@@ -69,6 +69,14 @@ GEN_AI_SYSTEM = 'gen_ai.system'
 GEN_AI_USAGE_PROMPT_TOKENS = 'gen_ai.usage.prompt_tokens'
 GEN_AI_USAGE_COMPLETION_TOKENS = 'gen_ai.usage.completion_tokens'
 AWS_BEDROCK_GUARDRAIL_ID = 'aws.bedrock.guardrail.id'
+DB_SYSTEM_NAME = 'db.system.name'
+DB_OPERATION_NAME = 'db.operation.name'
+DB_COLLECTION_NAME = 'db.collection.name'
+DB_NAMESPACE = 'db.namespace'
+DB_RESPONSE_RETURNED_ROWS = 'db.response.returned_rows'
+DB_OPERATION_BATCH_SIZE = 'db.operation.batch.size'
+GENAI_OTEL_VECTOR_DIMENSION = 'genai_otel.vector.dimension'
+GENAI_OTEL_VECTOR_FILTERED = 'genai_otel.vector.filtered'
 MESSAGING_SYSTEM = 'messaging.system'
 MESSAGING_OPERATION_NAME = 'messaging.operation.name'
 MESSAGING_OPERATION_TYPE = 'messaging.operation.type'
@@ -142,6 +150,27 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
  'aws.bedrock.guardrail.id': {'brief': 'The Bedrock Guardrail applied to the call.',
                               'source': 'upstream',
                               'type': 'string'},
+ 'db.collection.name': {'brief': 'The collection',
+                        'index or table operated on.': None,
+                        'source': 'upstream',
+                        'type': 'string'},
+ 'db.namespace': {'brief': 'The database / tenant / namespace the collection lives in.',
+                  'source': 'upstream',
+                  'type': 'string'},
+ 'db.operation.batch.size': {'brief': 'Number of items in a batch write.',
+                             'source': 'upstream',
+                             'type': 'int'},
+ 'db.operation.name': {'brief': 'The operation (query, search, add, upsert, delete, get, insert, SELECT, '
+                                '...).',
+                       'source': 'upstream',
+                       'type': 'string'},
+ 'db.response.returned_rows': {'brief': 'Number of rows (results) returned by the operation.',
+                               'source': 'upstream',
+                               'type': 'int'},
+ 'db.system.name': {'brief': 'The database product (chroma, qdrant, milvus, lancedb, postgresql, faiss, '
+                             'pinecone, weaviate).',
+                    'source': 'upstream',
+                    'type': 'string'},
  'error.type': {'brief': 'Class of error the operation ended with.', 'source': 'upstream', 'type': 'string'},
  'gen_ai.agent.description': {'brief': 'Agent description.', 'source': 'upstream', 'type': 'string'},
  'gen_ai.agent.id': {'brief': 'Agent id.', 'source': 'upstream', 'type': 'string'},
@@ -314,6 +343,13 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
  'genai_otel.loop_guard.limit': {'brief': "The loop-guard limit this span's agent run hit: hops or steps.",
                                  'source': 'genai_otel',
                                  'type': 'string'},
+ 'genai_otel.vector.dimension': {'brief': 'Dimension of the query or written vectors (the vectors themselves '
+                                          'are never recorded).',
+                                 'source': 'genai_otel',
+                                 'type': 'int'},
+ 'genai_otel.vector.filtered': {'brief': 'Whether the vector query carried a metadata filter.',
+                                'source': 'genai_otel',
+                                'type': 'boolean'},
  'messaging.batch.message_count': {'brief': 'Number of messages in a batch operation.',
                                    'source': 'upstream',
                                    'type': 'int'},
@@ -524,14 +560,41 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
                               'server.port': 'conditionally_required'},
                'kinds': ['CLIENT', 'INTERNAL'],
                'name': '{gen_ai.operation.name} {gen_ai.data_source.id}',
-               'operations': ['retrieval']}}
+               'operations': ['retrieval']},
+ 'vector_db': {'attributes': {'db.collection.name': 'conditionally_required',
+                              'db.namespace': 'conditionally_required',
+                              'db.operation.batch.size': 'conditionally_required',
+                              'db.operation.name': 'required',
+                              'db.response.returned_rows': 'recommended',
+                              'db.system.name': 'required',
+                              'error.type': 'conditionally_required',
+                              'gen_ai.retrieval.documents': 'opt_in',
+                              'gen_ai.retrieval.query.text': 'opt_in',
+                              'gen_ai.retrieval.top_k': 'recommended',
+                              'genai_otel.vector.dimension': 'recommended',
+                              'genai_otel.vector.filtered': 'recommended',
+                              'server.address': 'recommended',
+                              'server.port': 'conditionally_required'},
+               'key': 'db.system.name',
+               'kinds': ['CLIENT'],
+               'name': '{db.operation.name} {db.collection.name}',
+               'operations': ['chroma',
+                              'qdrant',
+                              'milvus',
+                              'lancedb',
+                              'postgresql',
+                              'faiss',
+                              'pinecone',
+                              'weaviate']}}
 
 COMMON_SPAN_ATTRIBUTES = ['genai_otel.content.truncated',
  'genai_otel.agent.path',
  'genai_otel.agent.hops',
  'genai_otel.loop_guard.limit']
 
-METRIC_BUCKETS = {'duration': [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+METRIC_BUCKETS = {'db_duration': [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+ 'duration': [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+ 'rows': [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
  'tokens': [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]}
 
 METRIC_POINT_ATTRIBUTES = ['gen_ai.operation.name',
@@ -672,6 +735,27 @@ METRIC_PROFILES = {'latest': {'brief': 'First standalone GenAI conventions relea
             'span_aliases': {'gen_ai.provider.name': 'gen_ai.system',
                              'gen_ai.usage.input_tokens': 'gen_ai.usage.prompt_tokens',
                              'gen_ai.usage.output_tokens': 'gen_ai.usage.completion_tokens'}}}
+
+DB_METRICS = [{'brief': 'Duration of a database client operation.',
+  'buckets': 'db_duration',
+  'instrument': 'histogram',
+  'measure': 'duration',
+  'name': 'db.client.operation.duration',
+  'unit': 's'},
+ {'brief': 'Rows returned by a database client operation.',
+  'buckets': 'rows',
+  'instrument': 'histogram',
+  'measure': 'returned_rows',
+  'name': 'db.client.response.returned_rows',
+  'unit': '{row}'}]
+
+DB_METRIC_POINT_ATTRIBUTES = ['db.system.name',
+ 'db.operation.name',
+ 'db.collection.name',
+ 'db.namespace',
+ 'server.address',
+ 'server.port',
+ 'error.type']
 
 EVENTS = {'gen_ai.client.inference.operation.details': {'attributes': ['gen_ai.operation.name',
                                                               'gen_ai.provider.name',

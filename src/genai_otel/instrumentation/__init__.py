@@ -12,6 +12,7 @@ INSTRUMENTORS: dict[str, str] = {
     "botocore": "genai_otel.instrumentation.bedrock:BedrockInstrumentor",
     "google.genai": "genai_otel.instrumentation.google_genai:GoogleGenAIInstrumentor",
     "azure.ai.inference": "genai_otel.instrumentation.azure_ai_inference:AzureAIInferenceInstrumentor",
+    "chromadb": "genai_otel.instrumentation.chromadb:ChromaInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",

@@ -8,6 +8,7 @@ from genai_otel.telemetry.invocation import (
     Invocation,
     RetrievalInvocation,
     ToolInvocation,
+    VectorDbInvocation,
 )
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "RetrievalInvocation",
     "TelemetryHandler",
     "ToolInvocation",
+    "VectorDbInvocation",
     "error_type_of",
 ]

@@ -23,10 +23,11 @@ from genai_otel.telemetry.invocation import (
     Invocation,
     RetrievalInvocation,
     ToolInvocation,
+    VectorDbInvocation,
     error_type_of,
 )
 from genai_otel.telemetry.messaging import MessagingTelemetry
-from genai_otel.telemetry.metrics import MetricRecorder
+from genai_otel.telemetry.metrics import DbMetricRecorder, MetricRecorder
 from genai_otel.telemetry.safety import safely
 from genai_otel.version import __version__
 
@@ -63,6 +64,15 @@ _REQUEST_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
         ("tool_type", semconv.GEN_AI_TOOL_TYPE),
         ("tool_description", semconv.GEN_AI_TOOL_DESCRIPTION),
     ),
+    VectorDbInvocation: (
+        ("system", semconv.DB_SYSTEM_NAME),
+        ("collection", semconv.DB_COLLECTION_NAME),
+        ("namespace", semconv.DB_NAMESPACE),
+        ("top_k", semconv.GEN_AI_RETRIEVAL_TOP_K),
+        ("batch_size", semconv.DB_OPERATION_BATCH_SIZE),
+        ("vector_dimension", semconv.GENAI_OTEL_VECTOR_DIMENSION),
+        ("filtered", semconv.GENAI_OTEL_VECTOR_FILTERED),
+    ),
     AgentInvocation: (
         ("agent_id", semconv.GEN_AI_AGENT_ID),
         ("agent_name", semconv.GEN_AI_AGENT_NAME),
@@ -85,6 +95,7 @@ _RESPONSE_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
         ("reasoning_output_tokens", semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
     ),
     EmbeddingsInvocation: (("dimension_count", semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),),
+    VectorDbInvocation: (("returned_rows", semconv.DB_RESPONSE_RETURNED_ROWS),),
 }
 _CONTENT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
     InferenceInvocation: (
@@ -94,6 +105,10 @@ _CONTENT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
         ("tool_definitions", semconv.GEN_AI_TOOL_DEFINITIONS),
     ),
     RetrievalInvocation: (
+        ("query_text", semconv.GEN_AI_RETRIEVAL_QUERY_TEXT),
+        ("documents", semconv.GEN_AI_RETRIEVAL_DOCUMENTS),
+    ),
+    VectorDbInvocation: (
         ("query_text", semconv.GEN_AI_RETRIEVAL_QUERY_TEXT),
         ("documents", semconv.GEN_AI_RETRIEVAL_DOCUMENTS),
     ),
@@ -126,6 +141,15 @@ _POINT_FIELDS = tuple(
     + _fields_for(_REQUEST_FIELDS, Invocation)
     + _fields_for(_RESPONSE_FIELDS, Invocation)
     if pair[1] in semconv.METRIC_POINT_ATTRIBUTES
+)
+_DB_POINT_FIELDS = tuple(
+    pair
+    for pair in (
+        ("operation", semconv.DB_OPERATION_NAME),
+        *_fields_for(_REQUEST_FIELDS, VectorDbInvocation),
+        *_fields_for(_RESPONSE_FIELDS, Invocation),
+    )
+    if pair[1] in semconv.DB_METRIC_POINT_ATTRIBUTES
 )
 
 
@@ -189,6 +213,7 @@ class TelemetryHandler:
         self._tracer = trace.get_tracer("genai_otel", __version__, tracer_provider=tracer_provider)
         meter = get_meter("genai_otel", __version__, meter_provider=meter_provider)
         self._metrics = MetricRecorder(meter, self.settings.profiles)
+        self._db_metrics = DbMetricRecorder(meter)
         self._events = get_logger("genai_otel", __version__, logger_provider=logger_provider)
         self._aliases = {
             new: old
@@ -236,7 +261,7 @@ class TelemetryHandler:
         if entries:
             self._from_baggage(inv, entries)
         request_fields = self._fields(type(inv))[0]
-        attributes = {semconv.GEN_AI_OPERATION_NAME: inv.operation, **_read(inv, request_fields)}
+        attributes = {inv.OPERATION_ATTRIBUTE: inv.operation, **_read(inv, request_fields)}
         choice_count = getattr(inv, "choice_count", None)
         if choice_count is not None and choice_count != 1:
             attributes[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choice_count
@@ -340,6 +365,9 @@ class TelemetryHandler:
         return out
 
     def _record_metrics(self, inv: Invocation, end_ns: int) -> None:
+        if isinstance(inv, VectorDbInvocation):
+            self._db_metrics.record(inv, _read(inv, _DB_POINT_FIELDS), end_ns)
+            return
         self._metrics.record(inv, _read(inv, _POINT_FIELDS), end_ns)
 
     def _emit_event(self, inv: Invocation, content_attributes: dict[str, Any]) -> None:

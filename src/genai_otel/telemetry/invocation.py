@@ -10,7 +10,7 @@ filled only when ``handler.capture_content`` is true, in the JSON shapes of the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from opentelemetry.trace import Span, SpanKind
 
@@ -27,6 +27,9 @@ def error_type_of(exc: BaseException) -> str:
 @dataclass(eq=False)
 class Invocation:
     """Fields shared by every GenAI operation."""
+
+    #: The attribute ``operation`` is written to (database spans use ``db.operation.name``).
+    OPERATION_ATTRIBUTE: ClassVar[str] = semconv.GEN_AI_OPERATION_NAME
 
     operation: str
     provider: str | None = None
@@ -150,3 +153,34 @@ class AgentInvocation(InferenceInvocation):
     @property
     def span_target(self) -> str | None:
         return self.agent_name
+
+
+@dataclass(eq=False)
+class VectorDbInvocation(Invocation):
+    """A vector store client call (database conventions): ``operation`` is ``db.operation.name``."""
+
+    OPERATION_ATTRIBUTE: ClassVar[str] = semconv.DB_OPERATION_NAME
+
+    operation: str = "query"
+    kind: SpanKind = SpanKind.CLIENT
+    system: str = ""
+    collection: str | None = None
+    namespace: str | None = None
+    top_k: int | None = None
+    batch_size: int | None = None
+    vector_dimension: int | None = None
+    filtered: bool | None = None
+    returned_rows: int | None = None
+    #: Set by the instrumentor from ``handler.capture_content``: whether to collect the content below.
+    capture_content: bool = False
+    # Content (opt-in): the query text, and the returned ``[{"id": ..., "score": ...}]``.
+    query_text: str | None = None
+    documents: list[dict[str, Any]] | None = None
+
+    @property
+    def is_inference(self) -> bool:
+        return False
+
+    @property
+    def span_target(self) -> str | None:
+        return self.collection

@@ -37,6 +37,7 @@ def _field(name: str) -> Callable[[Invocation, int], Any]:
 #: measure name (metrics.yaml) -> how to read it off a finished invocation.
 MEASURES: dict[str, Callable[[Invocation, int], Any]] = {
     "duration": _duration,
+    "returned_rows": _field("returned_rows"),
     "time_to_first_chunk": _ttfc,
     "time_per_output_chunk": _tpoc,
     "input_tokens": _field("input_tokens"),
@@ -125,3 +126,27 @@ class MetricRecorder:
         ):
             if value is not None:
                 plan.record(value, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type})
+
+
+class DbMetricRecorder:
+    """The database client metrics (``db.client.*``) of vector-store calls."""
+
+    def __init__(self, meter: Meter) -> None:
+        self._plans = [
+            (
+                meter.create_histogram(
+                    spec["name"],
+                    unit=spec["unit"],
+                    description=spec["brief"],
+                    explicit_bucket_boundaries_advisory=semconv.METRIC_BUCKETS[spec["buckets"]],
+                ).record,
+                MEASURES[spec["measure"]],
+            )
+            for spec in semconv.DB_METRICS
+        ]
+
+    def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
+        for record, measure in self._plans:
+            value = measure(inv, end_ns)
+            if value is not None:
+                record(value, attributes)

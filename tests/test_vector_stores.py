@@ -1,0 +1,87 @@
+"""Vector stores with their real client libraries (embedded stores in-process): conformant database
+spans for reads and writes; content (query text, ids, scores) only under content capture."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from genai_otel import semconv as sc
+from genai_otel.config import ContentCapture
+
+DIM = 8
+
+
+def vec(seed: int) -> list[float]:
+    return [((seed * 7 + i * 3) % 11) / 10.0 for i in range(DIM)]
+
+
+def _span(otel, name: str):
+    [span] = [s for s in otel.spans() if s.name == name]
+    return span
+
+
+def _assert_no_content(otel) -> None:
+    for span in otel.spans():
+        assert sc.GEN_AI_RETRIEVAL_DOCUMENTS not in span.attributes
+        assert sc.GEN_AI_RETRIEVAL_QUERY_TEXT not in span.attributes
+
+
+# -- Chroma ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chroma_collection(monkeypatch):
+    monkeypatch.setenv("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+
+    client = chromadb.EphemeralClient()
+    name = f"docs_{uuid.uuid4().hex[:8]}"
+    return client.create_collection(name, embedding_function=None)
+
+
+def _chroma_fill(collection) -> None:
+    collection.add(
+        ids=["a", "b", "c"],
+        embeddings=[vec(1), vec(2), vec(3)],
+        documents=["x", "y", "z"],
+        metadatas=[{"k": 1}, {"k": 2}, {"k": 3}],
+    )
+
+
+def test_chroma_reads_and_writes(otel, chroma_collection):
+    _chroma_fill(chroma_collection)
+    chroma_collection.query(
+        query_embeddings=[vec(1)], n_results=2, where={"k": {"$ne": 1}} if False else None
+    )
+    chroma_collection.get(ids=["a"])
+    chroma_collection.delete(ids=["c"])
+    name = chroma_collection.name
+    add = _span(otel, f"add {name}")
+    assert add.attributes[sc.DB_SYSTEM_NAME] == "chroma"
+    assert (
+        add.attributes[sc.DB_OPERATION_BATCH_SIZE] == 3
+        and add.attributes[sc.GENAI_OTEL_VECTOR_DIMENSION] == DIM
+    )
+    query = _span(otel, f"query {name}")
+    assert query.attributes[sc.GEN_AI_RETRIEVAL_TOP_K] == 2
+    assert query.attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 2
+    assert query.attributes[sc.DB_NAMESPACE] == "default_database"
+    assert query.attributes[sc.GENAI_OTEL_VECTOR_FILTERED] is True
+    assert _span(otel, f"get {name}").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 1
+    assert _span(otel, f"delete {name}").attributes[sc.DB_OPERATION_BATCH_SIZE] == 1
+    _assert_no_content(otel)
+    assert "db.client.operation.duration" in otel.metrics()
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_chroma_content_capture(otel, chroma_collection):
+    _chroma_fill(chroma_collection)
+    chroma_collection.query(query_embeddings=[vec(2)], n_results=2)
+    docs = json.loads(
+        _span(otel, f"query {chroma_collection.name}").attributes[sc.GEN_AI_RETRIEVAL_DOCUMENTS]
+    )
+    assert docs[0] == {"id": "b", "score": 0.0}
+    assert len(docs) == 2
