@@ -53,9 +53,7 @@ def _chroma_fill(collection) -> None:
 
 def test_chroma_reads_and_writes(otel, chroma_collection):
     _chroma_fill(chroma_collection)
-    chroma_collection.query(
-        query_embeddings=[vec(1)], n_results=2, where={"k": {"$ne": 1}} if False else None
-    )
+    chroma_collection.query(query_embeddings=[vec(1)], n_results=2, where={"k": {"$ne": 3}})
     chroma_collection.get(ids=["a"])
     chroma_collection.delete(ids=["c"])
     name = chroma_collection.name
@@ -85,3 +83,75 @@ def test_chroma_content_capture(otel, chroma_collection):
     )
     assert docs[0] == {"id": "b", "score": 0.0}
     assert len(docs) == 2
+
+
+# -- Qdrant (local mode) ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def qdrant(otel):
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(":memory:")
+    client.create_collection(
+        "kb", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    )
+    return client, models
+
+
+def test_qdrant_reads_and_writes(otel, qdrant):
+    client, models = qdrant
+    client.upsert(
+        "kb", points=[models.PointStruct(id=i, vector=vec(i), payload={"k": i}) for i in range(1, 4)]
+    )
+    found = client.query_points(
+        "kb",
+        query=vec(1),
+        limit=2,
+        query_filter=models.Filter(must=[models.FieldCondition(key="k", range=models.Range(lt=3))]),
+    )
+    assert len(found.points) == 2
+    records, _ = client.scroll("kb", limit=10)
+    assert len(records) == 3
+    client.retrieve("kb", ids=[1, 2])
+    client.delete("kb", points_selector=models.PointIdsList(points=[3]))
+    upsert = _span(otel, "upsert kb")
+    assert upsert.attributes[sc.DB_SYSTEM_NAME] == "qdrant"
+    assert (
+        upsert.attributes[sc.DB_OPERATION_BATCH_SIZE] == 3
+        and upsert.attributes[sc.GENAI_OTEL_VECTOR_DIMENSION] == DIM
+    )
+    query = _span(otel, "query_points kb")
+    a = query.attributes
+    assert (
+        a[sc.GEN_AI_RETRIEVAL_TOP_K],
+        a[sc.DB_RESPONSE_RETURNED_ROWS],
+        a[sc.GENAI_OTEL_VECTOR_FILTERED],
+    ) == (2, 2, True)
+    assert sc.SERVER_ADDRESS not in a  # local mode runs in-process
+    assert _span(otel, "scroll kb").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 3
+    assert _span(otel, "retrieve kb").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 2
+    assert _span(otel, "delete kb").attributes[sc.DB_OPERATION_BATCH_SIZE] == 1
+    _assert_no_content(otel)
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_qdrant_content_capture(otel, qdrant):
+    client, models = qdrant
+    client.upsert("kb", points=[models.PointStruct(id=i, vector=vec(i)) for i in range(1, 4)])
+    client.query_points("kb", query=vec(2), limit=1)
+    [doc] = json.loads(_span(otel, "query_points kb").attributes[sc.GEN_AI_RETRIEVAL_DOCUMENTS])
+    assert doc["id"] == "2" and doc["score"] == pytest.approx(1.0)
+
+
+async def test_qdrant_async(otel):
+    from qdrant_client import AsyncQdrantClient, models
+
+    client = AsyncQdrantClient(":memory:")
+    await client.create_collection(
+        "kb", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT)
+    )
+    await client.upsert("kb", points=[models.PointStruct(id=1, vector=vec(1))])
+    result = await client.query_points("kb", query=vec(1), limit=5)
+    assert len(result.points) == 1
+    assert _span(otel, "query_points kb").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 1
