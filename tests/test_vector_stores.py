@@ -155,3 +155,32 @@ async def test_qdrant_async(otel):
     result = await client.query_points("kb", query=vec(1), limit=5)
     assert len(result.points) == 1
     assert _span(otel, "query_points kb").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 1
+
+
+# -- FAISS ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_faiss(otel):
+    import faiss
+    import numpy as np
+
+    index = faiss.IndexIDMap(faiss.IndexFlatL2(DIM))
+    data = np.array([vec(i) for i in range(1, 5)], dtype="float32")
+    index.add_with_ids(data, np.array([10, 20, 30, 40], dtype="int64"))
+    _distances, labels = index.search(data[:1], 3)
+    assert labels[0][0] == 10
+    index.remove_ids(np.array([40], dtype="int64"))
+    add = _span(otel, "add_with_ids IndexIDMap")
+    assert (
+        add.attributes[sc.DB_OPERATION_BATCH_SIZE] == 4
+        and add.attributes[sc.GENAI_OTEL_VECTOR_DIMENSION] == DIM
+    )
+    search = _span(otel, "search IndexIDMap")
+    assert (
+        search.attributes[sc.GEN_AI_RETRIEVAL_TOP_K],
+        search.attributes[sc.DB_RESPONSE_RETURNED_ROWS],
+    ) == (3, 3)
+    docs = json.loads(search.attributes[sc.GEN_AI_RETRIEVAL_DOCUMENTS])
+    assert docs[0] == {"id": "10", "score": 0.0}
+    assert _span(otel, "remove_ids IndexIDMap").attributes[sc.DB_OPERATION_BATCH_SIZE] == 1

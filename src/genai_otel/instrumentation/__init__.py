@@ -14,6 +14,7 @@ INSTRUMENTORS: dict[str, str] = {
     "azure.ai.inference": "genai_otel.instrumentation.azure_ai_inference:AzureAIInferenceInstrumentor",
     "chromadb": "genai_otel.instrumentation.chromadb:ChromaInstrumentor",
     "qdrant_client": "genai_otel.instrumentation.qdrant_client:QdrantInstrumentor",
+    "faiss": "genai_otel.instrumentation.faiss:FaissInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",
