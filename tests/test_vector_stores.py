@@ -184,3 +184,32 @@ def test_faiss(otel):
     docs = json.loads(search.attributes[sc.GEN_AI_RETRIEVAL_DOCUMENTS])
     assert docs[0] == {"id": "10", "score": 0.0}
     assert _span(otel, "remove_ids IndexIDMap").attributes[sc.DB_OPERATION_BATCH_SIZE] == 1
+
+
+# -- LanceDB --------------------------------------------------------------------------------------
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_lancedb(otel, tmp_path):
+    import lancedb
+
+    db = lancedb.connect(tmp_path / "lance")
+    table = db.create_table("notes", data=[{"id": 0, "vector": vec(0), "text": "seed"}])
+    table.add([{"id": i, "vector": vec(i), "text": f"note {i}"} for i in range(1, 4)])
+    rows = table.search(vec(2)).where("id > 0").limit(2).to_list()
+    assert rows[0]["id"] == 2
+    table.delete("id = 3")
+    add = _span(otel, "add notes")
+    assert (
+        add.attributes[sc.DB_OPERATION_BATCH_SIZE] == 3
+        and add.attributes[sc.GENAI_OTEL_VECTOR_DIMENSION] == DIM
+    )
+    search = _span(otel, "search notes")
+    a = search.attributes
+    assert (
+        a[sc.GEN_AI_RETRIEVAL_TOP_K],
+        a[sc.DB_RESPONSE_RETURNED_ROWS],
+        a[sc.GENAI_OTEL_VECTOR_FILTERED],
+    ) == (2, 2, True)
+    assert json.loads(a[sc.GEN_AI_RETRIEVAL_DOCUMENTS])[0] == {"id": "2", "score": 0.0}
+    assert _span(otel, "delete notes").attributes[sc.GENAI_OTEL_VECTOR_FILTERED] is True

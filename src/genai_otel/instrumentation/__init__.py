@@ -15,6 +15,7 @@ INSTRUMENTORS: dict[str, str] = {
     "chromadb": "genai_otel.instrumentation.chromadb:ChromaInstrumentor",
     "qdrant_client": "genai_otel.instrumentation.qdrant_client:QdrantInstrumentor",
     "faiss": "genai_otel.instrumentation.faiss:FaissInstrumentor",
+    "lancedb": "genai_otel.instrumentation.lancedb:LanceDBInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",
