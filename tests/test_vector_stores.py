@@ -213,3 +213,36 @@ def test_lancedb(otel, tmp_path):
     ) == (2, 2, True)
     assert json.loads(a[sc.GEN_AI_RETRIEVAL_DOCUMENTS])[0] == {"id": "2", "score": 0.0}
     assert _span(otel, "delete notes").attributes[sc.GENAI_OTEL_VECTOR_FILTERED] is True
+
+
+# -- Milvus Lite ----------------------------------------------------------------------------------
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_milvus_lite(otel, tmp_path):
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(str(tmp_path / "milvus.db"))
+    client.create_collection("facts", dimension=DIM)
+    client.insert("facts", [{"id": i, "vector": vec(i), "text": f"fact {i}"} for i in range(1, 4)])
+    hits = client.search("facts", data=[vec(2)], limit=2, filter="id > 0")
+    assert hits[0][0]["id"] == 2
+    assert len(client.query("facts", filter="id >= 1", limit=10)) == 3
+    client.delete("facts", ids=[3])
+    client.close()
+    insert = _span(otel, "insert facts")
+    assert insert.attributes[sc.DB_SYSTEM_NAME] == "milvus"
+    assert (
+        insert.attributes[sc.DB_OPERATION_BATCH_SIZE] == 3
+        and insert.attributes[sc.GENAI_OTEL_VECTOR_DIMENSION] == DIM
+    )
+    search = _span(otel, "search facts")
+    a = search.attributes
+    assert (
+        a[sc.GEN_AI_RETRIEVAL_TOP_K],
+        a[sc.DB_RESPONSE_RETURNED_ROWS],
+        a[sc.GENAI_OTEL_VECTOR_FILTERED],
+    ) == (2, 2, True)
+    assert json.loads(a[sc.GEN_AI_RETRIEVAL_DOCUMENTS])[0]["id"] == "2"
+    assert _span(otel, "query facts").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 3
+    assert _span(otel, "delete facts").attributes[sc.DB_OPERATION_BATCH_SIZE] == 1

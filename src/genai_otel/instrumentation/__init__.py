@@ -16,6 +16,7 @@ INSTRUMENTORS: dict[str, str] = {
     "qdrant_client": "genai_otel.instrumentation.qdrant_client:QdrantInstrumentor",
     "faiss": "genai_otel.instrumentation.faiss:FaissInstrumentor",
     "lancedb": "genai_otel.instrumentation.lancedb:LanceDBInstrumentor",
+    "pymilvus": "genai_otel.instrumentation.pymilvus:MilvusInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",
