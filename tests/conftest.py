@@ -150,3 +150,11 @@ def amqp_url() -> Iterator[str]:
 
     with rabbitmq_server() as server:
         yield f"amqp://guest:guest@{server.address}/%2F"
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    from .servers import postgres_server
+
+    with postgres_server() as dsn:
+        yield dsn

@@ -153,3 +153,73 @@ def rabbitmq_server() -> Iterator[Server]:
             yield server
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _postgres_user() -> str | None:
+    """PostgreSQL refuses to run as root: as root, run it as an unprivileged user (created if need be)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    for name in ("postgres", "genai-otel-pg"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    subprocess.run(["useradd", "--system", "--no-create-home", "genai-otel-pg"], check=True)
+    return "genai-otel-pg"
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL with the pgvector extension, from the ``pgserver`` wheel (which ships both:
+    no Debian package of pgvector is reachable here). Yields a DSN."""
+    import pgserver
+
+    bin_dir = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    user = _postgres_user()
+    if user:  # the unprivileged user cannot reach a venv under /root: use a world-readable copy
+        site = Path(pgserver.__file__).parent.parent
+        shared = Path(tempfile.gettempdir()) / "genai-otel-pgserver"
+        if not (shared / "pgserver" / "pginstall" / "bin" / "postgres").exists():
+            # Keep the wheel's layout: the binaries find their libraries at $ORIGIN/../../../pgserver.libs.
+            shutil.copytree(
+                site / "pgserver" / "pginstall", shared / "pgserver" / "pginstall", dirs_exist_ok=True
+            )
+            shutil.copytree(site / "pgserver.libs", shared / "pgserver.libs", dirs_exist_ok=True)
+            for path in (shared, shared / "pgserver"):
+                path.chmod(0o755)
+        bin_dir = shared / "pgserver" / "pginstall" / "bin"
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="genai-otel-pg-"))
+    data, sockets = workdir / "data", workdir / "run"
+    sockets.mkdir()
+    prefix = ["runuser", "-u", user, "--"] if user else []
+    if user:
+        shutil.chown(workdir, user)
+        shutil.chown(sockets, user)
+    subprocess.run(
+        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    argv = [
+        *prefix,
+        str(bin_dir / "postgres"),
+        "-D",
+        str(data),
+        "-p",
+        str(port),
+        "-k",
+        str(sockets),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "fsync=off",
+    ]
+    try:
+        with run_server(argv, port, timeout=60, workdir=workdir):
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

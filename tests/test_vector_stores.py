@@ -246,3 +246,44 @@ def test_milvus_lite(otel, tmp_path):
     assert json.loads(a[sc.GEN_AI_RETRIEVAL_DOCUMENTS])[0]["id"] == "2"
     assert _span(otel, "query facts").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 3
     assert _span(otel, "delete facts").attributes[sc.DB_OPERATION_BATCH_SIZE] == 1
+
+
+# -- pgvector on a real PostgreSQL ------------------------------------------------------------------
+
+
+def test_pgvector_through_psycopg(otel, postgres_dsn):
+    import numpy as np
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    table = f"items_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(conn)
+        conn.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, embedding vector({DIM}))")
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {table} (id, embedding) VALUES (%s, %s)",
+                [(i, np.array(vec(i), dtype=np.float32)) for i in range(1, 5)],
+            )
+            cur.execute(
+                f"SELECT id FROM {table} WHERE id > %s ORDER BY embedding <-> %s LIMIT 2",
+                (0, np.array(vec(2), dtype=np.float32)),
+            )
+            assert cur.fetchall()[0][0] == 2
+        conn.execute("SELECT 1")  # not a vector statement: no span
+    insert = _span(otel, f"INSERT {table}")
+    assert insert.attributes[sc.DB_SYSTEM_NAME] == "postgresql"
+    assert (
+        insert.attributes[sc.DB_OPERATION_BATCH_SIZE] == 4
+        and insert.attributes[sc.GENAI_OTEL_VECTOR_DIMENSION] == DIM
+    )
+    select = _span(otel, f"SELECT {table}")
+    a = select.attributes
+    assert (
+        a[sc.GEN_AI_RETRIEVAL_TOP_K],
+        a[sc.DB_RESPONSE_RETURNED_ROWS],
+        a[sc.GENAI_OTEL_VECTOR_FILTERED],
+    ) == (2, 2, True)
+    assert a[sc.DB_NAMESPACE] == "postgres" and a[sc.SERVER_ADDRESS] == "127.0.0.1"
+    assert len(otel.spans()) == 2

@@ -17,6 +17,7 @@ INSTRUMENTORS: dict[str, str] = {
     "faiss": "genai_otel.instrumentation.faiss:FaissInstrumentor",
     "lancedb": "genai_otel.instrumentation.lancedb:LanceDBInstrumentor",
     "pymilvus": "genai_otel.instrumentation.pymilvus:MilvusInstrumentor",
+    "psycopg": "genai_otel.instrumentation.pgvector:PgvectorInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",
