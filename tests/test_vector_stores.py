@@ -287,3 +287,40 @@ def test_pgvector_through_psycopg(otel, postgres_dsn):
     ) == (2, 2, True)
     assert a[sc.DB_NAMESPACE] == "postgres" and a[sc.SERVER_ADDRESS] == "127.0.0.1"
     assert len(otel.spans()) == 2
+
+
+# -- Pinecone (its real SDK against a minimal local data-plane server) ----------------------------
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_pinecone(otel):
+    from pinecone import Pinecone
+
+    from genai_otel.instrumentation.pinecone import _index_name
+
+    from .fake_pinecone import FakePinecone
+
+    assert _index_name("docs-a1b2c3d.svc.aped-4627.pinecone.io") == "docs"
+    with FakePinecone() as server:
+        index = Pinecone(api_key="pc-test").Index(host=server.url)
+        index.upsert(vectors=[(f"v{i}", vec(i)) for i in range(1, 4)], namespace="docs")
+        result = index.query(top_k=2, vector=vec(2), namespace="docs", filter={"genre": "x"})
+        assert result.matches[0].id == "v2"
+        assert list(index.fetch(ids=["v1"], namespace="docs").vectors) == ["v1"]
+        index.delete(ids=["v3"], namespace="docs")
+    upsert = _span(otel, "upsert")
+    assert upsert.attributes[sc.DB_SYSTEM_NAME] == "pinecone" and upsert.attributes[sc.DB_NAMESPACE] == "docs"
+    assert (
+        upsert.attributes[sc.DB_OPERATION_BATCH_SIZE] == 3
+        and upsert.attributes[sc.GENAI_OTEL_VECTOR_DIMENSION] == DIM
+    )
+    query = _span(otel, "query")
+    a = query.attributes
+    assert (
+        a[sc.GEN_AI_RETRIEVAL_TOP_K],
+        a[sc.DB_RESPONSE_RETURNED_ROWS],
+        a[sc.GENAI_OTEL_VECTOR_FILTERED],
+    ) == (2, 2, True)
+    assert json.loads(a[sc.GEN_AI_RETRIEVAL_DOCUMENTS])[0] == {"id": "v2", "score": 1.0}
+    assert _span(otel, "fetch").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 1
+    assert _span(otel, "delete").attributes[sc.DB_OPERATION_BATCH_SIZE] == 1

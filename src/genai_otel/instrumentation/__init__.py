@@ -18,6 +18,7 @@ INSTRUMENTORS: dict[str, str] = {
     "lancedb": "genai_otel.instrumentation.lancedb:LanceDBInstrumentor",
     "pymilvus": "genai_otel.instrumentation.pymilvus:MilvusInstrumentor",
     "psycopg": "genai_otel.instrumentation.pgvector:PgvectorInstrumentor",
+    "pinecone": "genai_otel.instrumentation.pinecone:PineconeInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",
