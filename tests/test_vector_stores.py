@@ -324,3 +324,41 @@ def test_pinecone(otel):
     assert json.loads(a[sc.GEN_AI_RETRIEVAL_DOCUMENTS])[0] == {"id": "v2", "score": 1.0}
     assert _span(otel, "fetch").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 1
     assert _span(otel, "delete").attributes[sc.DB_OPERATION_BATCH_SIZE] == 1
+
+
+# -- Weaviate (its real client against a minimal local REST + gRPC server) ------------------------
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_weaviate(otel):
+    import weaviate
+    from weaviate.classes.data import DataObject
+    from weaviate.classes.query import Filter, MetadataQuery
+
+    from .fake_weaviate import FakeWeaviate
+
+    with FakeWeaviate() as server:
+        client = weaviate.connect_to_custom(
+            "127.0.0.1", server.http_port, False, "127.0.0.1", server.grpc_port, False, skip_init_checks=True
+        )
+        try:
+            docs = client.collections.get("Docs")
+            docs.data.insert_many([DataObject(properties={"t": f"d{i}"}, vector=vec(i)) for i in range(1, 4)])
+            found = docs.query.near_vector(vec(2), limit=2, return_metadata=MetadataQuery(distance=True))
+            assert len(found.objects) == 2
+            assert len(docs.query.fetch_objects(limit=10).objects) == 3
+            docs.data.delete_many(where=Filter.by_property("t").like("*"))
+        finally:
+            client.close()
+    insert = _span(otel, "insert_many Docs")
+    assert insert.attributes[sc.DB_SYSTEM_NAME] == "weaviate"
+    assert (
+        insert.attributes[sc.DB_OPERATION_BATCH_SIZE] == 3
+        and insert.attributes[sc.GENAI_OTEL_VECTOR_DIMENSION] == DIM
+    )
+    near = _span(otel, "near_vector Docs")
+    a = near.attributes
+    assert (a[sc.GEN_AI_RETRIEVAL_TOP_K], a[sc.DB_RESPONSE_RETURNED_ROWS]) == (2, 2)
+    assert json.loads(a[sc.GEN_AI_RETRIEVAL_DOCUMENTS])[0]["score"] == pytest.approx(0.0, abs=1e-6)
+    assert _span(otel, "fetch_objects Docs").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 3
+    assert _span(otel, "delete_many Docs").attributes[sc.GENAI_OTEL_VECTOR_FILTERED] is True

@@ -19,6 +19,7 @@ INSTRUMENTORS: dict[str, str] = {
     "pymilvus": "genai_otel.instrumentation.pymilvus:MilvusInstrumentor",
     "psycopg": "genai_otel.instrumentation.pgvector:PgvectorInstrumentor",
     "pinecone": "genai_otel.instrumentation.pinecone:PineconeInstrumentor",
+    "weaviate": "genai_otel.instrumentation.weaviate:WeaviateInstrumentor",
     "redis": "genai_otel.instrumentation.redis:RedisStreamsInstrumentor",
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",
