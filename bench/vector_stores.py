@@ -1,0 +1,110 @@
+"""Per-query overhead of vector-store instrumentation: Chroma (embedded) and Qdrant (local mode),
+no instrumentation vs a hand-made span vs genai-otel vs OpenLLMetry's instrumentor for the same store,
+each variant in its own process.
+
+    python bench/vector_stores.py [--calls 1000] [--rounds 5]     # bench venv: pip install -e '.[bench]'
+
+A query is a top-5 nearest-neighbour search over 200 stored 8-dimensional vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from overhead import EXPORTED, install_sdk, print_table, timed
+
+VARIANTS = {
+    "none": "no instrumentation",
+    "bare_span": "one hand-made span (floor)",
+    "genai_otel": "genai-otel",
+    "openllmetry": "OpenLLMetry opentelemetry-instrumentation-{store}",
+}
+DIM, STORED = 8, 200
+
+
+def vector(seed: int) -> list[float]:
+    return [((seed * 7 + i * 3) % 11) / 10.0 for i in range(DIM)]
+
+
+def _instrument(variant: str, store: str) -> None:
+    if variant == "genai_otel":
+        import genai_otel
+
+        genai_otel.instrument(only=["chromadb" if store == "chroma" else "qdrant_client"])
+    elif variant == "openllmetry":
+        if store == "chroma":
+            from opentelemetry.instrumentation.chromadb import ChromaInstrumentor as Instrumentor
+        else:
+            from opentelemetry.instrumentation.qdrant import QdrantInstrumentor as Instrumentor
+        Instrumentor().instrument()
+
+
+def _query(store: str) -> Any:
+    if store == "chroma":
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        import chromadb
+
+        collection = chromadb.EphemeralClient().create_collection("bench", embedding_function=None)
+        collection.add(ids=[str(i) for i in range(STORED)], embeddings=[vector(i) for i in range(STORED)])
+        return lambda: collection.query(query_embeddings=[vector(3)], n_results=5)
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(":memory:")
+    client.create_collection(
+        "bench", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    )
+    client.upsert("bench", points=[models.PointStruct(id=i, vector=vector(i)) for i in range(STORED)])
+    return lambda: client.query_points("bench", query=vector(3), limit=5)
+
+
+def _measure(variant: str, store: str, calls: int, rounds: int) -> dict[str, float]:
+    tracer = install_sdk(with_metrics=False)
+    _instrument(variant, store)
+    query = _query(store)
+    if variant == "bare_span":
+        plain = query
+
+        def query() -> None:
+            with tracer.start_as_current_span("query"):
+                plain()
+
+    results = timed({"query": query}, calls, rounds)
+    before = EXPORTED[0]
+    query()
+    results["query spans"] = EXPORTED[0] - before
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(_measure(args.variant, args.store, args.calls, args.rounds)))
+        return
+    for store, package in (("chroma", "chromadb"), ("qdrant", "qdrant")):
+        variants = {k: v.format(store=package) for k, v in VARIANTS.items()}
+        print_table(
+            __file__,
+            variants,
+            ("query",),
+            args.calls,
+            args.rounds,
+            f"{store}: spans only",
+            ["--store", store],
+        )
+
+
+if __name__ == "__main__":
+    main()
