@@ -362,3 +362,44 @@ def test_weaviate(otel):
     assert json.loads(a[sc.GEN_AI_RETRIEVAL_DOCUMENTS])[0]["score"] == pytest.approx(0.0, abs=1e-6)
     assert _span(otel, "fetch_objects Docs").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 3
     assert _span(otel, "delete_many Docs").attributes[sc.GENAI_OTEL_VECTOR_FILTERED] is True
+
+
+# -- async clients --------------------------------------------------------------------------------
+
+
+async def test_pgvector_async_cursor(otel, postgres_dsn):
+    import numpy as np
+    import psycopg
+    from pgvector.psycopg import register_vector_async
+
+    table = f"aitems_{uuid.uuid4().hex[:6]}"
+    async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as conn:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        await register_vector_async(conn)
+        await conn.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, embedding vector({DIM}))")
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                f"INSERT INTO {table} (id, embedding) VALUES (%s, %s)",
+                [(i, np.array(vec(i), dtype=np.float32)) for i in range(1, 4)],
+            )
+            await cur.execute(
+                f"SELECT id FROM {table} ORDER BY embedding <=> %s LIMIT 1", (np.array(vec(3)),)
+            )
+            assert (await cur.fetchone())[0] == 3
+    assert _span(otel, f"INSERT {table}").attributes[sc.DB_OPERATION_BATCH_SIZE] == 3
+    assert _span(otel, f"SELECT {table}").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 1
+
+
+async def test_pinecone_asyncio(otel):
+    from pinecone import PineconeAsyncio
+
+    from .fake_pinecone import FakePinecone
+
+    with FakePinecone() as server:
+        pc = PineconeAsyncio(api_key="pc-test")
+        async with pc, pc.IndexAsyncio(host=server.url) as index:
+            await index.upsert(vectors=[(f"v{i}", vec(i)) for i in range(1, 3)], namespace="docs")
+            result = await index.query(top_k=1, vector=vec(1), namespace="docs")
+    assert result.matches[0].id == "v1"
+    assert _span(otel, "query").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 1
+    assert _span(otel, "upsert").attributes[sc.DB_OPERATION_BATCH_SIZE] == 2
