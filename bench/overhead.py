@@ -222,6 +222,25 @@ def _table(calls: int, rounds: int, with_metrics: bool) -> None:
     print_table(__file__, VARIANTS, ("chat", "stream"), calls, rounds, setup, extra)
 
 
+def variant_cli(
+    doc: str, script: str, measure: Any, groups: dict[str, dict[str, str]], columns: tuple[str, ...]
+) -> None:
+    """The command line the per-library benchmarks share: with ``--variant`` (and ``--group``) measure one
+    variant in this process and print JSON; without, run every variant of every group in its own process."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument("--group", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(measure(args.variant, args.group, args.calls, args.rounds)))
+        return
+    for group, variants in groups.items():
+        title = f"{group}: spans only"
+        print_table(script, variants, columns, args.calls, args.rounds, title, ["--group", group])
+
+
 def print_table(
     script: str,
     variants: dict[str, str],

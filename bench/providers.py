@@ -10,14 +10,13 @@ answering with canned Bedrock responses (the stream in AWS event stream framing)
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from overhead import EXPORTED, _stream_body, install_sdk, print_table, timed
+from overhead import EXPORTED, _stream_body, install_sdk, timed, variant_cli
 
 VARIANTS = {
     "none": "no instrumentation",
@@ -158,23 +157,11 @@ def _measure(variant: str, provider: str, calls: int, rounds: int) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--variant", help=argparse.SUPPRESS)
-    parser.add_argument("--provider", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.variant:
-        print(json.dumps(_measure(args.variant, args.provider, args.calls, args.rounds)))
-        return
-    for provider, package in (("groq", "groq"), ("bedrock", "bedrock")):
-        variants = {k: v.format(provider=package) for k, v in VARIANTS.items()}
-        title = f"{provider}: spans only"
-        print_table(
-            __file__, variants, ("chat", "stream"), args.calls, args.rounds, title, ["--provider", provider]
-        )
+    groups = {
+        provider: {k: v.format(provider=provider) for k, v in VARIANTS.items()}
+        for provider in ("groq", "bedrock")
+    }
+    variant_cli(__doc__, __file__, _measure, groups, ("chat", "stream"))
 
 
 if __name__ == "__main__":

@@ -9,15 +9,13 @@ A query is a top-5 nearest-neighbour search over 200 stored 8-dimensional vector
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from overhead import EXPORTED, install_sdk, print_table, timed
+from overhead import EXPORTED, install_sdk, timed, variant_cli
 
 VARIANTS = {
     "none": "no instrumentation",
@@ -82,28 +80,11 @@ def _measure(variant: str, store: str, calls: int, rounds: int) -> dict[str, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--variant", help=argparse.SUPPRESS)
-    parser.add_argument("--store", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.variant:
-        print(json.dumps(_measure(args.variant, args.store, args.calls, args.rounds)))
-        return
-    for store, package in (("chroma", "chromadb"), ("qdrant", "qdrant")):
-        variants = {k: v.format(store=package) for k, v in VARIANTS.items()}
-        print_table(
-            __file__,
-            variants,
-            ("query",),
-            args.calls,
-            args.rounds,
-            f"{store}: spans only",
-            ["--store", store],
-        )
+    groups = {
+        store: {k: v.format(store=package) for k, v in VARIANTS.items()}
+        for store, package in (("chroma", "chromadb"), ("qdrant", "qdrant"))
+    }
+    variant_cli(__doc__, __file__, _measure, groups, ("query",))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,11 @@ def documents(ids: Sequence[Any], scores: Sequence[Any] | None = None) -> list[d
     return out
 
 
+def no_result(inv: VectorDbInvocation, result: Any) -> None:
+    """For writes: nothing to read off the result."""
+    return None
+
+
 def operation_patches(
     module: str, classes: Iterable[tuple[str, bool]], methods: dict[str, CallSpec]
 ) -> Iterable[Patch]:

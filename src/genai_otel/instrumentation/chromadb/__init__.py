@@ -8,7 +8,7 @@ from typing import Any
 
 from genai_otel.instrumentation._base import CallSpec, GenAIInstrumentor, Patch
 from genai_otel.instrumentation._util import server_of_url
-from genai_otel.instrumentation._vector import count, dimension_of, documents, operation_patches
+from genai_otel.instrumentation._vector import count, dimension_of, documents, no_result, operation_patches
 from genai_otel.telemetry import TelemetryHandler, VectorDbInvocation
 
 SYSTEM = "chroma"
@@ -71,10 +71,6 @@ def _write(operation: str) -> Any:
     return build
 
 
-def _nothing(inv: VectorDbInvocation, result: Any) -> None:
-    return None
-
-
 class ChromaInstrumentor(GenAIInstrumentor):
     """Instruments ``chromadb`` collections."""
 
@@ -85,7 +81,7 @@ class ChromaInstrumentor(GenAIInstrumentor):
             "query": CallSpec("chroma.query", build_query, query_result),
             "get": CallSpec("chroma.get", build_get, get_result),
             **{
-                op: CallSpec(f"chroma.{op}", _write(op), _nothing)
+                op: CallSpec(f"chroma.{op}", _write(op), no_result)
                 for op in ("add", "upsert", "update", "delete")
             },
         }

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from genai_otel.instrumentation._base import CallSpec, GenAIInstrumentor, Patch, sync_wrapper
-from genai_otel.instrumentation._vector import dimension_of, documents
+from genai_otel.instrumentation._vector import dimension_of, documents, no_result
 from genai_otel.telemetry import TelemetryHandler, VectorDbInvocation
 
 SYSTEM = "faiss"
@@ -59,10 +59,6 @@ def _write(operation: str) -> Any:
     return build
 
 
-def _nothing(inv: VectorDbInvocation, result: Any) -> None:
-    return None
-
-
 class FaissInstrumentor(GenAIInstrumentor):
     """Instruments every FAISS index class's search and write methods."""
 
@@ -74,7 +70,7 @@ class FaissInstrumentor(GenAIInstrumentor):
 
         specs = {
             "search": CallSpec("faiss.search", build_search, search_result),
-            **{op: CallSpec(f"faiss.{op}", _write(op), _nothing) for op in _METHODS[1:]},
+            **{op: CallSpec(f"faiss.{op}", _write(op), no_result) for op in _METHODS[1:]},
         }
         # faiss's class wrappers give each index class its own copy of these methods.
         for name in dir(faiss):

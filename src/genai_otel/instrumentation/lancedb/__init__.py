@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from genai_otel.instrumentation._base import CallSpec, GenAIInstrumentor, Patch, sync_wrapper
-from genai_otel.instrumentation._vector import count, dimension_of, documents
+from genai_otel.instrumentation._vector import count, dimension_of, documents, no_result
 from genai_otel.telemetry import TelemetryHandler, VectorDbInvocation
 
 SYSTEM = "lancedb"
@@ -61,10 +61,6 @@ def _filtered(operation: str) -> Any:
     return build
 
 
-def _nothing(inv: VectorDbInvocation, result: Any) -> None:
-    return None
-
-
 class LanceDBInstrumentor(GenAIInstrumentor):
     """Instruments ``lancedb`` tables and vector queries."""
 
@@ -75,9 +71,13 @@ class LanceDBInstrumentor(GenAIInstrumentor):
             ("lancedb.query", "LanceVectorQueryBuilder.to_arrow"): CallSpec(
                 "lancedb.search", build_search, search_result
             ),
-            ("lancedb.table", "LanceTable.add"): CallSpec("lancedb.add", build_add, _nothing),
-            ("lancedb.table", "LanceTable.delete"): CallSpec("lancedb.delete", _filtered("delete"), _nothing),
-            ("lancedb.table", "LanceTable.update"): CallSpec("lancedb.update", _filtered("update"), _nothing),
+            ("lancedb.table", "LanceTable.add"): CallSpec("lancedb.add", build_add, no_result),
+            ("lancedb.table", "LanceTable.delete"): CallSpec(
+                "lancedb.delete", _filtered("delete"), no_result
+            ),
+            ("lancedb.table", "LanceTable.update"): CallSpec(
+                "lancedb.update", _filtered("update"), no_result
+            ),
         }
         for (module, attribute), spec in specs.items():
             yield Patch(module, attribute, functools.partial(sync_wrapper, spec=spec))

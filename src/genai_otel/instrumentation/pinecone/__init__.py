@@ -10,7 +10,7 @@ from typing import Any
 
 from genai_otel.instrumentation._base import CallSpec, GenAIInstrumentor, Patch
 from genai_otel.instrumentation._util import get, server_of_url
-from genai_otel.instrumentation._vector import count, dimension_of, documents, operation_patches
+from genai_otel.instrumentation._vector import count, dimension_of, documents, no_result, operation_patches
 from genai_otel.telemetry import TelemetryHandler, VectorDbInvocation
 
 SYSTEM = "pinecone"
@@ -79,10 +79,6 @@ def build_delete(handler: TelemetryHandler, index: Any, args: tuple, kwargs: dic
     return inv
 
 
-def _nothing(inv: VectorDbInvocation, result: Any) -> None:
-    return None
-
-
 class PineconeInstrumentor(GenAIInstrumentor):
     """Instruments the ``pinecone`` SDK's index data-plane calls."""
 
@@ -92,8 +88,8 @@ class PineconeInstrumentor(GenAIInstrumentor):
         methods = {
             "query": CallSpec("pinecone.query", build_query, query_result),
             "fetch": CallSpec("pinecone.fetch", build_fetch, fetch_result),
-            "upsert": CallSpec("pinecone.upsert", build_upsert, _nothing),
-            "delete": CallSpec("pinecone.delete", build_delete, _nothing),
+            "upsert": CallSpec("pinecone.upsert", build_upsert, no_result),
+            "delete": CallSpec("pinecone.delete", build_delete, no_result),
         }
         yield from operation_patches("pinecone.index", [("Index", False)], methods)
         yield from operation_patches("pinecone.async_client.async_index", [("AsyncIndex", True)], methods)

@@ -8,7 +8,7 @@ from typing import Any
 
 from genai_otel.instrumentation._base import CallSpec, GenAIInstrumentor, Patch
 from genai_otel.instrumentation._util import server_of_url
-from genai_otel.instrumentation._vector import count, dimension_of, documents, operation_patches
+from genai_otel.instrumentation._vector import count, dimension_of, documents, no_result, operation_patches
 from genai_otel.telemetry import TelemetryHandler, VectorDbInvocation
 
 SYSTEM = "milvus"
@@ -82,10 +82,6 @@ def _write(operation: str) -> Any:
     return build
 
 
-def _nothing(inv: VectorDbInvocation, result: Any) -> None:
-    return None
-
-
 class MilvusInstrumentor(GenAIInstrumentor):
     """Instruments ``pymilvus``'s ``MilvusClient`` and ``AsyncMilvusClient``."""
 
@@ -97,7 +93,7 @@ class MilvusInstrumentor(GenAIInstrumentor):
             "hybrid_search": CallSpec("milvus.hybrid_search", build_hybrid, search_result),
             "query": CallSpec("milvus.query", _rows("query"), rows_result),
             "get": CallSpec("milvus.get", _rows("get"), rows_result),
-            **{op: CallSpec(f"milvus.{op}", _write(op), _nothing) for op in ("insert", "upsert", "delete")},
+            **{op: CallSpec(f"milvus.{op}", _write(op), no_result) for op in ("insert", "upsert", "delete")},
         }
         yield from operation_patches(
             "pymilvus.milvus_client.milvus_client", [("MilvusClient", False)], methods

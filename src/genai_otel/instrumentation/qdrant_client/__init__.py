@@ -9,7 +9,7 @@ from typing import Any
 
 from genai_otel.instrumentation._base import CallSpec, GenAIInstrumentor, Patch
 from genai_otel.instrumentation._util import server_of_url
-from genai_otel.instrumentation._vector import count, dimension_of, documents, operation_patches
+from genai_otel.instrumentation._vector import count, dimension_of, documents, no_result, operation_patches
 from genai_otel.telemetry import TelemetryHandler, VectorDbInvocation
 
 SYSTEM = "qdrant"
@@ -111,10 +111,6 @@ def build_delete(handler: TelemetryHandler, client: Any, args: tuple, kwargs: di
     return inv
 
 
-def _nothing(inv: VectorDbInvocation, result: Any) -> None:
-    return None
-
-
 class QdrantInstrumentor(GenAIInstrumentor):
     """Instruments ``qdrant-client``."""
 
@@ -127,8 +123,8 @@ class QdrantInstrumentor(GenAIInstrumentor):
             "retrieve": CallSpec("qdrant.retrieve", _read("retrieve"), rows_result),
             "scroll": CallSpec("qdrant.scroll", _read("scroll", "limit"), rows_result),
             "count": CallSpec("qdrant.count", _read("count"), rows_result),
-            "upsert": CallSpec("qdrant.upsert", build_upsert, _nothing),
-            "delete": CallSpec("qdrant.delete", build_delete, _nothing),
+            "upsert": CallSpec("qdrant.upsert", build_upsert, no_result),
+            "delete": CallSpec("qdrant.delete", build_delete, no_result),
         }
         yield from operation_patches("qdrant_client.qdrant_client", [("QdrantClient", False)], methods)
         yield from operation_patches(

@@ -10,7 +10,7 @@ from typing import Any
 
 from genai_otel.instrumentation._base import CallSpec, GenAIInstrumentor, Patch
 from genai_otel.instrumentation._util import server_of_url
-from genai_otel.instrumentation._vector import documents, operation_patches
+from genai_otel.instrumentation._vector import documents, no_result, operation_patches
 from genai_otel.telemetry import TelemetryHandler, VectorDbInvocation
 
 SYSTEM = "weaviate"
@@ -80,10 +80,6 @@ def build_delete(handler: TelemetryHandler, connection: Any, args: tuple, kwargs
     return _record(handler, connection, "delete_many", args[0] if args else kwargs.get("request"))
 
 
-def _nothing(inv: VectorDbInvocation, result: Any) -> None:
-    return None
-
-
 class WeaviateInstrumentor(GenAIInstrumentor):
     """Instruments ``weaviate-client`` v4 queries and batch writes."""
 
@@ -92,8 +88,8 @@ class WeaviateInstrumentor(GenAIInstrumentor):
     def patches(self) -> Iterable[Patch]:
         methods = {
             "grpc_search": CallSpec("weaviate.search", build_search, search_result),
-            "grpc_batch_objects": CallSpec("weaviate.batch", build_batch, _nothing),
-            "grpc_batch_delete": CallSpec("weaviate.delete", build_delete, _nothing),
+            "grpc_batch_objects": CallSpec("weaviate.batch", build_batch, no_result),
+            "grpc_batch_delete": CallSpec("weaviate.delete", build_delete, no_result),
         }
         yield from operation_patches(
             "weaviate.connect.v4", [("ConnectionSync", False), ("ConnectionAsync", True)], methods
