@@ -75,6 +75,8 @@ def render() -> str:
         "DEFAULT_METRIC_PROFILE": metrics["default_profile"],
         "METRIC_PROFILES": metrics["profiles"],
         "DB_METRICS": metrics["db_metrics"],
+        "NORMALIZATION": _load("normalization.yaml"),
+        "PRICES": _load("prices.yaml"),
         "DB_METRIC_POINT_ATTRIBUTES": metrics["db_point_attributes"],
         "EVENTS": events["events"],
     }

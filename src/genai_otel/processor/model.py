@@ -1,0 +1,35 @@
+"""The transport-neutral span every rule works on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from genai_otel.telemetry.safety import report_internal_error
+
+
+@dataclass
+class SpanRecord:
+    """Name, attributes and events of one span; rules change them in place."""
+
+    name: str
+    attributes: dict[str, Any]
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    resource: dict[str, Any] = field(default_factory=dict)
+
+
+class Rule(Protocol):
+    name: str
+
+    def apply(self, span: SpanRecord) -> None: ...
+
+
+def apply_rules(span: SpanRecord, rules: Iterable[Rule]) -> SpanRecord:
+    """Run every rule; a failing rule is logged once and skipped, never losing the span."""
+    for rule in rules:
+        try:
+            rule.apply(span)
+        except Exception:
+            report_internal_error(f"processor rule {rule.name}")
+    return span

@@ -1,0 +1,326 @@
+"""The enrichment rules: normalise, cost, redact, limit. Their data lives in conventions/."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from genai_otel import semconv
+from genai_otel.config import PRICES_FILE
+from genai_otel.processor.model import Rule, SpanRecord
+from genai_otel.telemetry.content import serialize
+
+
+def _read_table(path: str) -> dict[str, Any]:
+    """A user's table: JSON, or YAML when PyYAML is installed."""
+    text = Path(path).read_text(encoding="utf-8")
+    if path.endswith(".json"):
+        return json.loads(text)
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+# -- normalise ---------------------------------------------------------------------------------------
+
+
+_MESSAGE_FIELD = re.compile(
+    r"^(?P<prefix>.+)\.(?P<index>\d+)\.(?:message\.)?(?P<field>role|content|finish_reason)$"
+)
+
+
+class NormalizeRule:
+    """Rewrites OpenInference, OpenLLMetry, OpenLIT and older GenAI attribute names into the latest GenAI
+    conventions, driven by conventions/normalization.yaml. A dialect applies when one of its marker
+    attributes is present; spans already in the latest conventions pass through untouched."""
+
+    name = "normalize"
+
+    def __init__(self, mapping: dict[str, Any] | None = None) -> None:
+        self.dialects = (mapping or semconv.NORMALIZATION)["dialects"]
+
+    def apply(self, span: SpanRecord) -> None:
+        attrs = span.attributes
+        for dialect in self.dialects.values():
+            if any(marker in attrs for marker in dialect.get("detect", ())):
+                self._apply(dialect, span)
+
+    def _apply(self, dialect: dict[str, Any], span: SpanRecord) -> None:
+        attrs = span.attributes
+        operation = dialect.get("operation")
+        if operation and operation["from"] in attrs and semconv.GEN_AI_OPERATION_NAME not in attrs:
+            value = operation["values"].get(str(attrs[operation["from"]]))
+            if value:
+                attrs[semconv.GEN_AI_OPERATION_NAME] = value
+        params = dialect.get("invocation_parameters")
+        if params and params["from"] in attrs:
+            try:
+                parsed = json.loads(attrs.pop(params["from"]))
+            except (TypeError, ValueError):
+                parsed = {}
+            for key, target in params["fields"].items():
+                if key in parsed and target not in attrs:
+                    attrs[target] = parsed[key]
+        for prefix, target in (dialect.get("messages") or {}).items():
+            self._fold_messages(attrs, prefix, target)
+        for old, spec in (dialect.get("rename") or {}).items():
+            if old not in attrs:
+                continue
+            value = attrs.pop(old)
+            if spec.get("drop"):
+                continue
+            value = spec.get("values", {}).get(value, value) if isinstance(value, str) else value
+            attrs.setdefault(spec["to"], value)
+
+    @staticmethod
+    def _fold_messages(attrs: dict[str, Any], prefix: str, target: str) -> None:
+        messages: dict[int, dict[str, Any]] = {}
+        for key in [k for k in attrs if k.startswith(prefix + ".")]:
+            match = _MESSAGE_FIELD.match(key)
+            if not match or match["prefix"] != prefix:
+                continue
+            messages.setdefault(int(match["index"]), {})[match["field"]] = attrs.pop(key)
+        if not messages or target in attrs:
+            return
+        folded = []
+        for index in sorted(messages):
+            message = messages[index]
+            item: dict[str, Any] = {
+                "role": message.get("role", "user"),
+                "parts": [{"type": "text", "content": message["content"]}] if "content" in message else [],
+            }
+            if "finish_reason" in message:
+                item["finish_reason"] = message["finish_reason"]
+            folded.append(item)
+        attrs[target] = json.dumps(folded, separators=(",", ":"))
+
+
+# -- cost ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Price:
+    input: float = 0.0
+    output: float = 0.0
+    cached_input: float | None = None
+    cache_write_input: float | None = None
+    reasoning: float | None = None
+
+
+class PriceTable:
+    """Prices per provider and model, matched exactly, through aliases, or by the longest listed prefix."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.per_tokens = float(data.get("per_tokens", 1_000_000))
+        self.providers: dict[str, dict[str, Price]] = {}
+        self.aliases: dict[str, dict[str, str]] = {}
+        shared: dict[str, str] = {}
+        for provider, models in (data.get("providers") or {}).items():
+            if "aliases_of" in models:
+                shared[provider] = models["aliases_of"]
+                continue
+            self.aliases[provider] = dict(models.get("aliases") or {})
+            self.providers[provider] = {
+                name: Price(**spec)
+                for name, spec in models.items()
+                if name != "aliases" and isinstance(spec, dict)
+            }
+        for provider, source in shared.items():
+            self.providers[provider] = self.providers.get(source, {})
+            self.aliases[provider] = self.aliases.get(source, {})
+
+    def merged(self, other: PriceTable) -> PriceTable:
+        for provider, models in other.providers.items():
+            self.providers.setdefault(provider, {}).update(models)
+            self.aliases.setdefault(provider, {}).update(other.aliases.get(provider, {}))
+        return self
+
+    def lookup(self, provider: str | None, model: str | None) -> Price | None:
+        models = self.providers.get(provider or "")
+        if not models or not model:
+            return None
+        model = self.aliases.get(provider or "", {}).get(model, model)
+        if model in models:
+            return models[model]
+        candidates = [name for name in models if model.startswith(name)]
+        if not candidates:
+            alias = next((a for a in self.aliases.get(provider or "", {}) if model.startswith(a)), None)
+            return models.get(self.aliases[provider or ""][alias]) if alias else None
+        return models[max(candidates, key=len)]
+
+
+@lru_cache(maxsize=4)
+def load_prices(override: str | None = None) -> PriceTable:
+    table = PriceTable(semconv.PRICES)
+    if override:
+        table.merged(PriceTable(_read_table(override)))
+    return table
+
+
+class CostRule:
+    """``genai_otel.usage.cost`` (USD) from token counts: uncached input, cached input, cache writes,
+    output (reasoning tokens are output tokens; priced separately when the table says so)."""
+
+    name = "cost"
+
+    def __init__(self, prices: PriceTable | None = None) -> None:
+        self.prices = prices or load_prices(os.environ.get(PRICES_FILE) or None)
+
+    def apply(self, span: SpanRecord) -> None:
+        attrs = span.attributes
+        if semconv.GENAI_OTEL_USAGE_COST in attrs:
+            return
+        price = self.prices.lookup(
+            attrs.get(semconv.GEN_AI_PROVIDER_NAME),
+            attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL),
+        ) or self.prices.lookup(
+            attrs.get(semconv.GEN_AI_PROVIDER_NAME), attrs.get(semconv.GEN_AI_REQUEST_MODEL)
+        )
+        if price is None:
+            return
+        tokens_in = int(attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS) or 0)
+        tokens_out = int(attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS) or 0)
+        cached = int(attrs.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) or 0)
+        written = int(attrs.get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS) or 0)
+        reasoning = int(attrs.get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS) or 0)
+        if not (tokens_in or tokens_out):
+            return
+        cost = (tokens_in - cached - written) * price.input
+        cost += cached * (price.cached_input if price.cached_input is not None else price.input)
+        cost += written * (price.cache_write_input if price.cache_write_input is not None else price.input)
+        if price.reasoning is not None:
+            cost += reasoning * price.reasoning + (tokens_out - reasoning) * price.output
+        else:
+            cost += tokens_out * price.output
+        attrs[semconv.GENAI_OTEL_USAGE_COST] = round(cost / self.prices.per_tokens, 10)
+
+
+# -- redact --------------------------------------------------------------------------------------------
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+DETECTORS: dict[str, re.Pattern[str]] = {
+    "EMAIL": re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
+    "API_KEY": re.compile(
+        r"\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}"
+        r"|xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})\b"
+    ),
+    "BEARER": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{16,}", re.IGNORECASE),
+    "CARD": re.compile(r"\b(?:\d[ -]?){13,19}\b"),
+    "PHONE": re.compile(
+        r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}\b"
+    ),
+}
+
+
+@dataclass
+class RedactRule:
+    """Finds emails, phone numbers, card numbers (Luhn-checked), API keys and bearer tokens -- plus your
+    own patterns -- in content attributes and event attributes, and replaces them (``[REDACTED:EMAIL]``)
+    or hashes them (``[EMAIL:1a2b3c4d]``, stable, so equal values stay joinable)."""
+
+    mode: str = "replace"
+    custom: dict[str, str] = field(default_factory=dict)
+    name: str = "redact"
+
+    def __post_init__(self) -> None:
+        self.detectors = {**DETECTORS, **{label: re.compile(p) for label, p in self.custom.items()}}
+
+    def redact_text(self, text: str) -> tuple[str, int]:
+        hits = 0
+        for label, pattern in self.detectors.items():
+
+            def replace(match: re.Match[str], label: str = label) -> str:
+                nonlocal hits
+                value = match.group(0)
+                if label == "CARD" and not _luhn(re.sub(r"\D", "", value)):
+                    return value
+                hits += 1
+                if self.mode == "hash":
+                    return f"[{label}:{hashlib.sha256(value.encode()).hexdigest()[:8]}]"
+                return f"[REDACTED:{label}]"
+
+            text = pattern.sub(replace, text)
+        return text, hits
+
+    def apply(self, span: SpanRecord) -> None:
+        redacted = []
+        for key in [k for k in span.attributes if k in _CONTENT]:
+            value = span.attributes[key]
+            if isinstance(value, str):
+                span.attributes[key], hits = self.redact_text(value)
+                if hits:
+                    redacted.append(key)
+        for _name, attributes in span.events:
+            for key in [k for k in attributes if k in _CONTENT and isinstance(attributes[k], str)]:
+                attributes[key], _hits = self.redact_text(attributes[key])
+        if redacted:
+            span.attributes[semconv.GENAI_OTEL_REDACTED] = sorted(redacted)
+
+
+_CONTENT = frozenset(semconv.CONTENT_ATTRIBUTES)
+
+
+# -- limit -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LimitRule:
+    """Caps each content attribute at ``max_attribute`` characters (JSON kept valid) and a span's content
+    at ``max_span`` in total (largest first), listing what was cut in ``genai_otel.content.truncated``."""
+
+    max_attribute: int = 16 * 1024
+    max_span: int = 64 * 1024
+    name: str = "limit"
+
+    def apply(self, span: SpanRecord) -> None:
+        attrs = span.attributes
+        cut = set(attrs.get(semconv.GENAI_OTEL_CONTENT_TRUNCATED) or ())
+        for key in [k for k in attrs if k in _CONTENT and isinstance(attrs[k], str)]:
+            attrs[key], was_cut = _cap(attrs[key], self.max_attribute)
+            if was_cut:
+                cut.add(key)
+        sizes = sorted(
+            ((len(attrs[k]), k) for k in attrs if k in _CONTENT and isinstance(attrs[k], str)), reverse=True
+        )
+        total = sum(size for size, _ in sizes)
+        for size, key in sizes:
+            if total <= self.max_span:
+                break
+            keep = max(0, size - (total - self.max_span))
+            attrs[key], _ = _cap(attrs[key], keep)
+            total -= size - len(attrs[key])
+            cut.add(key)
+        if cut:
+            attrs[semconv.GENAI_OTEL_CONTENT_TRUNCATED] = sorted(cut)
+
+
+def _cap(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text[: max(0, limit - 1)] + "…", True
+    capped, _ = serialize(value, limit)
+    return capped, True
+
+
+def default_rules() -> list[Rule]:
+    """normalise -> cost -> redact -> limit: cost needs normalised names; limits come last."""
+    return [NormalizeRule(), CostRule(), RedactRule(), LimitRule()]

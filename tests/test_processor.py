@@ -1,0 +1,251 @@
+"""The enrichment rules (normalise, cost, redact, limit) and the in-process EnrichingSpanProcessor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_otel import semconv as sc
+from genai_otel.processor import (
+    CostRule,
+    EnrichingSpanProcessor,
+    LimitRule,
+    NormalizeRule,
+    RedactRule,
+    SpanRecord,
+    apply_rules,
+    default_rules,
+)
+from genai_otel.processor.rules import PriceTable
+from genai_otel.testing.conformance import SpanView, check_span
+
+# Attribute sets as the anchors emit them for one OpenAI chat call.
+OPENLLMETRY = {
+    "llm.request.type": "chat",
+    "gen_ai.system": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+    "gen_ai.request.temperature": 0.2,
+    "gen_ai.prompt.0.role": "user",
+    "gen_ai.prompt.0.content": "Mail me at jane.doe@example.com",
+    "gen_ai.completion.0.role": "assistant",
+    "gen_ai.completion.0.content": "Sure.",
+    "gen_ai.completion.0.finish_reason": "stop",
+    "gen_ai.usage.prompt_tokens": 1000,
+    "gen_ai.usage.completion_tokens": 200,
+    "llm.usage.total_tokens": 1200,
+    "llm.is_streaming": False,
+}
+OPENINFERENCE = {
+    "openinference.span.kind": "LLM",
+    "llm.model_name": "claude-sonnet-4-20250514",
+    "llm.provider": "anthropic",
+    "llm.system": "anthropic",
+    "llm.invocation_parameters": json.dumps({"max_tokens": 256, "temperature": 0.5}),
+    "llm.input_messages.0.message.role": "user",
+    "llm.input_messages.0.message.content": "hi",
+    "llm.output_messages.0.message.role": "assistant",
+    "llm.output_messages.0.message.content": "hello",
+    "llm.token_count.prompt": 1000,
+    "llm.token_count.completion": 100,
+    "llm.token_count.prompt_details.cache_read": 400,
+    "llm.token_count.total": 1100,
+}
+LEGACY = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.system": "az.ai.inference",
+    "gen_ai.request.model": "phi-4",
+    "gen_ai.usage.prompt_tokens": 10,
+    "gen_ai.usage.completion_tokens": 5,
+    "gen_ai.openai.request.seed": 7,
+}
+
+
+def _normalized(attributes: dict) -> dict:
+    record = SpanRecord("chat", dict(attributes))
+    NormalizeRule().apply(record)
+    return record.attributes
+
+
+def _conformant(attributes: dict) -> None:
+    name = f"{attributes[sc.GEN_AI_OPERATION_NAME]} {attributes.get(sc.GEN_AI_REQUEST_MODEL, '')}".strip()
+    assert check_span(SpanView(name, "CLIENT", attributes), content_captured=True) == []
+
+
+def test_openllmetry_dialect_becomes_latest_conventions():
+    a = _normalized(OPENLLMETRY)
+    assert a[sc.GEN_AI_OPERATION_NAME] == "chat" and a[sc.GEN_AI_PROVIDER_NAME] == "openai"
+    assert (a[sc.GEN_AI_USAGE_INPUT_TOKENS], a[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (1000, 200)
+    assert json.loads(a[sc.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "Mail me at jane.doe@example.com"}]}
+    ]
+    assert json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])[0]["finish_reason"] == "stop"
+    assert not any(k.startswith(("llm.", "gen_ai.prompt.", "gen_ai.completion.")) for k in a)
+    _conformant(a)
+
+
+def test_openinference_dialect_becomes_latest_conventions():
+    a = _normalized(OPENINFERENCE)
+    assert a[sc.GEN_AI_OPERATION_NAME] == "chat" and a[sc.GEN_AI_PROVIDER_NAME] == "anthropic"
+    assert a[sc.GEN_AI_REQUEST_MODEL] == "claude-sonnet-4-20250514"
+    assert (a[sc.GEN_AI_REQUEST_MAX_TOKENS], a[sc.GEN_AI_REQUEST_TEMPERATURE]) == (256, 0.5)
+    assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 400
+    assert json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"][0]["content"] == "hello"
+    assert not any(k.startswith(("llm.", "openinference.")) for k in a)
+    _conformant(a)
+
+
+def test_older_genai_names_are_renamed_and_latest_spans_untouched():
+    a = _normalized(LEGACY)
+    assert a[sc.GEN_AI_PROVIDER_NAME] == "azure.ai.inference" and a[sc.GEN_AI_REQUEST_SEED] == 7
+    assert (a[sc.GEN_AI_USAGE_INPUT_TOKENS], a[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (10, 5)
+    latest = {
+        sc.GEN_AI_OPERATION_NAME: "chat",
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 3,
+    }
+    assert _normalized(latest) == latest
+
+
+def test_cost_from_the_price_table():
+    record = apply_rules(SpanRecord("chat", dict(OPENLLMETRY)), [NormalizeRule(), CostRule()])
+    # gpt-4o-mini (dated snapshot -> prefix match): 1000 in x 0.15 + 200 out x 0.60 per 1M tokens
+    assert record.attributes[sc.GENAI_OTEL_USAGE_COST] == pytest.approx((1000 * 0.15 + 200 * 0.60) / 1e6)
+    cached = apply_rules(SpanRecord("chat", dict(OPENINFERENCE)), [NormalizeRule(), CostRule()])
+    # claude-sonnet-4: 600 uncached x 3.00 + 400 cache reads x 0.30 + 100 out x 15.00
+    assert cached.attributes[sc.GENAI_OTEL_USAGE_COST] == pytest.approx(
+        (600 * 3 + 400 * 0.3 + 100 * 15) / 1e6
+    )
+    unknown = SpanRecord(
+        "chat",
+        {
+            sc.GEN_AI_PROVIDER_NAME: "openai",
+            sc.GEN_AI_REQUEST_MODEL: "mystery",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 5,
+        },
+    )
+    CostRule().apply(unknown)
+    assert sc.GENAI_OTEL_USAGE_COST not in unknown.attributes
+
+
+def test_users_price_file_overrides(tmp_path):
+    from genai_otel.processor.rules import load_prices
+
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({"providers": {"openai": {"gpt-4o-mini": {"input": 1.0, "output": 2.0}}}}))
+    rule = CostRule(load_prices(str(path)))
+    record = SpanRecord(
+        "chat",
+        {
+            sc.GEN_AI_PROVIDER_NAME: "openai",
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 1_000_000,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: 0,
+        },
+    )
+    rule.apply(record)
+    assert record.attributes[sc.GENAI_OTEL_USAGE_COST] == pytest.approx(1.0)
+    assert isinstance(rule.prices, PriceTable)
+
+
+# A labelled set: (text, number of PII/secret findings a human marks in it).
+LABELLED = [
+    ("write to jane.doe@example.com or ops+alerts@corp.example.org", 2),
+    ("call +1 415-555-0132 or (020) 7946 0958 tomorrow", 2),
+    ("card 4111 1111 1111 1111 expires soon", 1),
+    ("order id 1234 5678 9012 3456 is not a card (fails Luhn)", 0),
+    ("key sk-proj-abcdefghijklmnopqrstuvwxyz012345 leaked", 1),
+    ("AWS key AKIAIOSFODNN7EXAMPLE in the logs", 1),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.signature", 1),
+    ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789 in a commit", 1),
+    ("the meeting is at 10:30 on 2026-11-24, room 12", 0),
+    ("version 1.45.2 and port 4317 are fine", 0),
+    ("gen_ai.usage.input_tokens = 1200 tokens used", 0),
+    ("contact: bob@example.net, phone 030 1234 5678", 2),
+]
+
+
+def test_redaction_precision_and_recall_on_a_labelled_set():
+    rule = RedactRule()
+    found = expected = true_positive = 0
+    for text, labelled in LABELLED:
+        _text, hits = rule.redact_text(text)
+        found += hits
+        expected += labelled
+        true_positive += min(hits, labelled)
+    precision, recall = true_positive / found, true_positive / expected
+    assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+
+
+def test_redact_replaces_or_hashes_content_only():
+    record = SpanRecord(
+        "chat",
+        {
+            sc.GEN_AI_INPUT_MESSAGES: json.dumps(
+                [{"role": "user", "parts": [{"type": "text", "content": "I am jane.doe@example.com"}]}]
+            ),
+            sc.GEN_AI_REQUEST_MODEL: "a@b.co",
+        },
+    )
+    RedactRule().apply(record)
+    assert "[REDACTED:EMAIL]" in record.attributes[sc.GEN_AI_INPUT_MESSAGES]
+    assert record.attributes[sc.GEN_AI_REQUEST_MODEL] == "a@b.co"  # not content: untouched
+    assert record.attributes[sc.GENAI_OTEL_REDACTED] == [sc.GEN_AI_INPUT_MESSAGES]
+    hashed, _ = RedactRule(mode="hash").redact_text("x jane.doe@example.com y")
+    assert (
+        hashed.startswith("x [EMAIL:")
+        and hashed == RedactRule(mode="hash").redact_text("x jane.doe@example.com y")[0]
+    )
+    custom, _ = RedactRule(custom={"TICKET": r"TCK-\d+"}).redact_text("see TCK-1234")
+    assert custom == "see [REDACTED:TICKET]"
+
+
+def test_limit_keeps_json_valid_and_lists_what_was_cut():
+    big = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "x" * 50_000}]}])
+    record = SpanRecord("chat", {sc.GEN_AI_INPUT_MESSAGES: big, sc.GEN_AI_OUTPUT_MESSAGES: big})
+    LimitRule(max_attribute=10_000, max_span=12_000).apply(record)
+    a = record.attributes
+    assert len(a[sc.GEN_AI_INPUT_MESSAGES]) + len(a[sc.GEN_AI_OUTPUT_MESSAGES]) <= 12_000
+    json.loads(a[sc.GEN_AI_INPUT_MESSAGES])
+    json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert set(a[sc.GENAI_OTEL_CONTENT_TRUNCATED]) == {sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES}
+
+
+def test_a_failing_rule_never_loses_the_span():
+    class Broken:
+        name = "broken"
+
+        def apply(self, span):
+            raise RuntimeError("bug")
+
+    record = apply_rules(SpanRecord("chat", dict(LEGACY)), [Broken(), NormalizeRule()])
+    assert record.attributes[sc.GEN_AI_PROVIDER_NAME] == "azure.ai.inference"
+
+
+def test_enriching_span_processor_in_process(model_server):
+    import openai
+
+    import genai_otel
+    from genai_otel.config import ContentCapture, Settings
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(EnrichingSpanProcessor(SimpleSpanProcessor(exporter), default_rules()))
+    genai_otel.instrument(
+        tracer_provider=provider, only=["openai"], settings=Settings(content_capture=ContentCapture.SPAN_ONLY)
+    )
+    try:
+        client = openai.OpenAI(base_url=model_server.openai_base_url, api_key="sk-x", max_retries=0)
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "I am jane@example.com"}]
+        )
+    finally:
+        genai_otel.uninstrument()
+    [span] = exporter.get_finished_spans()
+    assert span.attributes[sc.GENAI_OTEL_USAGE_COST] > 0
+    assert "jane@example.com" not in span.attributes[sc.GEN_AI_INPUT_MESSAGES]
+    assert "jane@example.com" not in span.attributes[sc.GEN_AI_OUTPUT_MESSAGES]  # the echo is redacted too
