@@ -1,4 +1,4 @@
-"""``genai-otel`` command line: ``demo``, ``semconv generate|check``, ``model-server``."""
+"""``genai-otel`` command line: ``demo``, ``semconv generate|check``, ``model-server``, ``processor``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=8000)
+    processor = commands.add_parser(
+        "processor",
+        help="receive OTLP/gRPC, enrich GenAI spans (normalise, cost, redact, limit), forward OTLP",
+    )
+    processor.add_argument("--listen", default="127.0.0.1:4327", help="HOST:PORT to receive OTLP/gRPC on")
+    processor.add_argument("--forward", required=True, help="HOST:PORT of the next OTLP/gRPC receiver")
+    processor.add_argument("--spool", default=".genai-otel-spool", help="directory of the durable queue")
     args = parser.parse_args(argv)
+
+    if args.command == "processor":
+        from genai_otel.processor.service import serve
+
+        return serve(args.listen, args.forward, args.spool)
 
     if args.command == "demo":
         from genai_otel.demo import run

@@ -1,0 +1,56 @@
+"""OTLP protobuf spans <-> :class:`SpanRecord`: the service applies the same rules as in-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+
+from genai_otel.processor.model import SpanRecord
+from genai_otel.testing.conformance import otlp_value
+
+
+def any_value(value: Any) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, (list, tuple)):
+        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    return AnyValue(string_value=str(value))
+
+
+def _attributes(kvs: Any) -> dict[str, Any]:
+    return {kv.key: otlp_value(kv.value) for kv in kvs}
+
+
+def _set(target: Any, attributes: dict[str, Any]) -> None:
+    del target[:]
+    target.extend(KeyValue(key=k, value=any_value(v)) for k, v in attributes.items())
+
+
+def enrich_request(request: Any, apply: Any) -> int:
+    """Apply ``apply(record)`` to every span of an ExportTraceServiceRequest in place; returns the
+    span count."""
+    count = 0
+    for resource_spans in request.resource_spans:
+        resource = _attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                record = SpanRecord(
+                    name=span.name,
+                    attributes=_attributes(span.attributes),
+                    events=[(e.name, _attributes(e.attributes)) for e in span.events],
+                    resource=resource,
+                )
+                apply(record)
+                span.name = record.name
+                _set(span.attributes, record.attributes)
+                for event, (_name, attributes) in zip(span.events, record.events, strict=True):
+                    _set(event.attributes, attributes)
+                count += 1
+    return count

@@ -1,0 +1,220 @@
+"""``genai-otel processor``: receive OTLP/gRPC, apply the rules, forward OTLP -- without losing data.
+
+Every accepted request is written to a spool directory (write, fsync, rename) *before* the client gets
+its answer, so nothing acknowledged is lost: a forwarder sends the spool in order, retrying with
+backoff while the downstream is slow or down, and deletes each file only once the downstream accepted
+it. A restart resumes from the spool; a graceful stop drains it (within a deadline). When the spool is
+full the service answers RESOURCE_EXHAUSTED, so well-behaved exporters retry rather than drop.
+Malformed requests are refused with INVALID_ARGUMENT; the service keeps running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from genai_otel.processor.model import Rule, apply_rules
+from genai_otel.processor.otlp import enrich_request
+from genai_otel.processor.rules import default_rules
+
+_logger = logging.getLogger("genai_otel.processor")
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    forwarded: int = 0
+    rejected: int = 0
+    retries: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, **deltas: int) -> None:
+        with self.lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+
+class Spool:
+    """An ordered, durable queue of serialized requests in a directory."""
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self._lock = threading.Condition()
+        files = sorted(self.directory.glob("*.pb"))
+        self._files = files
+        self._bytes = sum(f.stat().st_size for f in files)
+        self._next = int(files[-1].stem) + 1 if files else 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._files)
+
+    def put(self, data: bytes) -> bool:
+        with self._lock:
+            if self._bytes + len(data) > self.max_bytes:
+                return False
+            path = self.directory / f"{self._next:016d}.pb"
+            self._next += 1
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.rename(path)
+            self._files.append(path)
+            self._bytes += len(data)
+            self._lock.notify()
+            return True
+
+    def peek(self, timeout: float) -> Path | None:
+        with self._lock:
+            if not self._files:
+                self._lock.wait(timeout)
+            return self._files[0] if self._files else None
+
+    def done(self, path: Path) -> None:
+        with self._lock:
+            self._bytes -= path.stat().st_size
+            path.unlink()
+            self._files.remove(path)
+
+
+EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+class ProcessorService:
+    def __init__(
+        self,
+        listen: str,
+        forward: str,
+        spool_dir: str | Path,
+        rules: list[Rule] | None = None,
+        max_spool_bytes: int = 1 << 30,
+        workers: int = 4,
+    ) -> None:
+        self.rules = rules if rules is not None else default_rules()
+        self.spool = Spool(Path(spool_dir), max_spool_bytes)
+        self.counters = Counters()
+        self.forward = forward
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=workers),
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE)],
+        )
+        # Raw bytes in: the service decodes requests itself, so malformed protobuf gets INVALID_ARGUMENT
+        # (grpc's own deserializer would answer INTERNAL).
+        handler = grpc.unary_unary_rpc_method_handler(
+            self.accept, response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString
+        )
+        self.server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler}
+                ),
+            )
+        )
+        self.port = self.server.add_insecure_port(listen)
+        self._stop = threading.Event()
+        self._forwarder = threading.Thread(
+            target=self._forward_loop, name="genai-otel-forwarder", daemon=True
+        )
+
+    # -- receiving -------------------------------------------------------------------------------
+
+    def accept(self, raw: bytes, context: Any) -> Any:
+        try:
+            request = trace_service_pb2.ExportTraceServiceRequest.FromString(raw)
+            spans = enrich_request(request, lambda record: apply_rules(record, self.rules))
+            data = request.SerializeToString()
+        except Exception as error:  # a request we cannot process: refuse it clearly, keep serving
+            self.counters.add(rejected=1)
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot process request: {error}")
+        if not self.spool.put(data):
+            self.counters.add(rejected=spans)
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "spool full: retry later")
+        self.counters.add(received=spans)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    # -- forwarding ------------------------------------------------------------------------------
+
+    def _forward_loop(self) -> None:
+        channel = grpc.insecure_channel(self.forward, options=[("grpc.max_send_message_length", MAX_MESSAGE)])
+        stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        backoff = 0.1
+        while True:
+            path = self.spool.peek(timeout=0.2)
+            if path is None:
+                if self._stop.is_set():
+                    break
+                continue
+            request = trace_service_pb2.ExportTraceServiceRequest.FromString(path.read_bytes())
+            try:
+                stub.Export(request, timeout=10)
+            except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.INVALID_ARGUMENT:  # the downstream will never take it
+                    _logger.warning("downstream refused a request: %s", error.details())
+                    self.spool.done(path)
+                    continue
+                self.counters.add(retries=1)
+                if self._stop.is_set() and time.monotonic() > self._drain_deadline:
+                    break  # stopping and the downstream is still down: the spool keeps it for next start
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            self.counters.add(
+                forwarded=sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+            )
+            self.spool.done(path)
+        channel.close()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> ProcessorService:
+        self.server.start()
+        self._forwarder.start()
+        return self
+
+    def stop(self, drain_seconds: float = 10.0) -> None:
+        """Stop receiving, then forward what is spooled (up to ``drain_seconds``)."""
+        self.server.stop(grace=2).wait()
+        self._drain_deadline = time.monotonic() + drain_seconds
+        self._stop.set()
+        self._forwarder.join(drain_seconds + 5)
+
+    def __enter__(self) -> ProcessorService:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def serve(listen: str, forward: str, spool_dir: str) -> int:
+    """Run until SIGINT/SIGTERM, then drain."""
+    import signal
+
+    service = ProcessorService(listen, forward, spool_dir).start()
+    print(f"genai-otel processor: OTLP/gRPC on {listen} -> {forward} (spool {spool_dir})", flush=True)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    service.stop()
+    counts = service.counters
+    print(
+        f"received {counts.received}, forwarded {counts.forwarded}, rejected {counts.rejected}, "
+        f"still spooled {len(service.spool)}",
+        flush=True,
+    )
+    return 0

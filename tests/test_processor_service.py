@@ -1,0 +1,78 @@
+"""The processor service over real gRPC: enrichment, no loss across a downstream outage and a restart,
+clear errors for bad input."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from genai_otel import semconv as sc
+from genai_otel.processor.service import EXPORT_METHOD, ProcessorService
+from genai_otel.testing.conformance import span_view
+from genai_otel.testing.otlp_receiver import OtlpReceiver
+
+from .servers import free_port
+from .test_processor import OPENLLMETRY
+
+
+def _send(endpoint: str, count: int, attributes: dict) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True)))
+    tracer = provider.get_tracer("app")
+    for i in range(count):
+        with tracer.start_as_current_span(f"openai.chat {i}", attributes=attributes):
+            pass
+    provider.shutdown()
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_spans_are_enriched_on_the_way_through(tmp_path):
+    with OtlpReceiver() as downstream:
+        forward = downstream.endpoint.removeprefix("http://")
+        with ProcessorService("127.0.0.1:0", forward, tmp_path / "spool") as service:
+            _send(f"127.0.0.1:{service.port}", 1, OPENLLMETRY)
+            _wait(lambda: len(downstream.spans()) == 1)
+    [(_scope, span)] = downstream.spans()
+    a = span_view(span).attributes
+    assert a[sc.GEN_AI_PROVIDER_NAME] == "openai" and a[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1000
+    assert a[sc.GENAI_OTEL_USAGE_COST] > 0
+    assert "jane.doe@example.com" not in a[sc.GEN_AI_INPUT_MESSAGES]
+    assert not any(k.startswith("llm.") for k in a)
+
+
+def test_no_loss_across_a_downstream_outage_and_a_processor_restart(tmp_path):
+    spool = tmp_path / "spool"
+    downstream_port = free_port()  # nothing listens there yet: the downstream is down
+    first = ProcessorService("127.0.0.1:0", f"127.0.0.1:{downstream_port}", spool).start()
+    _send(f"127.0.0.1:{first.port}", 25, {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"})
+    first.stop(drain_seconds=0.5)  # cannot drain: the spool keeps everything acknowledged
+    assert len(first.spool) > 0
+    receiver = OtlpReceiver(port=downstream_port)
+    with receiver, ProcessorService("127.0.0.1:0", f"127.0.0.1:{downstream_port}", spool):
+        _wait(lambda: len(receiver.spans()) == 25)
+    assert sorted(span.name for _, span in receiver.spans()) == sorted(f"openai.chat {i}" for i in range(25))
+
+
+def test_malformed_protobuf_is_invalid_argument_and_the_service_keeps_serving(tmp_path):
+    with OtlpReceiver() as downstream:
+        forward = downstream.endpoint.removeprefix("http://")
+        with ProcessorService("127.0.0.1:0", forward, tmp_path / "spool") as service:
+            with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+                call = channel.unary_unary(EXPORT_METHOD)
+                with pytest.raises(grpc.RpcError) as caught:
+                    call(b"\xff\xff\xff not protobuf", timeout=5)
+            assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert service.counters.rejected == 1
+            _send(f"127.0.0.1:{service.port}", 1, {"gen_ai.operation.name": "chat"})
+            _wait(lambda: len(downstream.spans()) == 1)
