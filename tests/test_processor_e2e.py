@@ -66,3 +66,58 @@ def test_app_to_collector_to_processor_to_jaeger(tmp_path: Path):
     assert tags["gen_ai.usage.input_tokens"] == 1000 and tags["genai_otel.usage.cost"] > 0
     assert "[REDACTED:EMAIL]" in tags["gen_ai.input.messages"]
     assert not any(key.startswith(("llm.", "gen_ai.prompt.", "traceloop.")) for key in tags)
+
+
+def test_pure_collector_config_is_current():
+    from genai_otel.processor.collector_config import render
+
+    committed = (REPO / "collector-config" / "pure-collector.yaml").read_text()
+    assert committed == render(), "run: genai-otel collector-config > collector-config/pure-collector.yaml"
+
+
+def test_pure_collector_normalises_and_costs_with_ottl_alone():
+    from genai_otel import semconv as sc
+    from genai_otel.processor import CostRule, NormalizeRule, SpanRecord, apply_rules
+    from genai_otel.testing.conformance import span_view
+    from genai_otel.testing.otlp_receiver import OtlpReceiver
+
+    from .test_processor import OPENINFERENCE
+
+    ensure_built()
+    port = free_port()
+    with OtlpReceiver() as downstream:
+        env = {
+            **os.environ,
+            "OTLP_LISTEN": f"127.0.0.1:{port}",
+            "OTLP_FORWARD": downstream.endpoint.removeprefix("http://"),
+        }
+        config = REPO / "collector-config" / "pure-collector.yaml"
+        with run_server([str(BIN / "otelcol-genai"), "--config", str(config)], port, env=env, timeout=60):
+            provider = TracerProvider()
+            provider.add_span_processor(
+                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
+            )
+            tracer = provider.get_tracer("app")
+            for name, attributes in (("openllmetry", OPENLLMETRY), ("openinference", OPENINFERENCE)):
+                with tracer.start_as_current_span(name, attributes=attributes):
+                    pass
+            provider.shutdown()
+            deadline = __import__("time").monotonic() + 20
+            while len(downstream.spans()) < 2 and __import__("time").monotonic() < deadline:
+                __import__("time").sleep(0.1)
+    spans = {span.name: span_view(span).attributes for _, span in downstream.spans()}
+    for name, attributes in (("openllmetry", OPENLLMETRY), ("openinference", OPENINFERENCE)):
+        got = spans[name]
+        # The same numbers as the processor's rules compute from the same data.
+        expected = apply_rules(SpanRecord(name, dict(attributes)), [NormalizeRule(), CostRule()]).attributes
+        for key in (
+            sc.GEN_AI_OPERATION_NAME,
+            sc.GEN_AI_PROVIDER_NAME,
+            sc.GEN_AI_USAGE_INPUT_TOKENS,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+        ):
+            assert got[key] == expected[key], (name, key)
+        assert got[sc.GENAI_OTEL_USAGE_COST] == __import__("pytest").approx(
+            expected[sc.GENAI_OTEL_USAGE_COST]
+        )
+        assert not any(k.startswith(("llm.token", "openinference.", "traceloop.")) for k in got)

@@ -29,8 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     processor.add_argument("--listen", default="127.0.0.1:4327", help="HOST:PORT to receive OTLP/gRPC on")
     processor.add_argument("--forward", required=True, help="HOST:PORT of the next OTLP/gRPC receiver")
     processor.add_argument("--spool", default=".genai-otel-spool", help="directory of the durable queue")
+    commands.add_parser(
+        "collector-config",
+        help="print the pure-collector config (OTTL normalisation and cost) from conventions/",
+    )
     args = parser.parse_args(argv)
 
+    if args.command == "collector-config":
+        from genai_otel.processor.collector_config import render
+
+        print(render(), end="")
+        return 0
     if args.command == "processor":
         from genai_otel.processor.service import serve
 
