@@ -76,3 +76,34 @@ def test_malformed_protobuf_is_invalid_argument_and_the_service_keeps_serving(tm
             assert service.counters.rejected == 1
             _send(f"127.0.0.1:{service.port}", 1, {"gen_ai.operation.name": "chat"})
             _wait(lambda: len(downstream.spans()) == 1)
+
+
+def test_otlp_http_in_with_clear_errors(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    with OtlpReceiver() as downstream:
+        forward = downstream.endpoint.removeprefix("http://")
+        with ProcessorService(
+            "127.0.0.1:0", forward, tmp_path / "spool", http_listen="127.0.0.1:0"
+        ) as service:
+            base = f"http://127.0.0.1:{service.http_port}"
+            provider = TracerProvider()
+            provider.add_span_processor(SimpleSpanProcessor(HttpExporter(endpoint=f"{base}/v1/traces")))
+            with provider.get_tracer("app").start_as_current_span("http span", attributes=OPENLLMETRY):
+                pass
+            provider.shutdown()
+            _wait(lambda: len(downstream.spans()) == 1)
+            for body, kind, status in (
+                (b"\xff\xfe junk", "application/x-protobuf", 400),
+                (b"{}", "application/json", 415),
+            ):
+                request = urllib.request.Request(
+                    f"{base}/v1/traces", data=body, headers={"content-type": kind}
+                )
+                with pytest.raises(urllib.error.HTTPError) as caught:
+                    urllib.request.urlopen(request, timeout=5)
+                assert caught.value.code == status
+    assert span_view(downstream.spans()[0][1]).attributes[sc.GEN_AI_PROVIDER_NAME] == "openai"

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     processor.add_argument("--listen", default="127.0.0.1:4327", help="HOST:PORT to receive OTLP/gRPC on")
     processor.add_argument("--forward", required=True, help="HOST:PORT of the next OTLP/gRPC receiver")
+    processor.add_argument("--http-listen", help="HOST:PORT to also receive OTLP/HTTP (protobuf) on")
     processor.add_argument("--spool", default=".genai-otel-spool", help="directory of the durable queue")
     commands.add_parser(
         "collector-config",
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "processor":
         from genai_otel.processor.service import serve
 
-        return serve(args.listen, args.forward, args.spool)
+        return serve(args.listen, args.forward, args.spool, args.http_listen)
 
     if args.command == "demo":
         from genai_otel.demo import run

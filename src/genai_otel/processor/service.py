@@ -103,6 +103,7 @@ class ProcessorService:
         rules: list[Rule] | None = None,
         max_spool_bytes: int = 1 << 30,
         workers: int = 4,
+        http_listen: str | None = None,
     ) -> None:
         self.rules = rules if rules is not None else default_rules()
         self.spool = Spool(Path(spool_dir), max_spool_bytes)
@@ -125,6 +126,7 @@ class ProcessorService:
             )
         )
         self.port = self.server.add_insecure_port(listen)
+        self.http = _http_server(self, http_listen) if http_listen else None
         self._stop = threading.Event()
         self._forwarder = threading.Thread(
             target=self._forward_loop, name="genai-otel-forwarder", daemon=True
@@ -132,18 +134,27 @@ class ProcessorService:
 
     # -- receiving -------------------------------------------------------------------------------
 
-    def accept(self, raw: bytes, context: Any) -> Any:
+    def ingest(self, raw: bytes) -> tuple[str, str]:
+        """Decode, enrich and spool one request: ("ok" | "invalid" | "full", message)."""
         try:
             request = trace_service_pb2.ExportTraceServiceRequest.FromString(raw)
             spans = enrich_request(request, lambda record: apply_rules(record, self.rules))
             data = request.SerializeToString()
         except Exception as error:  # a request we cannot process: refuse it clearly, keep serving
             self.counters.add(rejected=1)
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot process request: {error}")
+            return "invalid", f"cannot decode the OTLP request: {type(error).__name__}: {error}"[:500]
         if not self.spool.put(data):
             self.counters.add(rejected=spans)
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "spool full: retry later")
+            return "full", "spool full: retry later"
         self.counters.add(received=spans)
+        return "ok", ""
+
+    def accept(self, raw: bytes, context: Any) -> Any:
+        outcome, message = self.ingest(raw)
+        if outcome == "invalid":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+        if outcome == "full":
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
         return trace_service_pb2.ExportTraceServiceResponse()
 
     # -- forwarding ------------------------------------------------------------------------------
@@ -181,14 +192,23 @@ class ProcessorService:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    @property
+    def http_port(self) -> int | None:
+        return self.http.server_address[1] if self.http else None
+
     def start(self) -> ProcessorService:
         self.server.start()
+        if self.http:
+            threading.Thread(target=self.http.serve_forever, name="genai-otel-http", daemon=True).start()
         self._forwarder.start()
         return self
 
     def stop(self, drain_seconds: float = 10.0) -> None:
         """Stop receiving, then forward what is spooled (up to ``drain_seconds``)."""
         self.server.stop(grace=2).wait()
+        if self.http:
+            self.http.shutdown()
+            self.http.server_close()
         self._drain_deadline = time.monotonic() + drain_seconds
         self._stop.set()
         self._forwarder.join(drain_seconds + 5)
@@ -200,12 +220,56 @@ class ProcessorService:
         self.stop()
 
 
-def serve(listen: str, forward: str, spool_dir: str) -> int:
+def _http_server(service: ProcessorService, listen: str) -> Any:
+    """OTLP/HTTP (``POST /v1/traces``, ``application/x-protobuf``) into the same ingest path."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    status = {"ok": 200, "invalid": 400, "full": 503}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _reply(self, code: int, body: bytes, kind: str) -> None:
+            self.send_response(code)
+            self.send_header("content-type", kind)
+            self.send_header("content-length", str(len(body)))
+            if code == 503:
+                self.send_header("retry-after", "1")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            if self.path.split("?")[0] != "/v1/traces":
+                return self._reply(404, b"only /v1/traces is served", "text/plain")
+            if length > MAX_MESSAGE:
+                self.close_connection = True
+                return self._reply(413, b"request larger than 64 MiB", "text/plain")
+            raw = self.rfile.read(length)
+            if "protobuf" not in (self.headers.get("content-type") or ""):
+                return self._reply(415, b"send application/x-protobuf (OTLP/HTTP binary)", "text/plain")
+            outcome, message = service.ingest(raw)
+            if outcome == "ok":
+                body = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+                return self._reply(200, body, "application/x-protobuf")
+            self._reply(status[outcome], message.encode(), "text/plain")
+
+    host, _, port = listen.rpartition(":")
+    server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def serve(listen: str, forward: str, spool_dir: str, http_listen: str | None = None) -> int:
     """Run until SIGINT/SIGTERM, then drain."""
     import signal
 
-    service = ProcessorService(listen, forward, spool_dir).start()
-    print(f"genai-otel processor: OTLP/gRPC on {listen} -> {forward} (spool {spool_dir})", flush=True)
+    service = ProcessorService(listen, forward, spool_dir, http_listen=http_listen).start()
+    http = f", OTLP/HTTP on {http_listen}" if http_listen else ""
+    print(f"genai-otel processor: OTLP/gRPC on {listen}{http} -> {forward} (spool {spool_dir})", flush=True)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
