@@ -7,7 +7,12 @@ import time
 
 import grpc
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
@@ -107,3 +112,65 @@ def test_otlp_http_in_with_clear_errors(tmp_path):
                     urllib.request.urlopen(request, timeout=5)
                 assert caught.value.code == status
     assert span_view(downstream.spans()[0][1]).attributes[sc.GEN_AI_PROVIDER_NAME] == "openai"
+
+
+# -- the decoder under fuzzing: any bytes get a clear answer, never a crash ---------------------------
+
+
+def _request(attributes: list) -> bytes:
+    span = Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="chat x", attributes=attributes)
+    return ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])]
+    ).SerializeToString()
+
+
+VALID = _request(
+    [
+        KeyValue(key="gen_ai.system", value=AnyValue(string_value="openai")),
+        KeyValue(key="gen_ai.usage.prompt_tokens", value=AnyValue(int_value=12)),
+        KeyValue(key="odd.list", value=AnyValue(array_value=ArrayValue(values=[AnyValue(double_value=1.5)]))),
+        KeyValue(
+            key="odd.map",
+            value=AnyValue(
+                kvlist_value=KeyValueList(values=[KeyValue(key="k", value=AnyValue(bool_value=True))])
+            ),
+        ),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_service(tmp_path_factory):
+    service = ProcessorService("127.0.0.1:0", f"127.0.0.1:{free_port()}", tmp_path_factory.mktemp("spool"))
+    yield service  # not started: ingest() is what the receivers call
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=2048))
+def test_random_bytes_get_ok_or_invalid(fuzz_service, raw):
+    outcome, message = fuzz_service.ingest(raw)
+    assert outcome in ("ok", "invalid") and (outcome == "ok" or message)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=6))
+def test_mutated_requests_get_ok_or_invalid(fuzz_service, flips):
+    raw = bytearray(VALID)
+    for index, byte in flips:
+        raw[index] = byte
+    outcome, _ = fuzz_service.ingest(bytes(raw))
+    assert outcome in ("ok", "invalid")
+
+
+def test_unexpected_attribute_types_survive_enrichment(fuzz_service):
+    from genai_otel.processor import apply_rules
+    from genai_otel.processor.otlp import enrich_request
+    from genai_otel.processor.rules import default_rules
+
+    request = ExportTraceServiceRequest.FromString(VALID)
+    enrich_request(request, lambda record: apply_rules(record, default_rules()))
+    attributes = {kv.key: kv.value for kv in request.resource_spans[0].scope_spans[0].spans[0].attributes}
+    assert attributes["gen_ai.provider.name"].string_value == "openai"
+    assert attributes["gen_ai.usage.input_tokens"].int_value == 12
+    assert attributes["odd.list"].array_value.values[0].double_value == 1.5
+    assert attributes["odd.map"].kvlist_value.values[0].value.bool_value is True

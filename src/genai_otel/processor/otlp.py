@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
 from genai_otel.processor.model import SpanRecord
 from genai_otel.testing.conformance import otlp_value
@@ -21,6 +21,12 @@ def any_value(value: Any) -> AnyValue:
         return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
     if isinstance(value, bytes):
         return AnyValue(bytes_value=value)
+    if isinstance(value, dict):
+        return AnyValue(
+            kvlist_value=KeyValueList(values=[KeyValue(key=k, value=any_value(v)) for k, v in value.items()])
+        )
+    if value is None:
+        return AnyValue()
     return AnyValue(string_value=str(value))
 
 
