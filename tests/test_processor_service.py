@@ -174,3 +174,68 @@ def test_unexpected_attribute_types_survive_enrichment(fuzz_service):
     assert attributes["gen_ai.usage.input_tokens"].int_value == 12
     assert attributes["odd.list"].array_value.values[0].double_value == 1.5
     assert attributes["odd.map"].kvlist_value.values[0].value.bool_value is True
+
+
+def test_the_service_reports_its_own_metrics(tmp_path):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    with OtlpReceiver() as downstream:
+        forward = downstream.endpoint.removeprefix("http://")
+        with ProcessorService(
+            "127.0.0.1:0", forward, tmp_path / "spool", meter_provider=MeterProvider(metric_readers=[reader])
+        ) as service:
+            _send(f"127.0.0.1:{service.port}", 3, {"gen_ai.operation.name": "chat"})
+            _wait(lambda: len(downstream.spans()) == 3)
+            _wait(lambda: service.counters.forwarded == 3)
+            data = reader.get_metrics_data()
+    values = {
+        m.name: m.data.data_points[0].value
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+    }
+    assert values["genai_otel.processor.received"] == 3 and values["genai_otel.processor.forwarded"] == 3
+    assert values["genai_otel.processor.rejected"] == 0 and values["genai_otel.processor.spooled"] == 0
+
+
+def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from .servers import wait_for_port
+
+    port = free_port()
+    with OtlpReceiver() as downstream:
+        forward = downstream.endpoint.removeprefix("http://")
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "genai_otel.cli",
+                "processor",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--forward",
+                forward,
+                "--spool",
+                str(tmp_path / "spool"),
+                "--workers",
+                "2",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            wait_for_port(port, 30, process)
+            for _ in range(4):  # separate exporters: separate connections the kernel spreads over workers
+                _send(f"127.0.0.1:{port}", 5, {"gen_ai.operation.name": "chat"})
+            _wait(lambda: len(downstream.spans()) == 20)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["worker-0", "worker-1"]

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     processor.add_argument("--forward", required=True, help="HOST:PORT of the next OTLP/gRPC receiver")
     processor.add_argument("--http-listen", help="HOST:PORT to also receive OTLP/HTTP (protobuf) on")
     processor.add_argument("--spool", default=".genai-otel-spool", help="directory of the durable queue")
+    processor.add_argument("--workers", type=int, default=1, help="worker processes sharing the ports")
     commands.add_parser(
         "collector-config",
         help="print the pure-collector config (OTTL normalisation and cost) from conventions/",
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "processor":
         from genai_otel.processor.service import serve
 
-        return serve(args.listen, args.forward, args.spool, args.http_listen)
+        return serve(args.listen, args.forward, args.spool, args.http_listen, args.workers)
 
     if args.command == "demo":
         from genai_otel.demo import run

@@ -104,6 +104,7 @@ class ProcessorService:
         max_spool_bytes: int = 1 << 30,
         workers: int = 4,
         http_listen: str | None = None,
+        meter_provider: Any = None,
     ) -> None:
         self.rules = rules if rules is not None else default_rules()
         self.spool = Spool(Path(spool_dir), max_spool_bytes)
@@ -111,7 +112,8 @@ class ProcessorService:
         self.forward = forward
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=workers),
-            options=[("grpc.max_receive_message_length", MAX_MESSAGE)],
+            # SO_REUSEPORT: worker processes share the listening port, the kernel spreads connections.
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.so_reuseport", 1)],
         )
         # Raw bytes in: the service decodes requests itself, so malformed protobuf gets INVALID_ARGUMENT
         # (grpc's own deserializer would answer INTERNAL).
@@ -127,10 +129,33 @@ class ProcessorService:
         )
         self.port = self.server.add_insecure_port(listen)
         self.http = _http_server(self, http_listen) if http_listen else None
+        self._register_metrics(meter_provider)
         self._stop = threading.Event()
         self._forwarder = threading.Thread(
             target=self._forward_loop, name="genai-otel-forwarder", daemon=True
         )
+
+    def _register_metrics(self, meter_provider: Any) -> None:
+        """The service's own metrics: spans received / forwarded / rejected, retries, requests spooled."""
+        from opentelemetry.metrics import CallbackOptions, Observation, get_meter
+
+        meter = get_meter("genai_otel.processor", meter_provider=meter_provider)
+
+        def counter(name: str) -> Any:
+            return lambda options: [Observation(getattr(self.counters, name))]
+
+        for name, unit in (
+            ("received", "{span}"),
+            ("forwarded", "{span}"),
+            ("rejected", "{span}"),
+            ("retries", "{retry}"),
+        ):
+            meter.create_observable_counter(f"genai_otel.processor.{name}", [counter(name)], unit=unit)
+
+        def queued(options: CallbackOptions) -> list[Observation]:
+            return [Observation(len(self.spool))]
+
+        meter.create_observable_gauge("genai_otel.processor.spooled", [queued], unit="{request}")
 
     # -- receiving -------------------------------------------------------------------------------
 
@@ -258,15 +283,22 @@ def _http_server(service: ProcessorService, listen: str) -> Any:
             self._reply(status[outcome], message.encode(), "text/plain")
 
     host, _, port = listen.rpartition(":")
-    server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
+
+    class Server(ThreadingHTTPServer):
+        allow_reuse_port = True  # several worker processes may listen on one port
+
+    server = Server((host or "127.0.0.1", int(port)), Handler)
     server.daemon_threads = True
     return server
 
 
-def serve(listen: str, forward: str, spool_dir: str, http_listen: str | None = None) -> int:
-    """Run until SIGINT/SIGTERM, then drain."""
+def serve(listen: str, forward: str, spool_dir: str, http_listen: str | None = None, workers: int = 1) -> int:
+    """Run until SIGINT/SIGTERM, then drain. ``workers`` > 1 runs that many processes sharing the ports
+    (SO_REUSEPORT), each with its own spool directory (``spool_dir/worker-N``)."""
     import signal
 
+    if workers > 1:
+        return _supervise(listen, forward, spool_dir, http_listen, workers)
     service = ProcessorService(listen, forward, spool_dir, http_listen=http_listen).start()
     http = f", OTLP/HTTP on {http_listen}" if http_listen else ""
     print(f"genai-otel processor: OTLP/gRPC on {listen}{http} -> {forward} (spool {spool_dir})", flush=True)
@@ -282,3 +314,26 @@ def serve(listen: str, forward: str, spool_dir: str, http_listen: str | None = N
         flush=True,
     )
     return 0
+
+
+def _supervise(listen: str, forward: str, spool_dir: str, http_listen: str | None, workers: int) -> int:
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", listen, "--forward", forward]
+    if http_listen:
+        command += ["--http-listen", http_listen]
+    children = [
+        subprocess.Popen([*command, "--spool", str(Path(spool_dir) / f"worker-{i}")]) for i in range(workers)
+    ]
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    while not stopped.wait(0.5):
+        if any(child.poll() is not None for child in children):
+            break  # a worker died: stop the rest, let the supervisor (systemd, k8s) restart us
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    return max(child.wait() for child in children)
