@@ -121,3 +121,69 @@ def test_pure_collector_normalises_and_costs_with_ottl_alone():
             expected[sc.GENAI_OTEL_USAGE_COST]
         )
         assert not any(k.startswith(("llm.token", "openinference.", "traceloop.")) for k in got)
+
+
+def test_tempo_and_metrics_config_feeds_the_grafana_dashboard():
+    """The real collector runs processor-to-tempo-and-metrics.yaml: traces reach the (OTLP) Tempo
+    endpoint, and every metric the Grafana dashboard queries is in the Prometheus scrape."""
+    import json
+    import re
+    import time
+    import urllib.request
+
+    from genai_otel.testing.otlp_receiver import OtlpReceiver
+
+    ensure_built()
+    port, metrics_port = free_port(), free_port()
+    dashboard = json.loads((REPO / "collector-config" / "grafana" / "genai-dashboard.json").read_text())
+    wanted = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(genai_[a-z_]+)\b", target["expr"])
+    }
+    with OtlpReceiver() as tempo:
+        env = {
+            **os.environ,
+            "OTLP_LISTEN": f"127.0.0.1:{port}",
+            "TEMPO_ENDPOINT": tempo.endpoint.removeprefix("http://"),
+            "PROMETHEUS_LISTEN": f"127.0.0.1:{metrics_port}",
+        }
+        config = REPO / "collector-config" / "processor-to-tempo-and-metrics.yaml"
+        with run_server([str(BIN / "otelcol-genai"), "--config", str(config)], port, env=env, timeout=60):
+            provider = TracerProvider()
+            provider.add_span_processor(
+                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
+            )
+            tracer = provider.get_tracer("app")
+            for attributes in (
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o",
+                    "gen_ai.usage.input_tokens": 10,
+                    "gen_ai.usage.output_tokens": 5,
+                    "genai_otel.usage.cost": 0.0001,
+                },
+                {
+                    "gen_ai.operation.name": "invoke_agent",
+                    "gen_ai.agent.name": "planner",
+                    "error.type": "Timeout",
+                },
+            ):
+                with tracer.start_as_current_span("call", attributes=attributes):
+                    pass
+            provider.shutdown()
+            deadline, scrape = time.monotonic() + 30, ""
+            while time.monotonic() < deadline:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{metrics_port}/metrics", timeout=5
+                ) as response:
+                    scrape = response.read().decode()
+                if all(name in scrape for name in wanted) and len(tempo.spans()) == 2:
+                    break
+                time.sleep(0.5)
+    missing = [name for name in wanted if name not in scrape]
+    assert not missing, f"dashboard queries metrics the collector does not produce: {missing}"
+    assert len(tempo.spans()) == 2
+    assert 'gen_ai_request_model="gpt-4o"' in scrape
