@@ -77,6 +77,10 @@ DB_RESPONSE_RETURNED_ROWS = 'db.response.returned_rows'
 DB_OPERATION_BATCH_SIZE = 'db.operation.batch.size'
 GENAI_OTEL_VECTOR_DIMENSION = 'genai_otel.vector.dimension'
 GENAI_OTEL_VECTOR_FILTERED = 'genai_otel.vector.filtered'
+GEN_AI_EVALUATION_NAME = 'gen_ai.evaluation.name'
+GEN_AI_EVALUATION_SCORE_VALUE = 'gen_ai.evaluation.score.value'
+GEN_AI_EVALUATION_SCORE_LABEL = 'gen_ai.evaluation.score.label'
+GEN_AI_EVALUATION_EXPLANATION = 'gen_ai.evaluation.explanation'
 MESSAGING_SYSTEM = 'messaging.system'
 MESSAGING_OPERATION_NAME = 'messaging.operation.name'
 MESSAGING_OPERATION_TYPE = 'messaging.operation.type'
@@ -131,6 +135,7 @@ METRIC_GEN_AI_INVOKE_AGENT_DURATION = 'gen_ai.invoke_agent.duration'
 
 # Event names
 EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS = 'gen_ai.client.inference.operation.details'
+EVENT_GEN_AI_EVALUATION_RESULT = 'gen_ai.evaluation.result'
 
 ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the request.',
                     'source': 'upstream',
@@ -188,6 +193,16 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
  'gen_ai.embeddings.dimension.count': {'brief': 'Number of dimensions of the returned embeddings.',
                                        'source': 'upstream',
                                        'type': 'int'},
+ 'gen_ai.evaluation.explanation': {'brief': 'Why the evaluator gave this score.',
+                                   'source': 'upstream',
+                                   'type': 'string'},
+ 'gen_ai.evaluation.name': {'brief': 'The name of the evaluation metric.',
+                            'source': 'upstream',
+                            'type': 'string'},
+ 'gen_ai.evaluation.score.label': {'brief': 'A human-readable label for the score.',
+                                   'source': 'upstream',
+                                   'type': 'string'},
+ 'gen_ai.evaluation.score.value': {'brief': 'The evaluation score.', 'source': 'upstream', 'type': 'double'},
  'gen_ai.input.messages': {'brief': 'Chat history given to the model (JSON',
                            'content': True,
                            'opt-in content).': None,
@@ -934,4 +949,14 @@ EVENTS = {'gen_ai.client.inference.operation.details': {'attributes': ['gen_ai.o
                                                'content_attributes': ['gen_ai.input.messages',
                                                                       'gen_ai.output.messages',
                                                                       'gen_ai.system_instructions',
-                                                                      'gen_ai.tool.definitions']}}
+                                                                      'gen_ai.tool.definitions']},
+ 'gen_ai.evaluation.result': {'attributes': ['gen_ai.evaluation.name',
+                                             'gen_ai.evaluation.score.value',
+                                             'gen_ai.evaluation.score.label',
+                                             'gen_ai.evaluation.explanation',
+                                             'gen_ai.response.id',
+                                             'error.type'],
+                              'brief': 'The result of evaluating a GenAI operation, tied to the evaluated '
+                                       "span (emitted asynchronously by genai-otel's evaluation hooks, "
+                                       'genai_otel.processor.evaluation).',
+                              'content_attributes': []}}

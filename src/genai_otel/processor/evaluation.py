@@ -1,0 +1,227 @@
+"""Evaluation hooks: evaluators run on chosen finished spans, off the hot path, and their results are
+emitted as ``gen_ai.evaluation.result`` events tied to the evaluated span.
+
+    processor = EvaluatingSpanProcessor([RefusalEvaluator(), JsonOutputEvaluator(),
+                                         LLMJudge(base_url="http://judge:8000/v1", model="gpt-4o-mini")])
+    tracer_provider.add_span_processor(processor)
+
+Evaluators see the span's attributes (content only exists there under content capture). They run in a
+small thread pool with a bounded queue: when it is full, evaluations are skipped (and counted), never
+slowing the application.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from threading import BoundedSemaphore
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry._logs import get_logger
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from genai_otel import semconv
+from genai_otel.telemetry.safety import safely
+from genai_otel.version import __version__
+
+_logger = logging.getLogger("genai_otel.evaluation")
+EVENT = "gen_ai.evaluation.result"
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    name: str
+    score: float | None = None
+    label: str | None = None
+    explanation: str | None = None
+
+
+def _output_text(attributes: dict[str, Any]) -> str | None:
+    raw = attributes.get(semconv.GEN_AI_OUTPUT_MESSAGES)
+    try:
+        messages = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    if not messages:
+        return None
+    return "".join(
+        p.get("content") or "" for m in messages for p in m.get("parts", []) if p.get("type") == "text"
+    )
+
+
+def _input_text(attributes: dict[str, Any]) -> str:
+    try:
+        messages = json.loads(attributes.get(semconv.GEN_AI_INPUT_MESSAGES) or "[]")
+    except ValueError:
+        return ""
+    return "\n".join(
+        p.get("content") or "" for m in messages for p in m.get("parts", []) if p.get("type") == "text"
+    )
+
+
+class RefusalEvaluator:
+    """Heuristic: did the model refuse? score 1.0 = refused."""
+
+    name = "refusal"
+    _PATTERN = re.compile(r"\b(I can(?:no|')t|I am unable|I'm unable|I won't|as an AI)\b", re.IGNORECASE)
+
+    def evaluate(self, attributes: dict[str, Any]) -> EvaluationResult | None:
+        text = _output_text(attributes)
+        if text is None:
+            return None
+        refused = bool(self._PATTERN.search(text))
+        return EvaluationResult(self.name, 1.0 if refused else 0.0, "refused" if refused else "answered")
+
+
+class JsonOutputEvaluator:
+    """Heuristic: when JSON output was requested, is the answer valid JSON? score 1.0 = valid."""
+
+    name = "json_output"
+
+    def evaluate(self, attributes: dict[str, Any]) -> EvaluationResult | None:
+        if attributes.get(semconv.GEN_AI_OUTPUT_TYPE) != "json":
+            return None
+        text = _output_text(attributes)
+        if text is None:
+            return None
+        try:
+            json.loads(text)
+        except ValueError as error:
+            return EvaluationResult(self.name, 0.0, "invalid", str(error)[:200])
+        return EvaluationResult(self.name, 1.0, "valid")
+
+
+class LLMJudge:
+    """LLM-as-judge through any OpenAI-compatible chat endpoint: rates the answer's relevance 1-5."""
+
+    name = "relevance"
+    PROMPT = (
+        "Rate how relevant the answer is to the question on a scale from 1 to 5. "
+        "Reply with the number first, then one sentence of explanation.\n\n"
+        "Question:\n{question}\n\nAnswer:\n{answer}"
+    )
+
+    def __init__(self, base_url: str, model: str, api_key: str = "none", timeout: float = 30.0) -> None:
+        self.base_url, self.model, self.api_key, self.timeout = base_url.rstrip("/"), model, api_key, timeout
+
+    def evaluate(self, attributes: dict[str, Any]) -> EvaluationResult | None:
+        import urllib.request
+
+        answer = _output_text(attributes)
+        if not answer:
+            return None
+        body = json.dumps(
+            {
+                "model": self.model,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": self.PROMPT.format(question=_input_text(attributes), answer=answer),
+                    }
+                ],
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/chat/completions",
+            data=body,
+            headers={"content-type": "application/json", "authorization": f"Bearer {self.api_key}"},
+        )
+        # The judge's own call must not be traced as the app's (nor evaluated again).
+        from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                reply = json.load(response)["choices"][0]["message"]["content"] or ""
+        finally:
+            detach(token)
+        match = re.search(r"\b([1-5])\b", reply)
+        if not match:
+            return EvaluationResult(self.name, None, "unparsed", reply[:200])
+        return EvaluationResult(self.name, float(match.group(1)), f"{match.group(1)}/5", reply[:500])
+
+
+Evaluator = Any  # anything with ``name`` and ``evaluate(attributes) -> EvaluationResult | None``
+
+
+class EvaluatingSpanProcessor(SpanProcessor):
+    """Runs evaluators on finished GenAI spans (``select`` chooses which) in a thread pool."""
+
+    def __init__(
+        self,
+        evaluators: Sequence[Evaluator],
+        *,
+        select: Callable[[ReadableSpan], bool] | None = None,
+        logger_provider: Any = None,
+        workers: int = 2,
+        max_pending: int = 1000,
+    ) -> None:
+        self.evaluators = list(evaluators)
+        self.select = select or (
+            lambda span: bool((span.attributes or {}).get(semconv.GEN_AI_OUTPUT_MESSAGES))
+        )
+        self.events = get_logger("genai_otel.evaluation", __version__, logger_provider=logger_provider)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genai-otel-eval")
+        self.slots = BoundedSemaphore(max_pending)
+        self.skipped = 0
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not safely("evaluation.select", self.select, span):
+            return
+        if not self.slots.acquire(blocking=False):
+            self.skipped += 1  # the evaluators are behind: skip, never block the app
+            return
+        attributes = dict(span.attributes or {})
+        context = trace.set_span_in_context(trace.NonRecordingSpan(span.context))
+        future = self.pool.submit(self._evaluate, attributes, context)
+        future.add_done_callback(lambda _f: self.slots.release())
+
+    def _evaluate(self, attributes: dict[str, Any], context: Any) -> None:
+        for evaluator in self.evaluators:
+            try:
+                result = evaluator.evaluate(attributes)
+            except Exception as error:
+                _logger.info("evaluator %s failed: %s", getattr(evaluator, "name", evaluator), error)
+                self._emit(
+                    EvaluationResult(getattr(evaluator, "name", "unknown")),
+                    context,
+                    type(error).__name__,
+                    attributes,
+                )
+                continue
+            if result is not None:
+                self._emit(result, context, None, attributes)
+
+    def _emit(
+        self, result: EvaluationResult, context: Any, error: str | None, attributes: dict[str, Any]
+    ) -> None:
+        fields = {
+            semconv.GEN_AI_EVALUATION_NAME: result.name,
+            semconv.GEN_AI_EVALUATION_SCORE_VALUE: result.score,
+            semconv.GEN_AI_EVALUATION_SCORE_LABEL: result.label,
+            semconv.GEN_AI_EVALUATION_EXPLANATION: result.explanation,
+            semconv.GEN_AI_RESPONSE_ID: attributes.get(semconv.GEN_AI_RESPONSE_ID),
+            semconv.ERROR_TYPE: error,
+        }
+        self.events.emit(
+            event_name=EVENT, attributes={k: v for k, v in fields.items() if v is not None}, context=context
+        )
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        # Drain: wait until no evaluation holds a slot.
+        import time
+
+        deadline = time.monotonic() + timeout_millis / 1000
+        while time.monotonic() < deadline:
+            if self.slots._value == self.slots._initial_value:  # type: ignore[attr-defined]
+                return True
+            time.sleep(0.01)
+        return False
