@@ -403,3 +403,19 @@ async def test_pinecone_asyncio(otel):
     assert result.matches[0].id == "v1"
     assert _span(otel, "query").attributes[sc.DB_RESPONSE_RETURNED_ROWS] == 1
     assert _span(otel, "upsert").attributes[sc.DB_OPERATION_BATCH_SIZE] == 2
+
+
+def test_pgvector_executemany_with_a_generator_is_untouched(otel, postgres_dsn):
+    import numpy as np
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    table = f"gitems_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(conn)
+        conn.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, embedding vector({DIM}))")
+        with conn.cursor() as cur:
+            rows = ((i, np.array(vec(i), dtype=np.float32)) for i in range(1, 4))  # a generator
+            cur.executemany(f"INSERT INTO {table} (id, embedding) VALUES (%s, %s::vector)", rows)
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 3  # every row arrived

@@ -88,8 +88,8 @@ def _trip(
             LOOP_GUARD_EVENT,
             {
                 semconv.GENAI_OTEL_LOOP_GUARD_LIMIT: limit,
-                "genai_otel.loop_guard.value": value,
-                "genai_otel.loop_guard.maximum": maximum,
+                semconv.GENAI_OTEL_LOOP_GUARD_VALUE: value,
+                semconv.GENAI_OTEL_LOOP_GUARD_MAXIMUM: maximum,
             },
         )
     if handler.settings.loop_guard_action is LoopGuardAction.RAISE:

@@ -100,6 +100,8 @@ GENAI_OTEL_REDACTED = 'genai_otel.redacted'
 GENAI_OTEL_AGENT_PATH = 'genai_otel.agent.path'
 GENAI_OTEL_AGENT_HOPS = 'genai_otel.agent.hops'
 GENAI_OTEL_AGENT_STEPS = 'genai_otel.agent.steps'
+GENAI_OTEL_LOOP_GUARD_VALUE = 'genai_otel.loop_guard.value'
+GENAI_OTEL_LOOP_GUARD_MAXIMUM = 'genai_otel.loop_guard.maximum'
 GENAI_OTEL_LOOP_GUARD_LIMIT = 'genai_otel.loop_guard.limit'
 GENAI_OTEL_CONTENT_TRUNCATED = 'genai_otel.content.truncated'
 
@@ -360,6 +362,13 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
  'genai_otel.loop_guard.limit': {'brief': "The loop-guard limit this span's agent run hit: hops or steps.",
                                  'source': 'genai_otel',
                                  'type': 'string'},
+ 'genai_otel.loop_guard.maximum': {'brief': 'On the loop-guard event: the configured limit.',
+                                   'source': 'genai_otel',
+                                   'type': 'int'},
+ 'genai_otel.loop_guard.value': {'brief': 'On the loop-guard event: the hop or step count that went over the '
+                                          'limit.',
+                                 'source': 'genai_otel',
+                                 'type': 'int'},
  'genai_otel.redacted': {'brief': 'Content attributes in which the redaction rule replaced PII or secrets.',
                          'source': 'genai_otel',
                          'type': 'string[]'},

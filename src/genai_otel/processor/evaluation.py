@@ -30,7 +30,7 @@ from genai_otel.telemetry.safety import safely
 from genai_otel.version import __version__
 
 _logger = logging.getLogger("genai_otel.evaluation")
-EVENT = "gen_ai.evaluation.result"
+EVENT = semconv.EVENT_GEN_AI_EVALUATION_RESULT
 
 
 @dataclass(frozen=True)

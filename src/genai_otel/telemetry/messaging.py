@@ -87,7 +87,10 @@ class MessagingTelemetry:
         return span
 
     @staticmethod
-    def end(span: Span, error: BaseException | None = None) -> None:
+    def end(span: Span, error: BaseException | None = None, message_id: str | None = None) -> None:
+        """End a PRODUCER span from :meth:`start_send`, with the id the system gave the message."""
+        if message_id:
+            span.set_attribute(semconv.MESSAGING_MESSAGE_ID, message_id)
         if error is not None:
             _mark_error(span, error)
         span.end()

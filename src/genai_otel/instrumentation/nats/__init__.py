@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from genai_otel import semconv
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 from genai_otel.telemetry import TelemetryHandler
 from genai_otel.telemetry.safety import safely
@@ -24,7 +25,7 @@ def _server(client: Any) -> dict[str, Any]:
     url = getattr(client, "connected_url", None)
     if url is None or not getattr(url, "hostname", None):
         return {}
-    return {"server.address": url.hostname, "server.port": url.port or 4222}
+    return {semconv.SERVER_ADDRESS: url.hostname, semconv.SERVER_PORT: url.port or 4222}
 
 
 def _publish(handler: TelemetryHandler) -> Any:

@@ -6,8 +6,10 @@ vector statements). Sync and async cursors, ``execute`` and ``executemany``."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from genai_otel.instrumentation._base import CallSpec, GenAIInstrumentor, Patch
@@ -18,6 +20,7 @@ SYSTEM = "postgresql"
 _DISTANCE = re.compile(r"<->|<=>|<#>|<\+>|<~>|<%>")
 _VERB = re.compile(r"^\s*(?:WITH\b.*?\)\s*)?(SELECT|INSERT|UPDATE|DELETE|COPY)\b", re.IGNORECASE | re.DOTALL)
 _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+([A-Za-z_][\w.\"]*)", re.IGNORECASE)
+_WHERE = re.compile(r"\bWHERE\b", re.IGNORECASE)
 _LIMIT = re.compile(r"\bLIMIT\s+(\d+|%s|%\(\w+\)s)", re.IGNORECASE)
 
 
@@ -54,36 +57,58 @@ def _vector_dimension(values: Sequence[Any]) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Statement:
+    """What the SQL text alone says; computed once per distinct statement (apps repeat theirs)."""
+
+    distance: bool
+    operation: str
+    table: str | None
+    filtered: bool
+    limit: str | None
+
+
+@functools.lru_cache(maxsize=512)
+def _classify(sql: str) -> _Statement:
+    verb, table, limit = _VERB.search(sql), _TABLE.search(sql), _LIMIT.search(sql)
+    return _Statement(
+        distance=bool(_DISTANCE.search(sql)),
+        operation=verb.group(1).upper() if verb else "query",
+        table=table.group(1).strip('"') if table else None,
+        filtered=bool(_WHERE.search(sql)),
+        limit=limit.group(1) if limit else None,
+    )
+
+
 def _build(many: bool) -> Any:
     def build(handler: TelemetryHandler, cursor: Any, args: tuple, kwargs: dict) -> VectorDbInvocation | None:
         sql = _text(args[0] if args else kwargs.get("query"))
+        if sql is None:
+            return None
         params = args[1] if len(args) > 1 else kwargs.get("params_seq" if many else "params")
-        batch = list(params) if many and params is not None else None
-        values = _params(batch[0] if batch else params)
-        if sql is None or not (_DISTANCE.search(sql) or any(_is_vector(v) for v in values)):
+        # Only look into sequences: a generator given to executemany must reach psycopg untouched.
+        batch = params if many and isinstance(params, (list, tuple)) else None
+        values = _params(batch[0] if batch else (None if many else params))
+        statement = _classify(sql)
+        if not (statement.distance or any(_is_vector(v) for v in values)):
             return None  # not a vector statement
-        verb = _VERB.search(sql)
-        table = _TABLE.search(sql)
         info = getattr(getattr(cursor, "connection", None), "info", None)
+        host = getattr(info, "host", None)
+        remote = bool(host) and not str(host).startswith("/")  # a Unix socket path is no server address
         inv = VectorDbInvocation(
             system=SYSTEM,
-            operation=verb.group(1).upper() if verb else "query",
-            collection=table.group(1).strip('"') if table else None,
+            operation=statement.operation,
+            collection=statement.table,
             namespace=getattr(info, "dbname", None),
-            server_address=getattr(info, "host", None)
-            if not str(getattr(info, "host", "")).startswith("/")
-            else None,
-            server_port=int(info.port) if getattr(info, "port", None) else None,
+            server_address=host if remote else None,
+            server_port=int(info.port) if remote and getattr(info, "port", None) else None,
             vector_dimension=_vector_dimension(values),
-            filtered=True if re.search(r"\bWHERE\b", sql, re.IGNORECASE) else None,
+            filtered=True if statement.filtered else None,
             batch_size=len(batch) if batch else None,
         )
-        if inv.server_address is None:
-            inv.server_port = None
-        limit = _LIMIT.search(sql)
-        if limit and limit.group(1).isdigit():
-            inv.top_k = int(limit.group(1))
-        elif limit and values and isinstance(values[-1], int):
+        if statement.limit and statement.limit.isdigit():
+            inv.top_k = int(statement.limit)
+        elif statement.limit and values and isinstance(values[-1], int):
             inv.top_k = values[-1]  # LIMIT %s: by convention the last parameter
         return inv
 

@@ -14,6 +14,7 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from genai_otel import semconv
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 from genai_otel.propagation import fields_getter
 from genai_otel.telemetry import TelemetryHandler
@@ -31,7 +32,7 @@ def _server(instance: Any) -> dict[str, Any]:
     kwargs = getattr(getattr(instance, "connection_pool", None), "connection_kwargs", None) or {}
     if "host" not in kwargs:
         return {}
-    return {"server.address": kwargs["host"], "server.port": kwargs.get("port", 6379)}
+    return {semconv.SERVER_ADDRESS: kwargs["host"], semconv.SERVER_PORT: kwargs.get("port", 6379)}
 
 
 def _after(result: Any, done: Any) -> Any:
@@ -82,9 +83,8 @@ def _xadd(handler: TelemetryHandler) -> Any:
             raise
 
         def done(value: Any, error: BaseException | None) -> None:
-            if isinstance(value, (bytes, str)):
-                span.set_attribute("messaging.message.id", _text(value))
-            messaging.end(span, error)
+            message_id = _text(value) if isinstance(value, (bytes, str)) else None
+            messaging.end(span, error, message_id=message_id)
 
         return _after(result, done)
 
@@ -115,7 +115,7 @@ def _xread(handler: TelemetryHandler, operation: str) -> Any:
             carriers = [e[1] for e in entries if isinstance(e, (list, tuple)) and len(e) == 2 and e[1]]
             if not carriers:
                 continue
-            extra = {"messaging.consumer.group.name": _text(group)} if group else {}
+            extra = {semconv.MESSAGING_CONSUMER_GROUP_NAME: _text(group)} if group else {}
             messaging.received(
                 SYSTEM,
                 stream,
