@@ -19,10 +19,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc  # noqa: E402
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span  # noqa: E402
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc  # noqa: E402
 
+from genai_otel.processor.otlp import export_request  # noqa: E402
 from genai_otel.testing.net import free_port, wait_for_port  # noqa: E402
 from genai_otel.testing.otlp_receiver import OtlpReceiver  # noqa: E402
 
@@ -38,31 +37,10 @@ ATTRIBUTES = {
 }
 
 
-def _request(batch: int, offset: int) -> trace_service_pb2.ExportTraceServiceRequest:
-    def value(v: object) -> AnyValue:
-        return AnyValue(int_value=v) if isinstance(v, int) else AnyValue(string_value=str(v))
-
-    attributes = [KeyValue(key=k, value=value(v)) for k, v in ATTRIBUTES.items()]
-    spans = [
-        Span(
-            trace_id=(offset + i + 1).to_bytes(16, "big"),
-            span_id=(i + 1).to_bytes(8, "big"),
-            name="openai.chat",
-            attributes=attributes,
-            start_time_unix_nano=1,
-            end_time_unix_nano=2,
-        )
-        for i in range(batch)
-    ]
-    return trace_service_pb2.ExportTraceServiceRequest(
-        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])]
-    )
-
-
 def _drive(endpoint: str, receiver: OtlpReceiver, total: int, batch: int) -> float:
     import grpc
 
-    requests = [_request(batch, n) for n in range(0, total, batch)]
+    requests = [export_request(ATTRIBUTES, batch, "openai.chat", n) for n in range(0, total, batch)]
     with grpc.insecure_channel(endpoint) as channel:
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)
         start = time.perf_counter()

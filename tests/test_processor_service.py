@@ -11,12 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from genai_otel import semconv as sc
+from genai_otel.processor.otlp import export_request
 from genai_otel.processor.service import EXPORT_METHOD, ProcessorService
 from genai_otel.testing.conformance import span_view
 from genai_otel.testing.otlp_receiver import OtlpReceiver
@@ -117,26 +116,14 @@ def test_otlp_http_in_with_clear_errors(tmp_path):
 # -- the decoder under fuzzing: any bytes get a clear answer, never a crash ---------------------------
 
 
-def _request(attributes: list) -> bytes:
-    span = Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="chat x", attributes=attributes)
-    return ExportTraceServiceRequest(
-        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])]
-    ).SerializeToString()
-
-
-VALID = _request(
-    [
-        KeyValue(key="gen_ai.system", value=AnyValue(string_value="openai")),
-        KeyValue(key="gen_ai.usage.prompt_tokens", value=AnyValue(int_value=12)),
-        KeyValue(key="odd.list", value=AnyValue(array_value=ArrayValue(values=[AnyValue(double_value=1.5)]))),
-        KeyValue(
-            key="odd.map",
-            value=AnyValue(
-                kvlist_value=KeyValueList(values=[KeyValue(key="k", value=AnyValue(bool_value=True))])
-            ),
-        ),
-    ]
-)
+VALID = export_request(
+    {
+        "gen_ai.system": "openai",
+        "gen_ai.usage.prompt_tokens": 12,
+        "odd.list": [1.5],
+        "odd.map": {"k": True},
+    }
+).SerializeToString()
 
 
 @pytest.fixture(scope="module")

@@ -60,3 +60,24 @@ def enrich_request(request: Any, apply: Any) -> int:
                     _set(event.attributes, attributes)
                 count += 1
     return count
+
+
+def export_request(attributes: dict[str, Any], count: int = 1, name: str = "chat", first: int = 0) -> Any:
+    """An ExportTraceServiceRequest of ``count`` spans (one trace each) carrying ``attributes``, for
+    tests and benchmarks."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+    values = [KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()]
+    spans = [
+        Span(
+            trace_id=(first + i + 1).to_bytes(16, "big"),
+            span_id=(i + 1).to_bytes(8, "big"),
+            name=name,
+            attributes=values,
+            start_time_unix_nano=1,
+            end_time_unix_nano=2,
+        )
+        for i in range(count)
+    ]
+    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
