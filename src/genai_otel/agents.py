@@ -105,6 +105,10 @@ def count_step(handler: TelemetryHandler, inv: Invocation) -> AgentLoopError | N
     run: _AgentRun | None = otel_context.get_value(_RUN)  # type: ignore[assignment]
     if run is None or inv.owner is not None:  # a call merged into a framework's span is already counted
         return None
+    return _count(handler, inv, run)
+
+
+def _count(handler: TelemetryHandler, inv: Invocation, run: _AgentRun) -> AgentLoopError | None:
     if not (inv.is_inference or inv.operation == semconv.OPERATION_EXECUTE_TOOL):
         return None  # steps are model and tool calls; embeddings and store queries are not
     run.steps += 1
@@ -149,8 +153,7 @@ class _Active:
             self.invocation.output_messages = messages
 
     def close(self, error: BaseException | None) -> None:
-        if self.run is not None and self.run.invocation is self.invocation:
-            self.invocation.response_attributes[semconv.GENAI_OTEL_AGENT_STEPS] = self.run.steps
+        record_steps(self.invocation, self.context)
         if error is None:
             safely("agent", self.handler.stop, self.invocation)
         else:
@@ -298,13 +301,24 @@ def _set_name(inv: Invocation, name: str) -> None:
 
 
 def _start(handler: TelemetryHandler, inv: Invocation) -> tuple[_Active, AgentLoopError | None]:
-    ctx = otel_context.get_current()
+    ctx, error = open_in_context(handler, inv, otel_context.get_current())
+    return _Active(handler, inv, ctx), error
+
+
+def open_in_context(
+    handler: TelemetryHandler, inv: Invocation, ctx: Context
+) -> tuple[Context, AgentLoopError | None]:
+    """Open ``inv``'s span under ``ctx`` (not made current) with the agent bookkeeping: agents get
+    their hop/path baggage and a run that counts the model and tool calls below them against the
+    loop guard. Returns the context for work inside the span and the guard's error (action
+    ``raise``) for the caller to raise. Used by the decorators and the framework integrations."""
     parent_run: _AgentRun | None = otel_context.get_value(_RUN, ctx)  # type: ignore[assignment]
     if isinstance(inv, AgentInvocation):
         ctx = _enter_agent(handler, inv, ctx)
     handler.start(inv, activate=False, context=ctx)
-    span = inv.span
-    ctx = trace.set_span_in_context(span, ctx)
+    if inv.owner is not None:  # merged into the framework record that owns this call
+        return ctx, None
+    ctx = handler.context_for(inv, ctx)
     error = None
     if isinstance(inv, AgentInvocation):
         run = _AgentRun(inv, parent_run)
@@ -315,9 +329,16 @@ def _start(handler: TelemetryHandler, inv: Invocation) -> tuple[_Active, AgentLo
             spans = [r.invocation.span for r in run.chain() if r.invocation.span is not None]
             error = _trip(handler, "hops", hops, maximum, spans, current_agent_path(ctx))
             ctx = baggage.set_baggage(policy.LOOP_GUARD_LIMIT, "hops", ctx)
-    else:
-        error = count_step(handler, inv) if parent_run is not None else None
-    return _Active(handler, inv, ctx), error
+    elif parent_run is not None:
+        error = _count(handler, inv, parent_run)
+    return ctx, error
+
+
+def record_steps(inv: Invocation, ctx: Context) -> None:
+    """Put the number of steps an agent run took on its span (call before ending it)."""
+    run: _AgentRun | None = otel_context.get_value(_RUN, ctx)  # type: ignore[assignment]
+    if run is not None and run.invocation is inv:
+        inv.response_attributes[semconv.GENAI_OTEL_AGENT_STEPS] = run.steps
 
 
 def _enter_agent(handler: TelemetryHandler, inv: AgentInvocation, ctx: Context) -> Context:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import baggage, trace
@@ -154,6 +155,10 @@ _DB_POINT_FIELDS = tuple(
 
 
 _OWNER = otel_context.create_key("genai_otel.owning_invocation")
+# A framework record whose model call runs later, outside the framework's own scope (a stream the
+# caller iterates after the framework method returned): set, not attached, so it outlives that scope;
+# only an open, unclaimed record is ever taken from it.
+_PENDING_OWNER: ContextVar[Invocation | None] = ContextVar("genai_otel_pending_owner", default=None)
 # What a client-level record knows better than the framework record that owns the call.
 _MERGED_FIELDS = (
     "server_address",
@@ -168,6 +173,34 @@ _MERGED_FIELDS = (
     "finish_reasons",
     "dimension_count",
 )
+
+
+_SCOPE = otel_context.create_key("genai_otel.framework_scope")
+
+
+class FrameworkScope:
+    """Marks a context a framework run made current. Frameworks may end a run in another asyncio task
+    than the one that started it; the starting task then still has the ended run's context attached,
+    and :func:`live_context` steps over it to what was current before."""
+
+    __slots__ = ("open", "parent")
+
+    def __init__(self, parent: otel_context.Context) -> None:
+        self.parent = parent
+        self.open = True
+
+    def enter(self, ctx: otel_context.Context) -> otel_context.Context:
+        return otel_context.set_value(_SCOPE, self, ctx)
+
+
+def live_context(ctx: otel_context.Context | None = None) -> otel_context.Context:
+    """``ctx`` (default: the current context) without framework scopes that have ended."""
+    ctx = ctx if ctx is not None else otel_context.get_current()
+    scope = otel_context.get_value(_SCOPE, ctx)
+    while scope is not None and not scope.open:
+        ctx = scope.parent
+        scope = otel_context.get_value(_SCOPE, ctx)
+    return ctx
 
 
 def _same_kind(owner: Invocation, inv: Invocation) -> bool:
@@ -250,8 +283,9 @@ class TelemetryHandler:
     def start(
         self, inv: Invocation, *, activate: bool = True, context: otel_context.Context | None = None
     ) -> Invocation:
-        owner = otel_context.get_value(_OWNER, context)
-        if owner is not None and not owner.claimed and _same_kind(owner, inv):
+        context = live_context(context)
+        owner = otel_context.get_value(_OWNER, context) or _PENDING_OWNER.get()
+        if owner is not None and not owner.claimed and not owner.ended and _same_kind(owner, inv):
             # One model call, one span: the framework's span owns it; this record merges into it.
             owner.claimed = True
             inv.owner = owner
@@ -274,11 +308,24 @@ class TelemetryHandler:
             name, context=context, kind=inv.kind, attributes=self._alias(attributes)
         )
         if activate:
-            ctx = trace.set_span_in_context(inv.span)
-            if inv.owns_client_calls:
-                ctx = otel_context.set_value(_OWNER, inv, ctx)
-            inv.context_token = otel_context.attach(ctx)
+            inv.context_token = otel_context.attach(self.context_for(inv))
         return inv
+
+    @staticmethod
+    def context_for(inv: Invocation, base: otel_context.Context | None = None) -> otel_context.Context:
+        """The context in which work belonging to ``inv`` runs: its span is the parent, and a
+        client call made there merges into ``inv`` when it owns client calls."""
+        ctx = trace.set_span_in_context(inv.span, base) if inv.span is not None else base
+        if inv.owns_client_calls:
+            ctx = otel_context.set_value(_OWNER, inv, ctx)
+        return ctx or otel_context.get_current()
+
+    @staticmethod
+    def expect_client_call(inv: Invocation) -> None:
+        """``inv`` owns the next client call made in this context even after its scope was left
+        (streams consumed later); a claimed or ended record is ignored."""
+        if inv.owns_client_calls and not inv.claimed:
+            _PENDING_OWNER.set(inv)
 
     @staticmethod
     def _from_baggage(inv: Invocation, entries: Any) -> None:

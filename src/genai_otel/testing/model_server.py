@@ -5,7 +5,8 @@ Cohere v2 and Ollama (NDJSON) -- see ``genai_otel.testing.protocols``.
 The real SDKs make real HTTP requests to it; answers are deterministic so tests can assert on
 them. The model name steers behaviour:
 
-* ``...tool...``          answer with a tool call (``get_weather`` with ``{"city": "Paris"}``)
+* ``...tool...``          answer with a tool call (``get_weather`` with ``{"city": "Paris"}``),
+                          in text once the conversation carries a tool result
 * ``error-<status>``      answer with that HTTP error status in the provider's error format
 * ``...slow...``          wait 2 s before answering (for client timeouts)
 * ``...stream-break...``  send two stream chunks, then drop the connection
@@ -134,7 +135,7 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
         # Most APIs name the model in the body; Gemini and Bedrock in the path.
         path_model = re.search(r"/models?/([^/:]+)", self.path.split("?")[0])
         model = body.get("model") or (unquote(path_model.group(1)) if path_model else "")
-        scenario = _Scenario(str(model))
+        scenario = _Scenario(str(model), body)
         if scenario.slow:
             time.sleep(2.0)
         path = self.path.split("?")[0]

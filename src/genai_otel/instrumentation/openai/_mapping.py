@@ -12,6 +12,7 @@ import binascii
 from typing import Any
 
 from genai_otel import semconv
+from genai_otel.instrumentation._messages import text_parts
 from genai_otel.instrumentation._util import (
     arg,
     as_list,
@@ -48,27 +49,6 @@ def _base(resource: Any, provider: str | None = None) -> tuple[str, str | None, 
 # -- content ------------------------------------------------------------------------------
 
 
-def _text_parts(content: Any) -> list[dict[str, Any]]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "content": content}]
-    parts = []
-    for item in content:
-        kind = get(item, "type")
-        if kind in ("text", "input_text", "output_text"):
-            parts.append({"type": "text", "content": get(item, "text")})
-        elif kind == "image_url":
-            parts.append({"type": "uri", "modality": "image", "uri": get(get(item, "image_url"), "url")})
-        elif kind == "input_image":
-            parts.append({"type": "uri", "modality": "image", "uri": get(item, "image_url")})
-        elif kind == "refusal":
-            parts.append({"type": "text", "content": get(item, "refusal")})
-        else:
-            parts.append({"type": kind or "unknown"})
-    return parts
-
-
 def tool_call_part(call: Any) -> dict[str, Any]:
     """An OpenAI-shaped ``{id, function: {name, arguments}}`` tool call as a GenAI message part."""
     function = get(call, "function")
@@ -98,7 +78,7 @@ def chat_input_messages(messages: Any) -> list[dict[str, Any]]:
                 }
             )
             continue
-        parts = _text_parts(get(message, "content"))
+        parts = text_parts(get(message, "content"))
         parts += [tool_call_part(call) for call in get(message, "tool_calls") or ()]
         out.append({"role": role, "parts": parts})
     return out
@@ -234,7 +214,7 @@ def chat_result(inv: InferenceInvocation, result: Any) -> None:
 
 
 def _chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
-    parts = _text_parts(get(message, "content"))
+    parts = text_parts(get(message, "content"))
     parts += [tool_call_part(call) for call in get(message, "tool_calls") or ()]
     return {"role": "assistant", "parts": parts, "finish_reason": _reason(finish_reason)}
 
@@ -386,7 +366,7 @@ def _responses_input(value: Any) -> list[dict[str, Any]]:
         elif kind == "function_call":
             out.append({"role": "assistant", "parts": [_responses_call_part(item)]})
         else:
-            out.append({"role": get(item, "role", "user"), "parts": _text_parts(get(item, "content"))})
+            out.append({"role": get(item, "role", "user"), "parts": text_parts(get(item, "content"))})
     return out
 
 
@@ -427,7 +407,7 @@ def response_result(inv: InferenceInvocation, result: Any) -> None:
         for item in get(response, "output") or ():
             kind = get(item, "type")
             if kind == "message":
-                parts += _text_parts(get(item, "content"))
+                parts += text_parts(get(item, "content"))
             elif kind == "function_call":
                 parts.append(_responses_call_part(item))
             elif kind == "reasoning":

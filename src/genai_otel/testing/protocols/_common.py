@@ -36,12 +36,32 @@ def text_of(content: Any) -> str:
     return ""
 
 
+_TOOL_RESULT_KEYS = frozenset({"tool_result", "toolResult", "functionResponse"})
+
+
+def has_tool_result(body: dict[str, Any]) -> bool:
+    """Whether a chat request already carries a tool's result (OpenAI/Ollama ``role: tool``,
+    Anthropic ``tool_result`` blocks, Responses ``function_call_output``, Cohere/Gemini/Bedrock
+    equivalents): a tool-calling model then answers in text, so agent loops end."""
+    for message in body.get("messages") or body.get("input") or body.get("contents") or []:
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") == "tool" or message.get("type") == "function_call_output":
+            return True
+        parts = message.get("content") or message.get("parts") or []
+        if isinstance(parts, list) and any(
+            isinstance(p, dict) and _TOOL_RESULT_KEYS & (set(p) | {p.get("type")}) for p in parts
+        ):
+            return True
+    return False
+
+
 class Scenario:
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, body: dict[str, Any] | None = None) -> None:
         self.model = model or "unknown-model"
         match = re.search(r"error-(\d{3})", self.model)
         self.error_status = int(match.group(1)) if match else None
-        self.tool = "tool" in self.model
+        self.tool = "tool" in self.model and not has_tool_result(body or {})
         self.slow = "slow" in self.model
         self.stream_break = "stream-break" in self.model
         self.cache = "cache" in self.model

@@ -1,0 +1,147 @@
+"""Runs of orchestration frameworks (LangChain runs, LlamaIndex dispatcher spans, Haystack spans) as
+spans, parented by the framework's own parent ids rather than by whatever context is current.
+
+Frameworks report a run's start and end through callbacks that may happen in different threads
+or asyncio tasks (parallel branches, ``asyncio.gather``); a run's span is therefore parented from
+the framework's parent id, and its context is made current only as long as the framework stays in
+the same execution context -- see :meth:`RunTracker.start`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from genai_otel.agents import AgentLoopError, open_in_context, record_steps
+from genai_otel.telemetry.handler import FrameworkScope, TelemetryHandler, live_context
+from genai_otel.telemetry.invocation import Invocation, error_type_of
+
+
+@dataclass(eq=False)
+class Run:
+    """One framework run: a GenAI record (``inv``) or a plain internal span (``span`` only)."""
+
+    inv: Invocation | None
+    span: Span | None
+    context: otel_context.Context
+    token: object | None = None
+    #: Set when the run is an alias of its parent (hidden framework plumbing).
+    alias_of: Run | None = None
+    #: The loop guard tripped with action ``raise``: the integration raises it where the framework lets it.
+    loop_error: AgentLoopError | None = None
+    scope: FrameworkScope | None = None
+
+
+def _detach(run: Run) -> None:
+    """Undo the attach made at start, but only when it is still the current context here.
+
+    A framework may end a run from another task or thread than the one it started it in (e.g. LangChain's
+    ``agenerate`` ends runs inside ``asyncio.gather`` children), and runs may end out of order; resetting
+    then would corrupt an unrelated context, so we leave it: the context it was attached to is one the
+    framework has finished with.
+    """
+    token, run.token = run.token, None
+    if token is None or otel_context.get_current() is not run.context:
+        return
+    # A token made in another contextvars.Context (a copy the framework ran us in) cannot be reset here.
+    with contextlib.suppress(ValueError, RuntimeError, AttributeError):
+        token.var.reset(token)  # type: ignore[attr-defined]
+
+
+class RunTracker:
+    """Open runs by framework id. Thread-safe for distinct ids (dict operations are atomic)."""
+
+    def __init__(self, handler: TelemetryHandler) -> None:
+        self.handler = handler
+        self._runs: dict[Hashable, Run] = {}
+
+    def get(self, run_id: Hashable) -> Run | None:
+        run = self._runs.get(run_id)
+        while run is not None and run.alias_of is not None:
+            run = run.alias_of
+        return run
+
+    def parent_context(self, parent_id: Hashable | None) -> otel_context.Context | None:
+        """The parent's context; ``None`` (the current context) for a top-level or unknown parent."""
+        parent = self.get(parent_id) if parent_id is not None else None
+        return parent.context if parent is not None else None
+
+    def start(
+        self,
+        run_id: Hashable,
+        parent_id: Hashable | None,
+        inv: Invocation | None = None,
+        *,
+        name: str | None = None,
+        attach: bool = True,
+    ) -> Run:
+        """Open a span for the run: ``inv``'s through the handler, else an internal span ``name``.
+
+        With ``attach`` the run's context becomes current, so instrumented work inside it (an SDK
+        call, a vector store query) nests under it and a client call merges into an owning record.
+        """
+        parent_ctx = self.parent_context(parent_id) or live_context()
+        loop_error = None
+        if inv is not None:
+            context, loop_error = open_in_context(self.handler, inv, parent_ctx)
+            run = Run(inv, inv.span if inv.owner is None else None, context)
+        else:
+            span = self.handler.tracer.start_span(name or "run", context=parent_ctx, kind=SpanKind.INTERNAL)
+            run = Run(None, span, trace.set_span_in_context(span, parent_ctx))
+        run.scope = FrameworkScope(parent_ctx)
+        run.context = run.scope.enter(run.context)
+        if attach:
+            run.token = otel_context.attach(run.context)
+        self._runs[run_id] = run
+        run.loop_error = loop_error
+        return run
+
+    def alias(self, run_id: Hashable, parent_id: Hashable | None) -> None:
+        """A run we do not show (framework plumbing): its children belong to its parent."""
+        parent = self.get(parent_id) if parent_id is not None else None
+        if parent is not None:
+            self._runs[run_id] = Run(None, None, parent.context, alias_of=parent)
+
+    def end(self, run_id: Hashable, error: BaseException | None = None) -> Run | None:
+        """Close the run's span (exactly once); returns the run so callers may read its record."""
+        run = self._runs.pop(run_id, None)
+        if run is None or run.alias_of is not None:
+            return None
+        _detach(run)
+        if run.scope is not None:
+            run.scope.open = False
+        if run.inv is not None:
+            record_steps(run.inv, run.context)
+            if error is None:
+                self.handler.stop(run.inv)
+            else:
+                self.handler.fail(run.inv, error)
+        elif run.span is not None:
+            if error is not None:
+                run.span.set_status(Status(StatusCode.ERROR, str(error)[:1024] or error_type_of(error)))
+                run.span.record_exception(error)
+                run.span.set_attribute("error.type", error_type_of(error))
+            run.span.end()
+        return run
+
+    def end_all(self) -> None:
+        """On uninstrument: close what is still open so no span is lost."""
+        for run_id in list(self._runs):
+            self.end(run_id)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+
+def fill(record: Any, **values: Any) -> None:
+    """Set fields the record does not know yet: a client call merged before the framework reports its
+    own (less exact) view, and the client's values win."""
+    for name, value in values.items():
+        if value is not None and getattr(record, name, None) is None:
+            setattr(record, name, value)
