@@ -75,17 +75,19 @@ def _settings_from_marker(request: pytest.FixtureRequest) -> Settings:
 
 @pytest.fixture
 def otel(request: pytest.FixtureRequest) -> Iterator[Otel]:
-    """Instrument openai + anthropic with fresh metric/log providers; check conformance after."""
+    """Instrument every installed library (or those of ``instrument_only``) with fresh metric/log providers; check conformance after."""
     _SPANS.clear()
     settings = _settings_from_marker(request)
     reader = InMemoryMetricReader()
     logs = InMemoryLogRecordExporter()
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    only = request.node.get_closest_marker("instrument_only")
     genai_otel.instrument(
         meter_provider=MeterProvider(metric_readers=[reader]),
         logger_provider=logger_provider,
         settings=settings,
+        only=list(only.args) if only else None,
     )
     handle = Otel(settings, reader, logs)
     try:
@@ -100,6 +102,7 @@ def otel(request: pytest.FixtureRequest) -> Iterator[Otel]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "genai_settings(**kwargs): Settings for the otel fixture")
+    config.addinivalue_line("markers", "instrument_only(*names): instrument only these libraries")
 
 
 def _client(module: str, cls: str, base_url: str) -> Any:

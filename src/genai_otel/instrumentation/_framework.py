@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -36,6 +36,9 @@ class Run:
     #: The loop guard tripped with action ``raise``: the integration raises it where the framework lets it.
     loop_error: AgentLoopError | None = None
     scope: FrameworkScope | None = None
+    parent: Run | None = None
+    #: Open child runs by id, so a failed or cancelled run closes what the framework left open.
+    children: dict[Hashable, Run] = field(default_factory=dict)
 
 
 def _detach(run: Run) -> None:
@@ -67,11 +70,6 @@ class RunTracker:
             run = run.alias_of
         return run
 
-    def parent_context(self, parent_id: Hashable | None) -> otel_context.Context | None:
-        """The parent's context; ``None`` (the current context) for a top-level or unknown parent."""
-        parent = self.get(parent_id) if parent_id is not None else None
-        return parent.context if parent is not None else None
-
     def start(
         self,
         run_id: Hashable,
@@ -86,7 +84,8 @@ class RunTracker:
         With ``attach`` the run's context becomes current, so instrumented work inside it (an SDK
         call, a vector store query) nests under it and a client call merges into an owning record.
         """
-        parent_ctx = self.parent_context(parent_id) or live_context()
+        parent = self.get(parent_id) if parent_id is not None else None
+        parent_ctx = parent.context if parent is not None else live_context()
         loop_error = None
         if inv is not None:
             context, loop_error = open_in_context(self.handler, inv, parent_ctx)
@@ -100,6 +99,9 @@ class RunTracker:
             run.token = otel_context.attach(run.context)
         self._runs[run_id] = run
         run.loop_error = loop_error
+        if parent is not None:
+            run.parent = parent
+            parent.children[run_id] = run
         return run
 
     def alias(self, run_id: Hashable, parent_id: Hashable | None) -> None:
@@ -113,6 +115,12 @@ class RunTracker:
         run = self._runs.pop(run_id, None)
         if run is None or run.alias_of is not None:
             return None
+        if run.parent is not None:
+            run.parent.children.pop(run_id, None)
+        if error is not None:
+            # A cancelled task may never report its children's end (e.g. a model call cut off mid-request).
+            for child_id in list(run.children):
+                self.end(child_id, error)
         _detach(run)
         if run.scope is not None:
             run.scope.open = False

@@ -375,8 +375,10 @@ class TelemetryHandler:
         if span is None:
             return
         end_ns = time.perf_counter_ns()
-        _request_fields, response_fields, content_fields = self._fields(type(inv))
+        request_fields, response_fields, content_fields = self._fields(type(inv))
         attributes = _read(inv, response_fields)
+        if inv.owns_client_calls:  # a merged client call or a stream told us more after the start
+            attributes.update(_read(inv, request_fields))
         ttfc = getattr(inv, "first_chunk_ns", 0)
         if ttfc:
             attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (ttfc - inv.start_ns) / 1e9

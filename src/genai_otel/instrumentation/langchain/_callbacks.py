@@ -30,6 +30,8 @@ from genai_otel.telemetry import (
 from genai_otel.telemetry.safety import report_internal_error
 
 _HIDDEN_TAG = "langsmith:hidden"
+# gen_ai.provider.name of spans LangChain itself performs (agents, retrievers), not a model provider.
+_PROVIDER = "langchain"
 _AGENT_EXECUTORS = frozenset({"AgentExecutor"})
 
 
@@ -77,7 +79,9 @@ class GenAICallbackHandler(BaseCallbackHandler):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _start(self, run_id: UUID, parent_run_id: UUID | None, inv: Any = None, name: str | None = None) -> None:
+    def _start(
+        self, run_id: UUID, parent_run_id: UUID | None, inv: Any = None, name: str | None = None
+    ) -> None:
         run = self._runs.start(run_id, parent_run_id, inv, name=name)
         if run.loop_error is not None:
             self._runs.end(run_id, run.loop_error)
@@ -98,7 +102,7 @@ class GenAICallbackHandler(BaseCallbackHandler):
     ) -> InferenceInvocation:
         metadata = kwargs.get("metadata") or {}
         params = kwargs.get("invocation_params") or {}
-        provider = metadata.get("ls_provider") or params.get("_type") or "langchain"
+        provider = metadata.get("ls_provider") or params.get("_type") or _PROVIDER
         inv = InferenceInvocation(
             operation=operation,
             provider=m.PROVIDERS.get(provider, provider),
@@ -110,7 +114,12 @@ class GenAICallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_chat_model_start(
-        self, serialized: Any, messages: list[list[Any]], *, run_id: UUID, parent_run_id: UUID | None = None,
+        self,
+        serialized: Any,
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
         **kwargs: Any,
     ) -> None:
         inv = self._model_start(semconv.OPERATION_CHAT, run_id, parent_run_id, kwargs)
@@ -120,7 +129,12 @@ class GenAICallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_llm_start(
-        self, serialized: Any, prompts: list[str], *, run_id: UUID, parent_run_id: UUID | None = None,
+        self,
+        serialized: Any,
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
         **kwargs: Any,
     ) -> None:
         inv = self._model_start(semconv.OPERATION_TEXT_COMPLETION, run_id, parent_run_id, kwargs)
@@ -153,8 +167,14 @@ class GenAICallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_chain_start(
-        self, serialized: Any, inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
-        tags: list[str] | None = None, **kwargs: Any,
+        self,
+        serialized: Any,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
     ) -> None:
         if tags and _HIDDEN_TAG in tags:
             self._runs.alias(run_id, parent_run_id)
@@ -162,7 +182,7 @@ class GenAICallbackHandler(BaseCallbackHandler):
         name = kwargs.get("name") or _serialized_name(serialized) or "chain"
         if run_id in self._graph_runs or name in _AGENT_EXECUTORS:
             self._graph_runs.discard(run_id)
-            inv = AgentInvocation(provider="langchain", agent_name=name)
+            inv = AgentInvocation(provider=_PROVIDER, agent_name=name)
             if self._capture:
                 inv.input_messages = _chain_messages(inputs)
             self._start(run_id, parent_run_id, inv)
@@ -184,7 +204,12 @@ class GenAICallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_tool_start(
-        self, serialized: Any, input_str: str, *, run_id: UUID, parent_run_id: UUID | None = None,
+        self,
+        serialized: Any,
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
         **kwargs: Any,
     ) -> None:
         serialized = serialized or {}
@@ -216,7 +241,7 @@ class GenAICallbackHandler(BaseCallbackHandler):
     def on_retriever_start(
         self, serialized: Any, query: str, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        inv = RetrievalInvocation()
+        inv = RetrievalInvocation(provider=_PROVIDER)
         m.retrieval_request(inv, kwargs.get("metadata") or {})
         inv.data_source_id = inv.data_source_id or kwargs.get("name") or _serialized_name(serialized)
         if self._capture:

@@ -39,7 +39,9 @@ def message_json(msg: Any, finish_reason: str | None = None) -> dict[str, Any]:
     if role == "tool":
         return message("tool", [tool_response(getattr(msg, "tool_call_id", None), msg.content)])
     parts = text_parts(getattr(msg, "content", None))
-    parts += [tool_call(c.get("id"), c.get("name"), c.get("args")) for c in getattr(msg, "tool_calls", None) or ()]
+    parts += [
+        tool_call(c.get("id"), c.get("name"), c.get("args")) for c in getattr(msg, "tool_calls", None) or ()
+    ]
     return message(role, parts, finish_reason)
 
 
@@ -55,7 +57,9 @@ def chat_request(
 ) -> None:
     """Request details from the run's ``ls_*`` metadata and the model's invocation params."""
     inv.temperature = _number(metadata.get("ls_temperature", params.get("temperature")))
-    inv.max_tokens = metadata.get("ls_max_tokens") or params.get("max_tokens") or params.get("max_completion_tokens")
+    inv.max_tokens = (
+        metadata.get("ls_max_tokens") or params.get("max_tokens") or params.get("max_completion_tokens")
+    )
     stop = metadata.get("ls_stop") or params.get("stop")
     inv.stop_sequences = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
     inv.top_p = _number(params.get("top_p"))
@@ -157,4 +161,3 @@ def documents_json(documents: Any) -> list[dict[str, Any]]:
             entry["score"] = score
         out.append(entry)
     return out
-
