@@ -75,7 +75,8 @@ def _settings_from_marker(request: pytest.FixtureRequest) -> Settings:
 
 @pytest.fixture
 def otel(request: pytest.FixtureRequest) -> Iterator[Otel]:
-    """Instrument every installed library (or those of ``instrument_only``) with fresh metric/log providers; check conformance after."""
+    """Instrument every installed library (or those of ``instrument_only``) with fresh metric and log
+    providers; check conformance after."""
     _SPANS.clear()
     settings = _settings_from_marker(request)
     reader = InMemoryMetricReader()

@@ -13,17 +13,17 @@ import pytest
 pytest.importorskip("langchain_core")
 pytest.importorskip("langgraph")
 
-from langchain.agents import create_agent  # noqa: E402
-from langchain_anthropic import ChatAnthropic  # noqa: E402
-from langchain_core.runnables import RunnableLambda, RunnableParallel  # noqa: E402
-from langchain_core.tools import tool  # noqa: E402
-from langchain_openai import ChatOpenAI, OpenAIEmbeddings  # noqa: E402
+from langchain.agents import create_agent
+from langchain_anthropic import ChatAnthropic
+from langchain_core.runnables import RunnableLambda, RunnableParallel
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
-from genai_otel import semconv  # noqa: E402
-from genai_otel.config import ContentCapture  # noqa: E402
+from genai_otel import semconv
+from genai_otel.config import ContentCapture
 
-from .conftest import API_KEY  # noqa: E402
-from .trees import named, render, traces  # noqa: E402
+from .conftest import API_KEY
+from .trees import named, render, traces
 
 AGENT_TREE = [
     "invoke_agent weather_agent",
@@ -123,7 +123,11 @@ def test_astream_events_nests_chain_model_and_parser(otel, model_server):
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
-    chain = ChatPromptTemplate.from_messages([("user", "{q}")]) | _llm(model_server, "gpt-4o-mini") | StrOutputParser()
+    chain = (
+        ChatPromptTemplate.from_messages([("user", "{q}")])
+        | _llm(model_server, "gpt-4o-mini")
+        | StrOutputParser()
+    )
 
     async def main():
         return [e async for e in chain.astream_events({"q": "hi"}, version="v2")]
@@ -142,7 +146,9 @@ def test_astream_events_nests_chain_model_and_parser(otel, model_server):
 
 def test_parallel_branches_nest_under_their_parallel_parent(otel, model_server):
     llm = _llm(model_server, "gpt-4o-mini")
-    parallel = RunnableParallel(a=llm, b=RunnableLambda(lambda x: llm.invoke(x)).with_config(run_name="via_lambda"))
+    parallel = RunnableParallel(
+        a=llm, b=RunnableLambda(lambda x: llm.invoke(x)).with_config(run_name="via_lambda")
+    )
 
     parallel.invoke("hello")
     asyncio.run(parallel.ainvoke("hello"))
@@ -206,7 +212,9 @@ def test_framework_and_client_merge_into_one_chat_span(otel, model_server, model
     chat = _only_chat(otel)
     # the client's exact view, merged: server, response model, cache and reasoning tokens
     assert chat.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
-    assert chat.attributes[semconv.GEN_AI_RESPONSE_MODEL].startswith(model + "-2026")  # the server's dated name
+    assert chat.attributes[semconv.GEN_AI_RESPONSE_MODEL].startswith(
+        model + "-2026"
+    )  # the server's dated name
     if "cache" in model:
         assert chat.attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 10
         assert chat.attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 7
@@ -315,8 +323,9 @@ def test_cancelled_run_ends_every_span(otel, model_server):
 
 
 def test_uninstrument_removes_the_handler(otel, model_server):
-    import genai_otel
     from langchain_core.callbacks import BaseCallbackManager
+
+    import genai_otel
 
     genai_otel.uninstrument()
     assert not hasattr(BaseCallbackManager.__init__, "__wrapped__")
