@@ -13,6 +13,7 @@ INSTRUMENTORS: dict[str, str] = {
     "google.genai": "genai_otel.instrumentation.google_genai:GoogleGenAIInstrumentor",
     "azure.ai.inference": "genai_otel.instrumentation.azure_ai_inference:AzureAIInferenceInstrumentor",
     "langchain_core": "genai_otel.instrumentation.langchain:LangChainInstrumentor",
+    "llama_index.core": "genai_otel.instrumentation.llamaindex:LlamaIndexInstrumentor",
     "chromadb": "genai_otel.instrumentation.chromadb:ChromaInstrumentor",
     "qdrant_client": "genai_otel.instrumentation.qdrant_client:QdrantInstrumentor",
     "faiss": "genai_otel.instrumentation.faiss:FaissInstrumentor",

@@ -110,6 +110,21 @@ class RunTracker:
         if parent is not None:
             self._runs[run_id] = Run(None, None, parent.context, alias_of=parent)
 
+    def own(self, run_id: Hashable) -> Run | None:
+        """The run itself, ``None`` for an alias or an unknown id."""
+        run = self._runs.get(run_id)
+        return run if run is not None and run.alias_of is None else None
+
+    def suspend(self, run_id: Hashable) -> Run | None:
+        """The framework call returned but its work goes on (a stream the caller iterates later): stop
+        the run being current here, keep its span open until :meth:`end`."""
+        run = self.own(run_id)
+        if run is not None:
+            _detach(run)
+            if run.scope is not None:
+                run.scope.open = False
+        return run
+
     def end(self, run_id: Hashable, error: BaseException | None = None) -> Run | None:
         """Close the run's span (exactly once); returns the run so callers may read its record."""
         run = self._runs.pop(run_id, None)

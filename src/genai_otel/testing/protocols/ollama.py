@@ -1,4 +1,4 @@
-"""Ollama's native API: ``/api/chat``, ``/api/generate``, ``/api/embed``; NDJSON streams."""
+"""Ollama's native API: ``/api/chat``, ``/api/generate``, ``/api/embed``, ``/api/show``; NDJSON streams."""
 
 from __future__ import annotations
 
@@ -20,7 +20,14 @@ _CREATED = "2026-01-01T00:00:00Z"
 
 
 class OllamaProtocol:
-    ROUTES = {"/api/chat": "_ollama_chat", "/api/generate": "_ollama_generate", "/api/embed": "_ollama_embed"}
+    ROUTES = {
+        "/api/chat": "_ollama_chat",
+        "/api/generate": "_ollama_generate",
+        "/api/embed": "_ollama_embed",
+        "/api/show": "_ollama_show",
+    }
+    #: What ``/api/show`` reports; clients (LlamaIndex's Ollama LLM) read the context window from it.
+    CONTEXT_WINDOW = 8192
 
     def _ollama_answer(self, body: dict[str, Any], s: Scenario, prompt: str, make: Any) -> None:
         reply = reply_for(prompt)
@@ -72,3 +79,8 @@ class OllamaProtocol:
                 "prompt_eval_count": sum(max(1, len(words(str(t)))) for t in inputs),
             },
         )
+
+    def _ollama_show(self, body: dict[str, Any], s: Scenario) -> None:
+        model = str(body.get("model") or body.get("name") or s.model)
+        info = {"general.architecture": "llama", "llama.context_length": self.CONTEXT_WINDOW}
+        self._json(200, {"modelfile": f"FROM {model}", "details": {"family": "llama"}, "model_info": info})  # type: ignore[attr-defined]
