@@ -14,6 +14,7 @@ INSTRUMENTORS: dict[str, str] = {
     "azure.ai.inference": "genai_otel.instrumentation.azure_ai_inference:AzureAIInferenceInstrumentor",
     "langchain_core": "genai_otel.instrumentation.langchain:LangChainInstrumentor",
     "llama_index.core": "genai_otel.instrumentation.llamaindex:LlamaIndexInstrumentor",
+    "haystack": "genai_otel.instrumentation.haystack:HaystackInstrumentor",
     "chromadb": "genai_otel.instrumentation.chromadb:ChromaInstrumentor",
     "qdrant_client": "genai_otel.instrumentation.qdrant_client:QdrantInstrumentor",
     "faiss": "genai_otel.instrumentation.faiss:FaissInstrumentor",

@@ -211,7 +211,22 @@ def _same_kind(owner: Invocation, inv: Invocation) -> bool:
     )
 
 
+def _span_name(inv: Invocation) -> str:
+    target = inv.span_target
+    return f"{inv.operation} {target}" if target else inv.operation
+
+
 def _merge(inv: Invocation, owner: Invocation) -> None:
+    # Frameworks that do not know the model (or provider) before the call learn it from the client.
+    if owner.request_model is None:
+        owner.request_model = inv.request_model
+    if owner.provider is None:
+        owner.provider = inv.provider
+    if getattr(inv, "stream", None) and not getattr(owner, "first_chunk_ns", 0):
+        # The framework did not see the stream (it consumed it inside one call): the client's timing.
+        owner.stream = True
+        owner.first_chunk_ns, owner.last_chunk_ns = inv.first_chunk_ns, inv.last_chunk_ns
+        owner.chunk_count = inv.chunk_count
     for name in _MERGED_FIELDS:
         value = getattr(inv, name, None)
         if value is not None and hasattr(owner, name):
@@ -301,8 +316,7 @@ class TelemetryHandler:
             attributes[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choice_count
         if inv.attributes:
             attributes.update(inv.attributes)
-        target = inv.span_target
-        name = f"{inv.operation} {target}" if target else inv.operation
+        name = _span_name(inv)
         inv.start_ns = time.perf_counter_ns()
         inv.span = self._tracer.start_span(
             name, context=context, kind=inv.kind, attributes=self._alias(attributes)
@@ -377,8 +391,11 @@ class TelemetryHandler:
         end_ns = time.perf_counter_ns()
         request_fields, response_fields, content_fields = self._fields(type(inv))
         attributes = _read(inv, response_fields)
-        if inv.owns_client_calls:  # a merged client call or a stream told us more after the start
+        if inv.owns_client_calls:  # a merged client call or the response told us more after the start
             attributes.update(_read(inv, request_fields))
+            name = _span_name(inv)
+            if getattr(span, "name", name) != name:  # e.g. the model, which Haystack names only in replies
+                span.update_name(name)
         ttfc = getattr(inv, "first_chunk_ns", 0)
         if ttfc:
             attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (ttfc - inv.start_ns) / 1e9
