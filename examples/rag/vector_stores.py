@@ -7,48 +7,17 @@ Without ``OTEL_EXPORTER_OTLP_ENDPOINT`` the trace is printed as a tree; with it,
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chroma: no product telemetry
-
 import chromadb
 import openai
-from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from _otel import DOCUMENTS, QUESTION, finish, setup
 from qdrant_client import QdrantClient, models
 
 import genai_otel
-from genai_otel.console import render_tree
 from genai_otel.testing.model_server import ModelServer
-
-DOCUMENTS = {
-    "otel": "OpenTelemetry carries trace context between services in the traceparent header.",
-    "baggage": "Baggage carries key-value pairs such as a conversation id along the request path.",
-    "rag": "Retrieval-augmented generation retrieves documents and adds them to the prompt.",
-    "vectors": "Vector stores answer nearest-neighbour queries over embeddings.",
-}
-
-
-def setup() -> InMemorySpanExporter | None:
-    provider = TracerProvider(resource=Resource.create({"service.name": "rag-vector-stores"}))
-    memory = None
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    else:
-        memory = InMemorySpanExporter()
-        provider.add_span_processor(SimpleSpanProcessor(memory))
-    trace.set_tracer_provider(provider)
-    genai_otel.instrument()
-    return memory
 
 
 def main() -> None:
-    memory = setup()
+    memory = setup("rag-vector-stores")
     with ModelServer() as server:
         llm = openai.OpenAI(base_url=server.openai_base_url, api_key="local")
         chroma = chromadb.EphemeralClient().get_or_create_collection("knowledge", embedding_function=None)
@@ -74,7 +43,7 @@ def main() -> None:
                 ],
             )
             # Retrieve from both stores, then answer.
-            question = "How does trace context travel between services?"
+            question = QUESTION
             [query] = [
                 d.embedding
                 for d in llm.embeddings.create(model="text-embedding-3-small", input=[question]).data
@@ -88,10 +57,7 @@ def main() -> None:
                 model="gpt-4o-mini",
                 messages=[{"role": "user", "content": f"{context}\n\nQuestion: {question}"}],
             )
-    print(f"answer: {answer.choices[0].message.content[:100]}")
-    if memory is not None:
-        print("\n" + render_tree(memory.get_finished_spans()))
-    trace.get_tracer_provider().shutdown()
+    finish(memory, answer.choices[0].message.content)
 
 
 if __name__ == "__main__":
