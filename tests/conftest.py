@@ -7,6 +7,11 @@ checker at teardown.
 from __future__ import annotations
 
 import dataclasses
+import os
+
+# Product telemetry of the frameworks under test stays off (no network here, and none wanted).
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from collections.abc import Iterator
 from typing import Any
 

@@ -30,3 +30,23 @@ def test_rag_over_two_vector_stores_prints_one_trace():
         "chat gpt-4o-mini",
     ):
         assert line in tree, line
+
+
+def test_demo_prints_the_agent_trace_and_a_rag_trace():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    demo = [sys.executable, "-c", "import sys; from genai_otel.cli import main; sys.exit(main(['demo']))"]
+    done = subprocess.run(demo, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert out.count("\ntrace ") == 2, out
+    for line in (
+        "invoke_agent weather assistant",
+        "execute_tool get_weather",
+        "chat claude-sonnet-cache",
+        "rag ingest and ask",
+        "retrieval Chroma",
+        "query demo-knowledge",
+        "RunnableSequence",
+    ):
+        assert line in out, line
+    assert out.count("chat gpt-4o-mini ") == 1  # the RAG answer: one span, LangChain's and OpenAI's merged

@@ -1,4 +1,5 @@
-"""``genai-otel demo``: instrumented calls against the local model server, shown as a trace tree.
+"""``genai-otel demo``: instrumented calls against the local model server, shown as trace trees: an agent
+making client calls, and (with the ``rag`` extra) a LangChain RAG chain over an embedded Chroma store.
 
 Needs no backend and no API key. With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, the same spans and
 metrics are also exported over OTLP/gRPC.
@@ -88,6 +89,30 @@ def _anthropic_calls(server: ModelServer) -> None:
         stream.get_final_message()
 
 
+def _rag_calls(server: ModelServer) -> bool:
+    """A LangChain RAG chain over an embedded Chroma store, as its own trace; False when not installed."""
+    try:
+        import chromadb
+        from langchain_chroma import Chroma
+        from langchain_core.prompts import ChatPromptTemplate
+        from langchain_openai import ChatOpenAI, OpenAIEmbeddings
+    except ImportError:
+        return False
+    local = {"base_url": server.openai_base_url, "api_key": "demo-key"}
+    # check_embedding_ctx_length=False: LangChain would otherwise download a tokenizer.
+    embeddings = OpenAIEmbeddings(model="text-embedding-3-small", check_embedding_ctx_length=False, **local)
+    chain = ChatPromptTemplate.from_messages([("user", "{context}\n\nQuestion: {question}")]) | ChatOpenAI(
+        model="gpt-4o-mini", **local
+    )
+    with trace.get_tracer("genai-otel-demo").start_as_current_span("rag ingest and ask"):
+        store = Chroma("demo-knowledge", embedding_function=embeddings, client=chromadb.EphemeralClient())
+        store.add_texts(["Traces follow requests across services.", "Baggage carries the conversation id."])
+        question = "How do traces cross services?"
+        docs = store.as_retriever(search_kwargs={"k": 1}).invoke(question)
+        chain.invoke({"context": docs[0].page_content, "question": question})
+    return True
+
+
 def run() -> int:
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "genai-otel-demo")})
     tracer_provider, memory, meter_provider = _providers(resource)
@@ -100,7 +125,10 @@ def run() -> int:
                 _openai_calls(server)
             if "anthropic" in instrumented:
                 _anthropic_calls(server)
+        rag_shown = _rag_calls(server)
     print(render_tree(memory.get_finished_spans()))
+    if not rag_shown:
+        print("\n(pip install 'genai-otel[rag]' to also see a RAG trace: LangChain over embedded Chroma)")
     genai_otel.uninstrument()
     tracer_provider.shutdown()
     if meter_provider is not None:

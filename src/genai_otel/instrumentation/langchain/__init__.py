@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 from wrapt import wrap_function_wrapper
 
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
-from genai_otel.telemetry.safety import safely
+from genai_otel.telemetry.safety import report_internal_error
 
 # Graph run ids noted before their run starts; bounded in case a run never starts.
 _MAX_PENDING_GRAPH_RUNS = 10_000
@@ -65,20 +65,19 @@ class LangChainInstrumentor(GenAIInstrumentor):
 
     def _add_handler(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> None:
         wrapped(*args, **kwargs)
-        safely("langchain.callback_manager", self._ensure_handler, instance)
-
-    def _ensure_handler(self, manager: Any) -> None:
+        # Hot: LangChain makes dozens of managers per chain run (children, copies), so no helper calls.
         handler = self.callback_handler
-        if not any(h is handler for h in manager.inheritable_handlers):
-            manager.add_handler(handler, inherit=True)
+        try:
+            if handler not in instance.inheritable_handlers:  # identity first: cheap for the usual hit
+                instance.add_handler(handler, inherit=True)
+        except Exception:
+            report_internal_error("langchain.callback_manager")
 
     def _mark_graph_run(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         """A graph run is an agent: note the run id it will report (assigning one if the caller did not)."""
         try:
             args, kwargs = _with_run_id(args, kwargs, self._graph_runs)
         except Exception:  # never keep the graph from running
-            from genai_otel.telemetry.safety import report_internal_error
-
             report_internal_error("langgraph.stream")
         return wrapped(*args, **kwargs)
 

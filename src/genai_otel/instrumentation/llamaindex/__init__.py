@@ -32,11 +32,17 @@ class LlamaIndexInstrumentor(GenAIInstrumentor):
     def _on_instrument(self) -> None:
         from llama_index.core.instrumentation import get_dispatcher
 
-        from genai_otel.instrumentation.llamaindex._handlers import GenAIEventHandler, GenAISpanHandler
+        from genai_otel.instrumentation.llamaindex._handlers import (
+            GenAIEventHandler,
+            GenAISpanHandler,
+            LlamaIndexSpans,
+        )
 
         self._dispatcher = get_dispatcher()
-        self.span_handler = GenAISpanHandler.create(self.handler)
-        self.event_handler = GenAIEventHandler(span_handler=self.span_handler)
+        spans = LlamaIndexSpans(self.handler)
+        self.span_handler = GenAISpanHandler()  # its __init__ takes no extra fields: set after
+        self.span_handler.spans = spans
+        self.event_handler = GenAIEventHandler(spans=spans)
         self._dispatcher.add_span_handler(self.span_handler)
         self._dispatcher.add_event_handler(self.event_handler)
 

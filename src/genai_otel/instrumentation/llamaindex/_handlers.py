@@ -10,7 +10,6 @@ from typing import Any
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.span.simple import SimpleSpan
 from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
-from pydantic import PrivateAttr
 
 from genai_otel.instrumentation._framework import RunTracker
 from genai_otel.instrumentation.llamaindex import _mapping as m
@@ -55,40 +54,94 @@ def _classes() -> SimpleNamespace:
 _FOLDED = (InferenceInvocation, EmbeddingsInvocation, ToolInvocation)
 
 
-class GenAISpanHandler(BaseSpanHandler[SimpleSpan]):
-    """LlamaIndex spans -> GenAI spans (see :mod:`genai_otel.instrumentation.llamaindex`)."""
+class LlamaIndexSpans:
+    """The state and logic behind both handlers: LlamaIndex span ids -> runs. A plain class, because
+    every attribute read on the pydantic handlers' private attributes costs a ``__getattr__`` call."""
 
-    _runs: RunTracker = PrivateAttr()
-    _handler: TelemetryHandler = PrivateAttr()
-    _classes: SimpleNamespace = PrivateAttr()
-    _closed: bool = PrivateAttr(default=False)
+    def __init__(self, handler: TelemetryHandler) -> None:
+        self.handler = handler
+        self.runs = RunTracker(handler)
+        self.classes = _classes()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        self.runs.end_all()
+
+    def enter(
+        self, id_: str, bound_args: inspect.BoundArguments, instance: Any, parent_id: str | None
+    ) -> None:
+        owner, method = m.split_id(id_)
+        if m.is_plumbing(owner, method, instance, self.classes):
+            self.runs.alias(id_, parent_id)
+            return
+        capture = self.handler.capture_content
+        inv = m.record_for(owner, method, instance, bound_args.arguments, self.classes, capture)
+        parent = self.runs.get(parent_id) if parent_id is not None else None
+        if (
+            inv is not None
+            and parent is not None
+            and parent.inv is not None
+            and _nested_same_call(parent.inv, inv)
+        ):
+            m.fold_into(parent.inv, instance)  # e.g. chat implemented through complete: one model call
+            self.runs.alias(id_, parent_id)
+            return
+        # Workflow runs return a handler (a future) and end in a callback; their steps are parented by
+        # LlamaIndex's own ids, so the run's context is never made current in the caller.
+        attach = not (method == "run" and isinstance(instance, self.classes.workflow))
+        if inv is None:
+            self.runs.start(id_, parent_id, name=f"{owner}.{method}" if owner else method, attach=attach)
+        else:
+            self.runs.start(id_, parent_id, inv, attach=attach)
+
+    def exit(self, id_: str, result: Any) -> None:
+        run = self.runs.own(id_)
+        if run is None:
+            self.runs.end(id_)  # an alias
+            return
+        inv = run.inv
+        if isinstance(inv, InferenceInvocation) and m.is_stream(result):
+            # The model call happens as the caller iterates; LlamaIndex reports its end as an event.
+            self.runs.suspend(id_)
+            self.handler.expect_client_call(inv)
+            return
+        if inv is not None and inv.owner is None:
+            m.on_result(inv, result, self.handler.capture_content)
+        self.runs.end(id_)
+
+    def event(self, kind: str, event: Any) -> None:
+        """Streamed model calls: chunks (time to first chunk), the final response, errors."""
+        run = self.runs.own(event.span_id) if event.span_id else None
+        inv = run.inv if run is not None else None
+        if not isinstance(inv, InferenceInvocation) or run.scope is None or run.scope.open:
+            return  # not a model call, or one still in its own scope (not a suspended stream)
+        if kind in ("LLMChatInProgressEvent", "LLMCompletionInProgressEvent"):
+            now = time.perf_counter_ns()
+            inv.first_chunk_ns = inv.first_chunk_ns or now
+            inv.last_chunk_ns = now
+            inv.chunk_count += 1
+        elif kind == "ExceptionEvent":
+            self.runs.end(event.span_id, event.exception)
+        else:  # the stream's end
+            if inv.owner is None:
+                m.model_response(inv, event.response, self.handler.capture_content)
+            self.runs.end(event.span_id)
+
+
+class GenAISpanHandler(BaseSpanHandler[SimpleSpan]):
+    """LlamaIndex spans -> GenAI spans (see :mod:`genai_otel.instrumentation.llamaindex`). The dispatcher
+    calls ``span_enter``/``span_exit``/``span_drop`` around every decorated method; we keep no SimpleSpan
+    bookkeeping (:class:`LlamaIndexSpans` holds the state) and never raise into LlamaIndex."""
+
+    spans: Any = None
 
     @classmethod
     def class_name(cls) -> str:
         return "GenAISpanHandler"
 
-    @classmethod
-    def create(cls, handler: TelemetryHandler) -> GenAISpanHandler:
-        self = cls()
-        self._handler = handler
-        self._runs = RunTracker(handler)
-        self._classes = _classes()
-        return self
-
-    @property
-    def runs(self) -> RunTracker:
-        return self._runs
-
-    @property
-    def capture(self) -> bool:
-        return self._handler.capture_content
-
     def close(self) -> None:
-        self._closed = True
-        self._runs.end_all()
-
-    # The dispatcher calls these three around every decorated method; we keep no SimpleSpan
-    # bookkeeping of our own (RunTracker holds the state) and never raise into LlamaIndex.
+        self.spans.close()
 
     def span_enter(
         self,
@@ -99,10 +152,11 @@ class GenAISpanHandler(BaseSpanHandler[SimpleSpan]):
         tags: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if self._closed:
+        spans = self.spans
+        if spans.closed:
             return
         try:
-            self._enter(id_, bound_args, instance, parent_id)
+            spans.enter(id_, bound_args, instance, parent_id)
         except Exception:
             report_internal_error("llama_index.span_enter")
 
@@ -115,7 +169,7 @@ class GenAISpanHandler(BaseSpanHandler[SimpleSpan]):
         **kwargs: Any,
     ) -> None:
         try:
-            self._exit(id_, result)
+            self.spans.exit(id_, result)
         except Exception:
             report_internal_error("llama_index.span_exit")
 
@@ -128,7 +182,7 @@ class GenAISpanHandler(BaseSpanHandler[SimpleSpan]):
         **kwargs: Any,
     ) -> None:
         try:
-            self._runs.end(id_, err)
+            self.spans.runs.end(id_, err)
         except Exception:
             report_internal_error("llama_index.span_drop")
 
@@ -141,48 +195,6 @@ class GenAISpanHandler(BaseSpanHandler[SimpleSpan]):
     def prepare_to_drop_span(self, *args: Any, **kwargs: Any) -> SimpleSpan | None:
         return None
 
-    def _enter(
-        self, id_: str, bound_args: inspect.BoundArguments, instance: Any, parent_id: str | None
-    ) -> None:
-        owner, method = m.split_id(id_)
-        if m.is_plumbing(owner, method, instance, self._classes):
-            self._runs.alias(id_, parent_id)
-            return
-        inv = m.record_for(owner, method, instance, bound_args.arguments, self._classes, self.capture)
-        parent = self._runs.get(parent_id) if parent_id is not None else None
-        if (
-            inv is not None
-            and parent is not None
-            and parent.inv is not None
-            and _nested_same_call(parent.inv, inv)
-        ):
-            m.fold_into(parent.inv, instance)  # e.g. chat implemented through complete: one model call
-            self._runs.alias(id_, parent_id)
-            return
-        # Workflow runs return a handler (a future) and end in a callback; their steps are parented by
-        # LlamaIndex's own ids, so the run's context is never made current in the caller.
-        attach = not (method == "run" and isinstance(instance, self._classes.workflow))
-        if inv is None:
-            name = f"{owner}.{method}" if owner else method
-            self._runs.start(id_, parent_id, name=name, attach=attach)
-        else:
-            self._runs.start(id_, parent_id, inv, attach=attach)
-
-    def _exit(self, id_: str, result: Any) -> None:
-        run = self._runs.own(id_)
-        if run is None:
-            self._runs.end(id_)  # an alias
-            return
-        inv = run.inv
-        if isinstance(inv, InferenceInvocation) and m.is_stream(result):
-            # The model call happens as the caller iterates; LlamaIndex reports its end as an event.
-            self._runs.suspend(id_)
-            self._handler.expect_client_call(inv)
-            return
-        if inv is not None and inv.owner is None:
-            m.on_result(inv, result, self.capture)
-        self._runs.end(id_)
-
 
 def _nested_same_call(parent: Any, inv: Any) -> bool:
     """One call reported twice (``chat`` through ``complete``, a batch through single embeddings, a
@@ -191,9 +203,9 @@ def _nested_same_call(parent: Any, inv: Any) -> bool:
 
 
 class GenAIEventHandler(BaseEventHandler):
-    """Completes streamed model calls: chunks (time to first chunk), the final response, errors."""
+    """Completes streamed model calls (see :meth:`LlamaIndexSpans.event`)."""
 
-    span_handler: Any = None
+    spans: Any = None
 
     @classmethod
     def class_name(cls) -> str:
@@ -204,27 +216,9 @@ class GenAIEventHandler(BaseEventHandler):
         if kind not in _STREAM_EVENTS:
             return
         try:
-            self._handle(kind, event)
+            self.spans.event(kind, event)
         except Exception:
             report_internal_error("llama_index.event")
-
-    def _handle(self, kind: str, event: Any) -> None:
-        runs: RunTracker = self.span_handler.runs
-        run = runs.own(event.span_id) if event.span_id else None
-        inv = run.inv if run is not None else None
-        if not isinstance(inv, InferenceInvocation) or run.scope is None or run.scope.open:
-            return  # not a model call, or one still in its own scope (not a suspended stream)
-        if kind in ("LLMChatInProgressEvent", "LLMCompletionInProgressEvent"):
-            now = time.perf_counter_ns()
-            inv.first_chunk_ns = inv.first_chunk_ns or now
-            inv.last_chunk_ns = now
-            inv.chunk_count += 1
-        elif kind == "ExceptionEvent":
-            runs.end(event.span_id, event.exception)
-        else:  # the stream's end
-            if inv.owner is None:
-                m.model_response(inv, event.response, self.span_handler.capture)
-            runs.end(event.span_id)
 
 
 _STREAM_EVENTS = frozenset(
