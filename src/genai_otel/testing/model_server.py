@@ -145,16 +145,17 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
                 return self._bedrock_error(scenario.error_status)
             return self._error(scenario.error_status, anthropic)
         routes = {
-            "/chat/completions": self._chat,
-            "/completions": self._completions,
-            "/responses": self._responses,
-            "/embeddings": self._embeddings,
-            "/messages": self._messages,
+            # The other protocols first: Ollama's legacy /api/embeddings must not match OpenAI's /embeddings.
             **{
                 suffix: getattr(self, method)
                 for protocol in (OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol)
                 for suffix, method in protocol.ROUTES.items()
             },
+            "/chat/completions": self._chat,
+            "/completions": self._completions,
+            "/responses": self._responses,
+            "/embeddings": self._embeddings,
+            "/messages": self._messages,
         }
         for suffix, route in routes.items():
             if path.endswith(suffix):

@@ -1,4 +1,4 @@
-"""Haystack (2.x, 3.x) through its own tracing backend: instrumenting enables a
+"""Haystack (2.10+, 3.x) through its own tracing backend: instrumenting enables a
 ``haystack.tracing.Tracer`` that turns Haystack's spans into GenAI spans, mapped by what runs:
 
 * chat generators and generators (and an Agent's ``haystack.agent.step.llm``) -> ``chat``, owning the
@@ -25,7 +25,7 @@ from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 class HaystackInstrumentor(GenAIInstrumentor):
     """Instruments ``haystack-ai`` by enabling its tracing with our tracer."""
 
-    dependencies = ("haystack-ai >= 2.0",)
+    dependencies = ("haystack-ai >= 2.10",)
 
     def patches(self) -> Iterable[Patch]:
         return ()

@@ -15,6 +15,8 @@ LangChain embeddings report no runs; their client SDK's instrumentation records 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID, uuid4
@@ -43,16 +45,15 @@ class LangChainInstrumentor(GenAIInstrumentor):
         self.callback_handler = GenAICallbackHandler(self.handler, self._graph_runs)
         self._wrapped: list[tuple[Any, str]] = []
         self._wrap("langchain_core.callbacks", "BaseCallbackManager", "__init__", self._add_handler)
-        for method in ("stream", "astream"):
-            self._wrap("langgraph.pregel.main", "Pregel", method, self._mark_graph_run)
+        module = _pregel_module()
+        for method in ("stream", "astream") if module else ():
+            self._wrap(module, "Pregel", method, self._mark_graph_run)
 
     def _wrap(self, module: str, cls: str, method: str, wrapper: Any) -> None:
         try:
             wrap_function_wrapper(module, f"{cls}.{method}", wrapper)
         except (ImportError, AttributeError):
             return
-        import importlib
-
         self._wrapped.append((getattr(importlib.import_module(module), cls), method))
 
     def _on_uninstrument(self) -> None:
@@ -80,6 +81,18 @@ class LangChainInstrumentor(GenAIInstrumentor):
         except Exception:  # never keep the graph from running
             report_internal_error("langgraph.stream")
         return wrapped(*args, **kwargs)
+
+
+def _pregel_module() -> str | None:
+    """Where LangGraph's ``Pregel`` is: ``langgraph.pregel.main`` since 0.3, ``langgraph.pregel`` before."""
+    try:
+        return (
+            "langgraph.pregel.main"
+            if importlib.util.find_spec("langgraph.pregel.main")
+            else "langgraph.pregel"
+        )
+    except ImportError:  # no langgraph
+        return None
 
 
 def _with_run_id(args: tuple, kwargs: dict, graph_runs: set[UUID]) -> tuple[tuple, dict]:

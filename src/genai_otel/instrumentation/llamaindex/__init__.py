@@ -22,9 +22,9 @@ from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 
 
 class LlamaIndexInstrumentor(GenAIInstrumentor):
-    """Instruments ``llama-index-core`` (0.10.20+, the instrumentation dispatcher)."""
+    """Instruments ``llama-index-core`` (0.12+) through its instrumentation dispatcher."""
 
-    dependencies = ("llama-index-core >= 0.10.20",)
+    dependencies = ("llama-index-core >= 0.12",)
 
     def patches(self) -> Iterable[Patch]:
         return ()

@@ -1,4 +1,5 @@
-"""Ollama (``ollama`` Python client): ``chat``, ``generate`` and ``embed``, sync and async,
+"""Ollama (``ollama`` Python client): ``chat``, ``generate``, ``embed`` (and the deprecated ``embeddings``
+that older integrations still call), sync and async,
 ``stream=True`` (NDJSON), tool calls; token counts from ``prompt_eval_count`` / ``eval_count``."""
 
 from __future__ import annotations
@@ -148,7 +149,9 @@ def build_embed(handler: TelemetryHandler, client: Any, args: tuple, kwargs: dic
 def embed_result(inv: EmbeddingsInvocation, response: Any) -> None:
     inv.response_model = get(response, "model")
     inv.input_tokens = get(response, "prompt_eval_count")
-    vectors = get(response, "embeddings") or ()
+    vectors = get(response, "embeddings") or (
+        [get(response, "embedding")] if get(response, "embedding") else ()
+    )
     if vectors and inv.dimension_count is None:
         inv.dimension_count = len(vectors[0])
 
@@ -163,6 +166,7 @@ class OllamaInstrumentor(GenAIInstrumentor):
             "chat": CallSpec("ollama.chat", build_chat, chat_result, StreamAccumulator),
             "generate": CallSpec("ollama.generate", build_generate, generate_result, StreamAccumulator),
             "embed": CallSpec("ollama.embed", build_embed, embed_result),
+            "embeddings": CallSpec("ollama.embeddings", build_embed, embed_result),
         }
         for method, spec in specs.items():
             for cls, wrapper in (("Client", sync_wrapper), ("AsyncClient", async_wrapper)):

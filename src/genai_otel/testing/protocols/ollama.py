@@ -1,4 +1,5 @@
-"""Ollama's native API: ``/api/chat``, ``/api/generate``, ``/api/embed``, ``/api/show``; NDJSON streams."""
+"""Ollama's native API: ``/api/chat``, ``/api/generate``, ``/api/embed`` (and the legacy ``/api/embeddings``),
+``/api/show``; NDJSON streams."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class OllamaProtocol:
         "/api/chat": "_ollama_chat",
         "/api/generate": "_ollama_generate",
         "/api/embed": "_ollama_embed",
+        "/api/embeddings": "_ollama_legacy_embed",
         "/api/show": "_ollama_show",
     }
     #: What ``/api/show`` reports; clients (LlamaIndex's Ollama LLM) read the context window from it.
@@ -79,6 +81,10 @@ class OllamaProtocol:
                 "prompt_eval_count": sum(max(1, len(words(str(t)))) for t in inputs),
             },
         )
+
+    def _ollama_legacy_embed(self, body: dict[str, Any], s: Scenario) -> None:
+        """The pre-``/api/embed`` endpoint (one ``prompt`` in, one ``embedding`` out) older clients use."""
+        self._json(200, {"embedding": embedding_of(str(body.get("prompt") or ""))})  # type: ignore[attr-defined]
 
     def _ollama_show(self, body: dict[str, Any], s: Scenario) -> None:
         model = str(body.get("model") or body.get("name") or s.model)
