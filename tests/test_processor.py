@@ -1,4 +1,5 @@
-"""The enrichment rules (normalise, cost, redact, limit) and the in-process EnrichingSpanProcessor."""
+"""The enrichment rules (normalise, cost, loop flags, redact, limit) and the in-process
+EnrichingSpanProcessor."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from genai_otel.processor import (
     CostRule,
     EnrichingSpanProcessor,
     LimitRule,
+    LoopFlagRule,
     NormalizeRule,
     RedactRule,
     SpanRecord,
@@ -249,3 +251,59 @@ def test_enriching_span_processor_in_process(model_server):
     assert span.attributes[sc.GENAI_OTEL_USAGE_COST] > 0
     assert "jane@example.com" not in span.attributes[sc.GEN_AI_INPUT_MESSAGES]
     assert "jane@example.com" not in span.attributes[sc.GEN_AI_OUTPUT_MESSAGES]  # the echo is redacted too
+
+
+def test_loop_flags_mark_repeated_tool_calls_within_a_trace():
+    """Real agent and tool spans (genai_otel.agent / genai_otel.tool) through the in-process processor."""
+    import genai_otel
+    from genai_otel.config import ContentCapture, Settings
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        EnrichingSpanProcessor(SimpleSpanProcessor(exporter), [LoopFlagRule(threshold=3)])
+    )
+    genai_otel.instrument(
+        tracer_provider=provider, only=[], settings=Settings(content_capture=ContentCapture.SPAN_ONLY)
+    )
+
+    @genai_otel.tool("search")
+    def search(query: str) -> str:
+        return "nothing new"
+
+    try:
+        for _trace in range(2):  # two traces: counts never leak from one trace into the other
+            with genai_otel.agent("researcher"):
+                for _ in range(4):
+                    search(query="same question")
+                search(query="a different question")
+    finally:
+        genai_otel.uninstrument()
+
+    tools = [s for s in exporter.get_finished_spans() if s.name == "execute_tool search"]
+    repeats = [s.attributes.get(sc.GENAI_OTEL_LOOP_REPEATS) for s in tools]
+    assert repeats == [None, None, 3, 4, None] * 2
+    agents = [s for s in exporter.get_finished_spans() if s.name.startswith("invoke_agent")]
+    assert all(sc.GENAI_OTEL_LOOP_REPEATS not in s.attributes for s in agents)  # one run per trace
+
+
+def test_loop_flags_forget_idle_traces_and_stay_bounded():
+    rule = LoopFlagRule(threshold=2, window_seconds=0.05, max_traces=3)
+
+    def call(trace_id: int) -> SpanRecord:
+        record = SpanRecord(
+            "execute_tool t", {sc.GEN_AI_OPERATION_NAME: "execute_tool", sc.GEN_AI_TOOL_NAME: "t"}
+        )
+        record.trace_id = trace_id
+        rule.apply(record)
+        return record
+
+    call(1)
+    assert call(1).attributes[sc.GENAI_OTEL_LOOP_REPEATS] == 2
+    import time
+
+    time.sleep(0.1)  # trace 1 idles past the window: its history is gone
+    assert sc.GENAI_OTEL_LOOP_REPEATS not in call(1).attributes
+    for trace_id in range(2, 10):
+        call(trace_id)
+    assert len(rule._traces) <= 3

@@ -55,6 +55,25 @@ def test_spans_are_enriched_on_the_way_through(tmp_path):
     assert not any(k.startswith("llm.") for k in a)
 
 
+def test_repeated_tool_calls_in_one_trace_are_flagged_across_requests(tmp_path):
+    tool = {sc.GEN_AI_OPERATION_NAME: "execute_tool", sc.GEN_AI_TOOL_NAME: "search"}
+    with OtlpReceiver() as downstream:
+        forward = downstream.endpoint.removeprefix("http://")
+        with ProcessorService("127.0.0.1:0", forward, tmp_path / "spool") as service:
+            provider = TracerProvider()  # one export request per span: the rule groups them by trace id
+            exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{service.port}", insecure=True)
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
+            tracer = provider.get_tracer("app")
+            with tracer.start_as_current_span("invoke_agent looper"):
+                for _ in range(4):
+                    with tracer.start_as_current_span("execute_tool search", attributes=tool):
+                        pass
+            provider.shutdown()
+            _wait(lambda: len(downstream.spans()) == 5)
+    tools = [span_view(span) for _, span in downstream.spans() if span.name == "execute_tool search"]
+    assert [v.attributes.get(sc.GENAI_OTEL_LOOP_REPEATS) for v in tools] == [None, None, 3, 4]
+
+
 def test_no_loss_across_a_downstream_outage_and_a_processor_restart(tmp_path):
     spool = tmp_path / "spool"
     downstream_port = free_port()  # nothing listens there yet: the downstream is down

@@ -103,6 +103,7 @@ GENAI_OTEL_AGENT_STEPS = 'genai_otel.agent.steps'
 GENAI_OTEL_LOOP_GUARD_VALUE = 'genai_otel.loop_guard.value'
 GENAI_OTEL_LOOP_GUARD_MAXIMUM = 'genai_otel.loop_guard.maximum'
 GENAI_OTEL_LOOP_GUARD_LIMIT = 'genai_otel.loop_guard.limit'
+GENAI_OTEL_LOOP_REPEATS = 'genai_otel.loop.repeats'
 GENAI_OTEL_COMPONENT_NAME = 'genai_otel.component.name'
 GENAI_OTEL_COMPONENT_TYPE = 'genai_otel.component.type'
 GENAI_OTEL_CONTENT_TRUNCATED = 'genai_otel.content.truncated'
@@ -369,6 +370,11 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
  'genai_otel.content.truncated': {'brief': 'Names of content attributes cut to the configured size cap.',
                                   'source': 'genai_otel',
                                   'type': 'string[]'},
+ 'genai_otel.loop.repeats': {'brief': "Set by the processor's loop-flag rule: how often this agent or tool "
+                                      'call (same name, same input) occurred in the trace so far, once at or '
+                                      "over the rule's threshold.",
+                             'source': 'genai_otel',
+                             'type': 'int'},
  'genai_otel.loop_guard.limit': {'brief': "The loop-guard limit this span's agent run hit: hops or steps.",
                                  'source': 'genai_otel',
                                  'type': 'string'},
@@ -637,7 +643,8 @@ COMMON_SPAN_ATTRIBUTES = ['genai_otel.content.truncated',
  'genai_otel.agent.hops',
  'genai_otel.loop_guard.limit',
  'genai_otel.component.name',
- 'genai_otel.component.type']
+ 'genai_otel.component.type',
+ 'genai_otel.loop.repeats']
 
 METRIC_BUCKETS = {'db_duration': [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
  'duration': [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],

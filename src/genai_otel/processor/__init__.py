@@ -9,13 +9,21 @@ table), ``redact`` (PII and secrets in content) and ``limit`` (size caps).
 """
 
 from genai_otel.processor.model import Rule, SpanRecord, apply_rules
-from genai_otel.processor.rules import CostRule, LimitRule, NormalizeRule, RedactRule, default_rules
+from genai_otel.processor.rules import (
+    CostRule,
+    LimitRule,
+    LoopFlagRule,
+    NormalizeRule,
+    RedactRule,
+    default_rules,
+)
 from genai_otel.processor.span_processor import EnrichingSpanProcessor
 
 __all__ = [
     "CostRule",
     "EnrichingSpanProcessor",
     "LimitRule",
+    "LoopFlagRule",
     "NormalizeRule",
     "RedactRule",
     "Rule",

@@ -17,6 +17,8 @@ class SpanRecord:
     attributes: dict[str, Any]
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     resource: dict[str, Any] = field(default_factory=dict)
+    #: The span's trace (bytes from OTLP, an int in-process): rules that look across a trace key on it.
+    trace_id: Any = None
 
 
 class Rule(Protocol):

@@ -52,6 +52,7 @@ def enrich_request(request: Any, apply: Any) -> int:
                     attributes=_attributes(span.attributes),
                     events=[(e.name, _attributes(e.attributes)) for e in span.events],
                     resource=resource,
+                    trace_id=span.trace_id,
                 )
                 apply(record)
                 span.name = record.name

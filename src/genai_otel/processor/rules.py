@@ -1,4 +1,4 @@
-"""The enrichment rules: normalise, cost, redact, limit. Their data lives in conventions/."""
+"""The enrichment rules: normalise, cost, loop flags, redact, limit. Their data lives in conventions/."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import hashlib
 import json
 import os
 import re
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -321,6 +324,71 @@ def _cap(text: str, limit: int) -> tuple[str, bool]:
     return capped, True
 
 
+# -- loop flags ----------------------------------------------------------------------------------------
+
+
+_LOOP_INPUTS = {
+    semconv.OPERATION_EXECUTE_TOOL: (semconv.GEN_AI_TOOL_NAME, semconv.GEN_AI_TOOL_CALL_ARGUMENTS),
+    semconv.OPERATION_INVOKE_AGENT: (semconv.GEN_AI_AGENT_NAME, semconv.GEN_AI_INPUT_MESSAGES),
+}
+
+
+@dataclass
+class _TraceCalls:
+    last_seen: float
+    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+
+@dataclass
+class LoopFlagRule:
+    """Flags agent runaway loops the in-process guard could not see (several services, other libraries):
+    the same agent invocation or tool call -- same name, and same input when content was captured --
+    repeated within one trace. From the ``threshold``-th occurrence on, the span gets
+    ``genai_otel.loop.repeats``.
+
+    Spans are grouped by trace id; a trace's history is kept for ``window_seconds`` after its last
+    span (at most ``max_traces`` traces, oldest dropped first), so spans arriving late still count. Spans
+    are never held back: the flag lands on the repeats that arrive once the threshold is reached. Behind
+    several processor instances, route by trace id (the Collector's load-balancing exporter) so one
+    instance sees a whole trace.
+    """
+
+    threshold: int = 3
+    window_seconds: float = 300.0
+    max_traces: int = 10_000
+    name: str = "loop_flags"
+    _traces: OrderedDict[Any, _TraceCalls] = field(default_factory=OrderedDict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def apply(self, span: SpanRecord) -> None:
+        attrs = span.attributes
+        fields = _LOOP_INPUTS.get(attrs.get(semconv.GEN_AI_OPERATION_NAME))
+        if fields is None or span.trace_id is None:
+            return
+        name, given = attrs.get(fields[0]), attrs.get(fields[1])
+        digest = hashlib.blake2b(str(given).encode(), digest_size=8).hexdigest() if given is not None else ""
+        key = (attrs[semconv.GEN_AI_OPERATION_NAME], str(name), digest)
+        now = time.monotonic()
+        with self._lock:
+            calls = self._calls_of(span.trace_id, now)
+            count = calls.counts[key] = calls.counts.get(key, 0) + 1
+        if count >= self.threshold:
+            attrs[semconv.GENAI_OTEL_LOOP_REPEATS] = count
+
+    def _calls_of(self, trace_id: Any, now: float) -> _TraceCalls:
+        traces = self._traces
+        while traces:  # expire idle traces, oldest first (the dict is kept in last-seen order)
+            oldest = next(iter(traces.values()))
+            if now - oldest.last_seen <= self.window_seconds and len(traces) < self.max_traces:
+                break
+            traces.popitem(last=False)
+        calls = traces.pop(trace_id, None) or _TraceCalls(now)
+        calls.last_seen = now
+        traces[trace_id] = calls
+        return calls
+
+
 def default_rules() -> list[Rule]:
-    """normalise -> cost -> redact -> limit: cost needs normalised names; limits come last."""
-    return [NormalizeRule(), CostRule(), RedactRule(), LimitRule()]
+    """normalise -> cost -> loop flags -> redact -> limit: cost and loop flags need normalised names (and
+    loop flags the unredacted input, so equal inputs compare equal); limits come last."""
+    return [NormalizeRule(), CostRule(), LoopFlagRule(), RedactRule(), LimitRule()]

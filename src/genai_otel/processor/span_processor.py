@@ -32,6 +32,7 @@ class EnrichingSpanProcessor(SpanProcessor):
             name=span.name,
             attributes=dict(span.attributes or {}),
             events=[(e.name, dict(e.attributes or {})) for e in span.events],
+            trace_id=span.context.trace_id,
         )
         apply_rules(record, self.rules)
         events = [
