@@ -101,6 +101,29 @@ def test_malformed_protobuf_is_invalid_argument_and_the_service_keeps_serving(tm
             _wait(lambda: len(downstream.spans()) == 1)
 
 
+def test_spans_with_bad_ids_are_a_partial_success_and_the_rest_goes_on(tmp_path):
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+    request = export_request(OPENLLMETRY, count=4)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[1].trace_id = b"\x01\x02"  # not 16 bytes
+    spans[2].span_id = bytes(8)  # all zero
+    with OtlpReceiver() as downstream:
+        forward = downstream.endpoint.removeprefix("http://")
+        with ProcessorService("127.0.0.1:0", forward, tmp_path / "spool") as service:
+            with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+                call = channel.unary_unary(
+                    EXPORT_METHOD, response_deserializer=ExportTraceServiceResponse.FromString
+                )
+                answer = call(request.SerializeToString(), timeout=5)
+            _wait(lambda: len(downstream.spans()) == 2)
+            assert service.counters.rejected == 2 and service.counters.received == 2
+    assert answer.partial_success.rejected_spans == 2
+    assert "invalid trace or span id" in answer.partial_success.error_message
+    # the good spans arrive enriched
+    assert all(span_view(span).attributes[sc.GENAI_OTEL_USAGE_COST] > 0 for _, span in downstream.spans())
+
+
 def test_otlp_http_in_with_clear_errors(tmp_path):
     import urllib.error
     import urllib.request
@@ -154,8 +177,9 @@ def fuzz_service(tmp_path_factory):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=2048))
 def test_random_bytes_get_ok_or_invalid(fuzz_service, raw):
-    outcome, message = fuzz_service.ingest(raw)
-    assert outcome in ("ok", "invalid") and (outcome == "ok" or message)
+    outcome = fuzz_service.ingest(raw)
+    assert outcome.status in ("ok", "invalid") and (outcome.status == "ok" or outcome.message)
+    assert outcome.status == "ok" or not outcome.rejected_spans
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -164,8 +188,8 @@ def test_mutated_requests_get_ok_or_invalid(fuzz_service, flips):
     raw = bytearray(VALID)
     for index, byte in flips:
         raw[index] = byte
-    outcome, _ = fuzz_service.ingest(bytes(raw))
-    assert outcome in ("ok", "invalid")
+    outcome = fuzz_service.ingest(bytes(raw))
+    assert outcome.status in ("ok", "invalid")
 
 
 def test_unexpected_attribute_types_survive_enrichment(fuzz_service):

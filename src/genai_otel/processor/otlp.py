@@ -39,6 +39,28 @@ def _set(target: Any, attributes: dict[str, Any]) -> None:
     target.extend(KeyValue(key=k, value=any_value(v)) for k, v in attributes.items())
 
 
+_ZERO_TRACE, _ZERO_SPAN = bytes(16), bytes(8)
+
+
+def _valid_ids(span: Any) -> bool:
+    trace_id, span_id = span.trace_id, span.span_id
+    return len(trace_id) == 16 and len(span_id) == 8 and trace_id != _ZERO_TRACE and span_id != _ZERO_SPAN
+
+
+def drop_invalid_spans(request: Any) -> int:
+    """Remove spans no backend can store (trace id not 16 bytes, span id not 8, or all zero); the rest
+    of the request goes on. Returns how many were removed (answered as an OTLP partial success)."""
+    rejected = 0
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            keep = [span for span in scope_spans.spans if _valid_ids(span)]
+            if len(keep) != len(scope_spans.spans):
+                rejected += len(scope_spans.spans) - len(keep)
+                del scope_spans.spans[:]
+                scope_spans.spans.extend(keep)
+    return rejected
+
+
 def enrich_request(request: Any, apply: Any) -> int:
     """Apply ``apply(record)`` to every span of an ExportTraceServiceRequest in place; returns the
     span count."""

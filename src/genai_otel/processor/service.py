@@ -5,7 +5,9 @@ its answer, so nothing acknowledged is lost: a forwarder sends the spool in orde
 backoff while the downstream is slow or down, and deletes each file only once the downstream accepted
 it. A restart resumes from the spool; a graceful stop drains it (within a deadline). When the spool is
 full the service answers RESOURCE_EXHAUSTED, so well-behaved exporters retry rather than drop.
-Malformed requests are refused with INVALID_ARGUMENT; the service keeps running.
+Malformed requests are refused with INVALID_ARGUMENT; spans no backend can store (bad trace/span ids)
+are dropped from an otherwise good request, answered as an OTLP partial success; the service keeps
+running.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from genai_otel.processor.model import Rule, apply_rules
-from genai_otel.processor.otlp import enrich_request
+from genai_otel.processor.otlp import drop_invalid_spans, enrich_request
 from genai_otel.processor.rules import default_rules
 
 _logger = logging.getLogger("genai_otel.processor")
@@ -94,6 +96,25 @@ class Spool:
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
+@dataclass(frozen=True)
+class Ingested:
+    """What became of one request: ``ok`` (possibly a partial success), ``invalid`` or ``full``."""
+
+    status: str
+    message: str = ""
+    rejected_spans: int = 0
+
+    def response(self) -> Any:
+        """The OTLP answer for an accepted request; a partial success names what was dropped."""
+        if not self.rejected_spans:
+            return trace_service_pb2.ExportTraceServiceResponse()
+        return trace_service_pb2.ExportTraceServiceResponse(
+            partial_success=trace_service_pb2.ExportTracePartialSuccess(
+                rejected_spans=self.rejected_spans, error_message=self.message
+            )
+        )
+
+
 class ProcessorService:
     def __init__(
         self,
@@ -159,28 +180,36 @@ class ProcessorService:
 
     # -- receiving -------------------------------------------------------------------------------
 
-    def ingest(self, raw: bytes) -> tuple[str, str]:
-        """Decode, enrich and spool one request: ("ok" | "invalid" | "full", message)."""
+    def ingest(self, raw: bytes) -> Ingested:
+        """Decode, check, enrich and spool one request."""
         try:
             request = trace_service_pb2.ExportTraceServiceRequest.FromString(raw)
+            rejected = drop_invalid_spans(request)
             spans = enrich_request(request, lambda record: apply_rules(record, self.rules))
             data = request.SerializeToString()
         except Exception as error:  # a request we cannot process: refuse it clearly, keep serving
             self.counters.add(rejected=1)
-            return "invalid", f"cannot decode the OTLP request: {type(error).__name__}: {error}"[:500]
-        if not self.spool.put(data):
-            self.counters.add(rejected=spans)
-            return "full", "spool full: retry later"
-        self.counters.add(received=spans)
-        return "ok", ""
+            return Ingested(
+                "invalid", f"cannot decode the OTLP request: {type(error).__name__}: {error}"[:500]
+            )
+        if spans and not self.spool.put(data):
+            self.counters.add(rejected=spans + rejected)
+            return Ingested("full", "spool full: retry later")
+        self.counters.add(received=spans, rejected=rejected)
+        if rejected:
+            message = (
+                f"{rejected} span(s) with an invalid trace or span id (not 16/8 bytes, or all zero) dropped"
+            )
+            return Ingested("ok", message, rejected)
+        return Ingested("ok")
 
     def accept(self, raw: bytes, context: Any) -> Any:
-        outcome, message = self.ingest(raw)
-        if outcome == "invalid":
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
-        if outcome == "full":
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
-        return trace_service_pb2.ExportTraceServiceResponse()
+        outcome = self.ingest(raw)
+        if outcome.status == "invalid":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, outcome.message)
+        if outcome.status == "full":
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, outcome.message)
+        return outcome.response()
 
     # -- forwarding ------------------------------------------------------------------------------
 
@@ -276,11 +305,10 @@ def _http_server(service: ProcessorService, listen: str) -> Any:
             raw = self.rfile.read(length)
             if "protobuf" not in (self.headers.get("content-type") or ""):
                 return self._reply(415, b"send application/x-protobuf (OTLP/HTTP binary)", "text/plain")
-            outcome, message = service.ingest(raw)
-            if outcome == "ok":
-                body = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-                return self._reply(200, body, "application/x-protobuf")
-            self._reply(status[outcome], message.encode(), "text/plain")
+            outcome = service.ingest(raw)
+            if outcome.status == "ok":
+                return self._reply(200, outcome.response().SerializeToString(), "application/x-protobuf")
+            self._reply(status[outcome.status], outcome.message.encode(), "text/plain")
 
     host, _, port = listen.rpartition(":")
 
