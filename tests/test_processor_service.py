@@ -3,6 +3,7 @@ clear errors for bad input."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import grpc
@@ -269,3 +270,90 @@ def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
             output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["worker-0", "worker-1"]
+
+
+# -- the configuration file --------------------------------------------------------------------------
+
+
+def test_config_file_chooses_rules_options_and_evaluators(tmp_path):
+    from genai_otel.processor.config_file import ConfigError, from_dict, load
+
+    path = tmp_path / "processor.yaml"
+    path.write_text(
+        "rules:\n"
+        "  - normalize\n"
+        "  - loop_flags: {threshold: 2}\n"
+        "  - redact: {mode: hash}\n"
+        "evaluation:\n"
+        "  operations: [chat]\n"
+        "  evaluators: [refusal, {json_output: {}}]\n"
+    )
+    config = load(str(path))
+    assert [rule.name for rule in config.rules] == ["normalize", "loop_flags", "redact"]
+    assert config.rules[1].threshold == 2 and config.rules[2].mode == "hash"
+    assert [e.name for e in config.evaluators] == ["refusal", "json_output"]
+    assert [rule.name for rule in load(None).rules] == ["normalize", "cost", "loop_flags", "redact", "limit"]
+    with pytest.raises(ConfigError, match="unknown rule 'sample'"):
+        from_dict({"rules": ["sample"]})
+    with pytest.raises(ConfigError, match="loop_flags"):
+        from_dict({"rules": [{"loop_flags": {"treshold": 2}}]})
+
+
+def test_cli_refuses_a_bad_config_before_listening(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("rules: [nonsense]\n")
+    command = [
+        sys.executable,
+        "-m",
+        "genai_otel.cli",
+        "processor",
+        "--forward",
+        "127.0.0.1:1",
+        "--config",
+        str(path),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "unknown rule 'nonsense'" in done.stderr
+
+
+def test_service_evaluates_accepted_spans_and_sends_results_downstream(tmp_path):
+    from genai_otel.processor.config_file import from_dict
+
+    refused = json.dumps(
+        [{"role": "assistant", "parts": [{"type": "text", "content": "I can't help with that."}]}]
+    )
+    answered = json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "Paris."}]}])
+    config = from_dict({"evaluation": {"operations": ["chat"], "evaluators": ["refusal"]}})
+    with OtlpReceiver() as downstream:
+        forward = downstream.endpoint.removeprefix("http://")
+        with ProcessorService("127.0.0.1:0", forward, tmp_path / "spool", config=config) as service:
+            provider = TracerProvider()
+            exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{service.port}", insecure=True)
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
+            tracer = provider.get_tracer("app")
+            for output in (refused, answered):
+                attributes = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_OUTPUT_MESSAGES: output}
+                with tracer.start_as_current_span("chat m", attributes=attributes):
+                    pass
+            with tracer.start_as_current_span(
+                "embeddings m", attributes={sc.GEN_AI_OPERATION_NAME: "embeddings"}
+            ):
+                pass
+            provider.shutdown()
+            _wait(lambda: len(downstream.spans()) == 3)
+        # stop() drained the evaluations and flushed their events
+        events = downstream.logs()
+    spans = {span.span_id: span for _, span in downstream.spans()}
+    assert len(events) == 2
+    by_label = {}
+    for event in events:
+        attributes = {kv.key: kv.value for kv in event.attributes}
+        assert event.event_name == "gen_ai.evaluation.result"
+        assert spans[event.span_id].name == "chat m" and event.trace_id == spans[event.span_id].trace_id
+        by_label[attributes[sc.GEN_AI_EVALUATION_SCORE_LABEL].string_value] = attributes
+    assert by_label["refused"][sc.GEN_AI_EVALUATION_SCORE_VALUE].double_value == 1.0
+    assert by_label["answered"][sc.GEN_AI_EVALUATION_NAME].string_value == "refusal"

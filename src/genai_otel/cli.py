@@ -24,13 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     server.add_argument("--port", type=int, default=8000)
     processor = commands.add_parser(
         "processor",
-        help="receive OTLP/gRPC, enrich GenAI spans (normalise, cost, redact, limit), forward OTLP",
+        help="receive OTLP, enrich GenAI spans (normalise, cost, loop flags, redact, limit, evaluate)",
     )
     processor.add_argument("--listen", default="127.0.0.1:4327", help="HOST:PORT to receive OTLP/gRPC on")
     processor.add_argument("--forward", required=True, help="HOST:PORT of the next OTLP/gRPC receiver")
     processor.add_argument("--http-listen", help="HOST:PORT to also receive OTLP/HTTP (protobuf) on")
     processor.add_argument("--spool", default=".genai-otel-spool", help="directory of the durable queue")
     processor.add_argument("--workers", type=int, default=1, help="worker processes sharing the ports")
+    processor.add_argument(
+        "--config", help="YAML/JSON file: rules and their options, evaluators (see processor/config_file.py)"
+    )
     commands.add_parser(
         "collector-config",
         help="print the pure-collector config (OTTL normalisation and cost) from conventions/",
@@ -43,9 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         print(render(), end="")
         return 0
     if args.command == "processor":
+        from genai_otel.processor.config_file import ConfigError
         from genai_otel.processor.service import serve
 
-        return serve(args.listen, args.forward, args.spool, args.http_listen, args.workers)
+        try:
+            return serve(args.listen, args.forward, args.spool, args.http_listen, args.workers, args.config)
+        except (ConfigError, OSError) as error:
+            parser.error(f"--config: {error}")
 
     if args.command == "demo":
         from genai_otel.demo import run

@@ -149,35 +149,29 @@ class LLMJudge:
 Evaluator = Any  # anything with ``name`` and ``evaluate(attributes) -> EvaluationResult | None``
 
 
-class EvaluatingSpanProcessor(SpanProcessor):
-    """Runs evaluators on finished GenAI spans (``select`` chooses which) in a thread pool."""
+class EvaluationRunner:
+    """Runs evaluators in a small thread pool with a bounded queue and emits each result as a
+    ``gen_ai.evaluation.result`` event in the evaluated span's context. When the queue is full the
+    evaluation is skipped (and counted): whoever submits is never slowed down."""
 
     def __init__(
         self,
         evaluators: Sequence[Evaluator],
-        *,
-        select: Callable[[ReadableSpan], bool] | None = None,
         logger_provider: Any = None,
         workers: int = 2,
         max_pending: int = 1000,
     ) -> None:
         self.evaluators = list(evaluators)
-        self.select = select or (
-            lambda span: bool((span.attributes or {}).get(semconv.GEN_AI_OUTPUT_MESSAGES))
-        )
         self.events = get_logger("genai_otel.evaluation", __version__, logger_provider=logger_provider)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genai-otel-eval")
         self.slots = BoundedSemaphore(max_pending)
         self.skipped = 0
 
-    def on_end(self, span: ReadableSpan) -> None:
-        if not safely("evaluation.select", self.select, span):
-            return
+    def submit(self, attributes: dict[str, Any], span_context: trace.SpanContext) -> None:
         if not self.slots.acquire(blocking=False):
-            self.skipped += 1  # the evaluators are behind: skip, never block the app
+            self.skipped += 1
             return
-        attributes = dict(span.attributes or {})
-        context = trace.set_span_in_context(trace.NonRecordingSpan(span.context))
+        context = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
         future = self.pool.submit(self._evaluate, attributes, context)
         future.add_done_callback(lambda _f: self.slots.release())
 
@@ -215,13 +209,48 @@ class EvaluatingSpanProcessor(SpanProcessor):
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True)
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        # Drain: wait until no evaluation holds a slot.
+    def drain(self, timeout_seconds: float) -> bool:
+        """Wait until no evaluation holds a slot."""
         import time
 
-        deadline = time.monotonic() + timeout_millis / 1000
+        deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             if self.slots._value == self.slots._initial_value:  # type: ignore[attr-defined]
                 return True
             time.sleep(0.01)
         return False
+
+
+def has_output(attributes: dict[str, Any]) -> bool:
+    """The default selection: spans whose output was captured (evaluators need content)."""
+    return bool(attributes.get(semconv.GEN_AI_OUTPUT_MESSAGES))
+
+
+class EvaluatingSpanProcessor(SpanProcessor):
+    """Runs evaluators on finished GenAI spans (``select`` chooses which) in a thread pool."""
+
+    def __init__(
+        self,
+        evaluators: Sequence[Evaluator],
+        *,
+        select: Callable[[ReadableSpan], bool] | None = None,
+        logger_provider: Any = None,
+        workers: int = 2,
+        max_pending: int = 1000,
+    ) -> None:
+        self.runner = EvaluationRunner(evaluators, logger_provider, workers, max_pending)
+        self.select = select or (lambda span: has_output(span.attributes or {}))
+
+    @property
+    def skipped(self) -> int:
+        return self.runner.skipped
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if safely("evaluation.select", self.select, span):
+            self.runner.submit(dict(span.attributes or {}), span.context)
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.runner.drain(timeout_millis / 1000)

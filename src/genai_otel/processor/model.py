@@ -19,6 +19,7 @@ class SpanRecord:
     resource: dict[str, Any] = field(default_factory=dict)
     #: The span's trace (bytes from OTLP, an int in-process): rules that look across a trace key on it.
     trace_id: Any = None
+    span_id: Any = None
 
 
 class Rule(Protocol):

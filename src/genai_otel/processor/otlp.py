@@ -75,6 +75,7 @@ def enrich_request(request: Any, apply: Any) -> int:
                     events=[(e.name, _attributes(e.attributes)) for e in span.events],
                     resource=resource,
                     trace_id=span.trace_id,
+                    span_id=span.span_id,
                 )
                 apply(record)
                 span.name = record.name

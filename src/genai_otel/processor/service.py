@@ -23,10 +23,13 @@ from typing import Any
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.trace import SpanContext, TraceFlags
 
-from genai_otel.processor.model import Rule, apply_rules
+from genai_otel.processor.config_file import ProcessorConfig
+from genai_otel.processor.config_file import load as load_config
+from genai_otel.processor.evaluation import EvaluationRunner
+from genai_otel.processor.model import Rule, SpanRecord, apply_rules
 from genai_otel.processor.otlp import drop_invalid_spans, enrich_request
-from genai_otel.processor.rules import default_rules
 
 _logger = logging.getLogger("genai_otel.processor")
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -126,8 +129,11 @@ class ProcessorService:
         workers: int = 4,
         http_listen: str | None = None,
         meter_provider: Any = None,
+        config: ProcessorConfig | None = None,
     ) -> None:
-        self.rules = rules if rules is not None else default_rules()
+        self.config = config or ProcessorConfig()
+        self.rules = rules if rules is not None else self.config.rules
+        self.evaluation = self._evaluation(forward) if self.config.evaluators else None
         self.spool = Spool(Path(spool_dir), max_spool_bytes)
         self.counters = Counters()
         self.forward = forward
@@ -156,6 +162,27 @@ class ProcessorService:
             target=self._forward_loop, name="genai-otel-forwarder", daemon=True
         )
 
+    def _evaluation(self, forward: str) -> EvaluationRunner:
+        """Evaluators run off the request path; their results go downstream as OTLP log events."""
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+        self._logger_provider = LoggerProvider()
+        exporter = OTLPLogExporter(endpoint=forward, insecure=True)
+        self._logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+        return EvaluationRunner(self.config.evaluators, logger_provider=self._logger_provider)
+
+    def _evaluate(self, records: list[SpanRecord]) -> None:
+        for record in records:
+            span_context = SpanContext(
+                int.from_bytes(record.trace_id, "big"),
+                int.from_bytes(record.span_id, "big"),
+                is_remote=True,
+                trace_flags=TraceFlags(TraceFlags.SAMPLED),
+            )
+            self.evaluation.submit(record.attributes, span_context)  # type: ignore[union-attr]
+
     def _register_metrics(self, meter_provider: Any) -> None:
         """The service's own metrics: spans received / forwarded / rejected, retries, requests spooled."""
         from opentelemetry.metrics import CallbackOptions, Observation, get_meter
@@ -182,10 +209,17 @@ class ProcessorService:
 
     def ingest(self, raw: bytes) -> Ingested:
         """Decode, check, enrich and spool one request."""
+        to_evaluate: list[SpanRecord] = []
+
+        def enrich(record: SpanRecord) -> None:
+            apply_rules(record, self.rules)
+            if self.evaluation is not None and self.config.should_evaluate(record.attributes):
+                to_evaluate.append(record)
+
         try:
             request = trace_service_pb2.ExportTraceServiceRequest.FromString(raw)
             rejected = drop_invalid_spans(request)
-            spans = enrich_request(request, lambda record: apply_rules(record, self.rules))
+            spans = enrich_request(request, enrich)
             data = request.SerializeToString()
         except Exception as error:  # a request we cannot process: refuse it clearly, keep serving
             self.counters.add(rejected=1)
@@ -196,6 +230,8 @@ class ProcessorService:
             self.counters.add(rejected=spans + rejected)
             return Ingested("full", "spool full: retry later")
         self.counters.add(received=spans, rejected=rejected)
+        if to_evaluate:  # only what was accepted; never delays the answer
+            self._evaluate(to_evaluate)
         if rejected:
             message = (
                 f"{rejected} span(s) with an invalid trace or span id (not 16/8 bytes, or all zero) dropped"
@@ -266,6 +302,10 @@ class ProcessorService:
         self._drain_deadline = time.monotonic() + drain_seconds
         self._stop.set()
         self._forwarder.join(drain_seconds + 5)
+        if self.evaluation is not None:
+            self.evaluation.drain(drain_seconds)
+            self.evaluation.shutdown()
+            self._logger_provider.shutdown()
 
     def __enter__(self) -> ProcessorService:
         return self.start()
@@ -320,14 +360,22 @@ def _http_server(service: ProcessorService, listen: str) -> Any:
     return server
 
 
-def serve(listen: str, forward: str, spool_dir: str, http_listen: str | None = None, workers: int = 1) -> int:
+def serve(
+    listen: str,
+    forward: str,
+    spool_dir: str,
+    http_listen: str | None = None,
+    workers: int = 1,
+    config_file: str | None = None,
+) -> int:
     """Run until SIGINT/SIGTERM, then drain. ``workers`` > 1 runs that many processes sharing the ports
     (SO_REUSEPORT), each with its own spool directory (``spool_dir/worker-N``)."""
     import signal
 
+    config = load_config(config_file)  # a bad file fails here, before anything listens
     if workers > 1:
-        return _supervise(listen, forward, spool_dir, http_listen, workers)
-    service = ProcessorService(listen, forward, spool_dir, http_listen=http_listen).start()
+        return _supervise(listen, forward, spool_dir, http_listen, workers, config_file)
+    service = ProcessorService(listen, forward, spool_dir, http_listen=http_listen, config=config).start()
     http = f", OTLP/HTTP on {http_listen}" if http_listen else ""
     print(f"genai-otel processor: OTLP/gRPC on {listen}{http} -> {forward} (spool {spool_dir})", flush=True)
     stopped = threading.Event()
@@ -344,7 +392,9 @@ def serve(listen: str, forward: str, spool_dir: str, http_listen: str | None = N
     return 0
 
 
-def _supervise(listen: str, forward: str, spool_dir: str, http_listen: str | None, workers: int) -> int:
+def _supervise(
+    listen: str, forward: str, spool_dir: str, http_listen: str | None, workers: int, config_file: str | None
+) -> int:
     import signal
     import subprocess
     import sys
@@ -352,6 +402,8 @@ def _supervise(listen: str, forward: str, spool_dir: str, http_listen: str | Non
     command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", listen, "--forward", forward]
     if http_listen:
         command += ["--http-listen", http_listen]
+    if config_file:
+        command += ["--config", config_file]
     children = [
         subprocess.Popen([*command, "--spool", str(Path(spool_dir) / f"worker-{i}")]) for i in range(workers)
     ]

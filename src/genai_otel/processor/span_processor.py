@@ -33,6 +33,7 @@ class EnrichingSpanProcessor(SpanProcessor):
             attributes=dict(span.attributes or {}),
             events=[(e.name, dict(e.attributes or {})) for e in span.events],
             trace_id=span.context.trace_id,
+            span_id=span.context.span_id,
         )
         apply_rules(record, self.rules)
         events = [

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
@@ -36,14 +37,26 @@ class _Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
 
+class _Logs(logs_service_pb2_grpc.LogsServiceServicer):
+    def __init__(self, receiver: OtlpReceiver) -> None:
+        self.receiver = receiver
+
+    def Export(self, request: Any, context: Any) -> Any:
+        with self.receiver.lock:
+            self.receiver.log_requests.append(request)
+        return logs_service_pb2.ExportLogsServiceResponse()
+
+
 class OtlpReceiver:
     def __init__(self, port: int = 0) -> None:
         self.lock = threading.Lock()
         self.trace_requests: list[Any] = []
         self.metric_requests: list[Any] = []
+        self.log_requests: list[Any] = []
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Traces(self), self.server)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Metrics(self), self.server)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Logs(self), self.server)
         self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
 
     @property
@@ -76,6 +89,17 @@ class OtlpReceiver:
                 for rm in req.resource_metrics
                 for sm in rm.scope_metrics
                 for m in sm.metrics
+            ]
+
+    def logs(self) -> list[Any]:
+        """Log records (events) received so far."""
+        with self.lock:
+            return [
+                record
+                for req in self.log_requests
+                for rl in req.resource_logs
+                for sl in rl.scope_logs
+                for record in sl.log_records
             ]
 
     def tree_spans(self) -> list[Any]:
