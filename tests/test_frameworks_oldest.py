@@ -6,35 +6,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .servers import CACHE, REPO
+from .venvs import ensure
 
-VENV = CACHE / "frameworks-oldest-venv"
 APPS = Path(__file__).parent / "apps"
-
-
-def ensure_venv() -> Path:
-    """Create (once; cached) the venv from apps/frameworks_oldest.txt; ``.ci/run`` does it up front."""
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        requirements = str(APPS / "frameworks_oldest.txt")
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "-r", requirements], check=True, timeout=900
-        )
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)], check=True, timeout=600
-    )
-    return python
 
 
 @pytest.fixture(scope="module")
 def scenarios() -> dict[str, dict]:
-    python = ensure_venv()
+    python = ensure("frameworks-oldest-venv")
     done = subprocess.run(
         [str(python), str(APPS / "frameworks_oldest_app.py")], capture_output=True, text=True, timeout=600
     )

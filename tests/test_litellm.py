@@ -6,34 +6,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .servers import CACHE, REPO
+from .venvs import ensure
 
-VENV = CACHE / "litellm-venv"
 APP = Path(__file__).parent / "apps" / "litellm_app.py"
-
-
-def ensure_litellm_venv() -> Path:
-    """Create (once; cached) a venv with litellm and this checkout; ``.ci/run`` does it up front."""
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "litellm>=1.40", "opentelemetry-sdk"], check=True
-        )
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)], check=True, timeout=600
-    )
-    return python
 
 
 @pytest.fixture(scope="module")
 def scenarios() -> dict[str, dict]:
-    python = ensure_litellm_venv()
+    python = ensure("litellm-venv")
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     env.pop("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", None)
     done = subprocess.run([str(python), str(APP)], capture_output=True, text=True, timeout=300, env=env)

@@ -41,8 +41,13 @@ def normalization_statements(dialects: dict[str, Any]) -> list[str]:
                 target = _attr(semconv.GEN_AI_OPERATION_NAME)
                 condition = f"{_attr(operation['from'])} == {_quote(source)} and {target} == nil"
                 out.append(f"set({target}, {_quote(value)}) where {condition}")
+        for prefix in dialect.get("drop_prefixes") or ():
+            pattern = "^" + prefix.replace(".", "[.]")
+            out.append(f"delete_matching_keys(attributes, {_quote(pattern)}) where {marker}")
         for old, spec in (dialect.get("rename") or {}).items():
-            if not spec.get("drop"):
+            # Splitting a URL into server.address/port and wrapping a scalar into a list are the processor's
+            # (like folding indexed messages): OTTL only drops those attributes.
+            if not (spec.get("drop") or spec.get("server_url") or spec.get("as_list")):
                 new = spec["to"]
                 for source, value in (spec.get("values") or {}).items():
                     out.append(

@@ -50,9 +50,13 @@ class NormalizeRule:
 
     def apply(self, span: SpanRecord) -> None:
         attrs = span.attributes
+        foreign = False
         for dialect in self.dialects.values():
             if any(marker in attrs for marker in dialect.get("detect", ())):
                 self._apply(dialect, span)
+                foreign = True
+        if foreign:
+            _fit_shape(span)
 
     def _apply(self, dialect: dict[str, Any], span: SpanRecord) -> None:
         attrs = span.attributes
@@ -72,13 +76,21 @@ class NormalizeRule:
                     attrs[target] = parsed[key]
         for prefix, target in (dialect.get("messages") or {}).items():
             self._fold_messages(attrs, prefix, target)
+        for prefix in dialect.get("drop_prefixes") or ():
+            for key in [k for k in attrs if k.startswith(prefix)]:
+                del attrs[key]
         for old, spec in (dialect.get("rename") or {}).items():
             if old not in attrs:
                 continue
             value = attrs.pop(old)
             if spec.get("drop"):
                 continue
+            if spec.get("server_url"):
+                _set_server(attrs, str(value))
+                continue
             value = spec.get("values", {}).get(value, value) if isinstance(value, str) else value
+            if spec.get("as_list") and not isinstance(value, (list, tuple)):
+                value = [value]
             attrs.setdefault(spec["to"], value)
 
     @staticmethod
@@ -102,6 +114,32 @@ class NormalizeRule:
                 item["finish_reason"] = message["finish_reason"]
             folded.append(item)
         attrs[target] = json.dumps(folded, separators=(",", ":"))
+
+
+def _set_server(attrs: dict[str, Any], url: str) -> None:
+    """``server.address`` / ``server.port`` from a base URL (``http://host:port/v1``)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    if parts.hostname and semconv.SERVER_ADDRESS not in attrs:
+        attrs[semconv.SERVER_ADDRESS] = parts.hostname
+        attrs[semconv.SERVER_PORT] = parts.port or (80 if parts.scheme == "http" else 443)
+
+
+def _fit_shape(span: SpanRecord) -> None:
+    """A normalised foreign span takes the latest conventions' shape: its name from the template
+    (``openai.chat`` -> ``chat gpt-4o``) and no GenAI attribute the operation does not have (OpenLLMetry's
+    embedding inputs as ``gen_ai.input.messages``, a response id on embeddings, ...)."""
+    from genai_otel.testing.conformance import expected_name, shape_of
+
+    attrs = span.attributes
+    shape = shape_of(attrs)
+    if shape is None:
+        return
+    allowed = shape["attributes"]
+    for key in [k for k in attrs if k.startswith("gen_ai.") and k not in allowed]:
+        del attrs[key]
+    span.name = expected_name(shape, attrs)
 
 
 # -- cost ---------------------------------------------------------------------------------------------

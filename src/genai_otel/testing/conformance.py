@@ -96,7 +96,14 @@ def _type_ok(expected: str, value: Any) -> bool:
     return True  # "any": structured content, serialised as JSON text
 
 
-def _expected_name(shape: dict[str, Any], attributes: dict[str, Any]) -> str:
+def shape_of(attributes: dict[str, Any]) -> dict[str, Any] | None:
+    """The span shape (conventions/spans.yaml) ``attributes`` select, if any."""
+    key = next((k for k in _SHAPE_KEYS if k in attributes), None)
+    return _SHAPE_BY_OPERATION.get((key, attributes[key])) if key is not None else None
+
+
+def expected_name(shape: dict[str, Any], attributes: dict[str, Any]) -> str:
+    """The span name the shape's template gives for ``attributes`` (e.g. ``chat gpt-4o``)."""
     keys = [part.split("}")[0] for part in shape["name"].split("{")[1:]]
     operation = attributes.get(keys[0], "")
     target = attributes.get(keys[1]) if len(keys) > 1 else None
@@ -136,7 +143,7 @@ def check_span(
     if shape is None:
         return [Violation(subject, "operation", f"unknown {key} {operation!r}")]
     out: list[Violation] = []
-    expected = _expected_name(shape, attrs)
+    expected = expected_name(shape, attrs)
     if view.name != expected:
         out.append(Violation(subject, "span-name", f"expected {expected!r}"))
     if view.kind not in shape["kinds"]:
