@@ -1,15 +1,19 @@
-"""Processor throughput: spans/s through the genai-otel processor service (1 and 2 worker processes)
-next to the Go OpenTelemetry Collector running the generated pure-collector config (OTTL renames +
-cost), in one run. Each sends the same OpenLLMetry-dialect spans over OTLP/gRPC in batches and waits
-until the downstream receiver has them all.
+"""Processor throughput and latency: spans/s through the genai-otel processor service (1 and 2 worker
+processes) next to the Go OpenTelemetry Collector running the generated pure-collector config (OTTL
+renames + cost), in one run. Each sends the same OpenLLMetry-dialect spans over OTLP/gRPC in batches and
+waits until the downstream receiver has them all; per request it records the time to the client's
+acknowledgement and the time until the request's spans reached the downstream (p50/p99). A second run
+sends spans carrying 1 MB prompts and reads each pipeline's resident memory as it goes, to show whether
+memory stays flat.
 
-    python bench/processor.py [--spans 20000] [--batch 500]     # needs .ci/backends/build.sh (the collector)
+    python bench/processor.py [--spans 20000] [--batch 500] [--big 200]   # needs .ci/backends/build.sh
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,18 +41,110 @@ ATTRIBUTES = {
 }
 
 
-def _drive(endpoint: str, receiver: OtlpReceiver, total: int, batch: int) -> float:
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def _arrival_by_trace(receiver: OtlpReceiver) -> dict[bytes, float]:
+    with receiver.lock:
+        pairs = list(zip(receiver.trace_requests, receiver.trace_arrivals, strict=True))
+    out: dict[bytes, float] = {}
+    for request, arrived in pairs:
+        for rs in request.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    out.setdefault(span.trace_id, arrived)
+    return out
+
+
+def _drive(endpoint: str, receiver: OtlpReceiver, requests: list, total: int) -> dict[str, float]:
+    """Send ``requests`` one after the other; throughput, ack and end-to-end latency percentiles."""
     import grpc
 
-    requests = [export_request(ATTRIBUTES, batch, "openai.chat", n) for n in range(0, total, batch)]
-    with grpc.insecure_channel(endpoint) as channel:
+    sent: list[tuple[bytes, float]] = []
+    acks: list[float] = []
+    with grpc.insecure_channel(endpoint, options=[("grpc.max_send_message_length", 64 << 20)]) as channel:
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)
         start = time.perf_counter()
         for request in requests:
-            stub.Export(request, timeout=30)
+            before = time.perf_counter()
+            stub.Export(request, timeout=60)
+            acks.append(time.perf_counter() - before)
+            sent.append((request.resource_spans[0].scope_spans[0].spans[0].trace_id, before))
         while len(receiver.spans()) < total:
-            time.sleep(0.01)
-        return total / (time.perf_counter() - start)
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - start
+    arrivals = _arrival_by_trace(receiver)
+    delivery = [arrivals[trace_id] - at for trace_id, at in sent]
+    ack50, ack99 = _percentiles(acks)
+    e2e50, e2e99 = _percentiles(delivery)
+    return {"rate": total / elapsed, "ack50": ack50, "ack99": ack99, "e2e50": e2e50, "e2e99": e2e99}
+
+
+def _rss_mb(pids: list[int]) -> float:
+    """Resident memory of the pipeline's processes (the supervisor's workers included), in MB."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                total += next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
+def _pids(process: subprocess.Popen) -> list[int]:
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    extra = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [process.pid, *extra]
+
+
+PIPELINES = (
+    ("genai-otel processor, 1 worker", 1),
+    ("genai-otel processor, 2 workers", 2),
+    ("Go collector, pure-collector.yaml (OTTL)", 0),
+)
+
+
+def _start(workers: int, port: int, forward: str, spool: str) -> subprocess.Popen:
+    collector = (
+        Path(os.environ.get("GENAI_OTEL_CACHE", Path.home() / ".cache" / "genai-otel"))
+        / "bin"
+        / "otelcol-genai"
+    )
+    if workers:
+        command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", f"127.0.0.1:{port}"]
+        command += ["--forward", forward, "--spool", spool, "--workers", str(workers)]
+        env = dict(os.environ)
+    else:
+        command = [str(collector), "--config", str(REPO / "collector-config" / "pure-collector.yaml")]
+        command += ["--set=service.telemetry.metrics.level=none"]
+        env = {**os.environ, "OTLP_LISTEN": f"127.0.0.1:{port}", "OTLP_FORWARD": forward}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, 30, process)
+    return process
+
+
+def _run(workers: int, requests: list, total: int, watch_memory: bool = False) -> dict[str, float]:
+    with OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as spool:
+        port = free_port()
+        process = _start(workers, port, receiver.endpoint.removeprefix("http://"), spool)
+        try:
+            if not watch_memory:
+                return _drive(f"127.0.0.1:{port}", receiver, requests, total)
+            pids = _pids(process)
+            idle = _rss_mb(pids)
+            half = len(requests) // 2
+            result = _drive(f"127.0.0.1:{port}", receiver, requests[:half], half)
+            result["rss_half"] = _rss_mb(pids)
+            more = _drive(f"127.0.0.1:{port}", receiver, requests[half:], len(requests))
+            return {**more, "idle": idle, "rss_half": result["rss_half"], "rss_end": _rss_mb(pids)}
+        finally:
+            process.terminate()
+            process.wait(30)
 
 
 def main() -> None:
@@ -57,53 +153,35 @@ def main() -> None:
     )
     parser.add_argument("--spans", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--big", type=int, default=200, help="requests of one span with a 1 MB prompt")
     args = parser.parse_args()
-    rows = []
-    collector = (
-        Path(os.environ.get("GENAI_OTEL_CACHE", Path.home() / ".cache" / "genai-otel"))
-        / "bin"
-        / "otelcol-genai"
+    requests = [
+        export_request(ATTRIBUTES, args.batch, "openai.chat", n) for n in range(0, args.spans, args.batch)
+    ]
+    print(f"\n{args.spans} spans in batches of {args.batch} (OTLP/gRPC in and out), one client\n")
+    print(
+        f"| {'pipeline':<42} | {'spans/s':>9} | ack p50 ms | ack p99 ms | delivered p50 ms | delivered p99 ms |"
     )
-    for label, workers in (
-        ("genai-otel processor, 1 worker", 1),
-        ("genai-otel processor, 2 workers", 2),
-        ("Go collector, pure-collector.yaml (OTTL)", 0),
-    ):
-        with OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as spool:
-            port = free_port()
-            forward = receiver.endpoint.removeprefix("http://")
-            if workers:
-                command = [
-                    sys.executable,
-                    "-m",
-                    "genai_otel.cli",
-                    "processor",
-                    "--listen",
-                    f"127.0.0.1:{port}",
-                    "--forward",
-                    forward,
-                    "--spool",
-                    spool,
-                    "--workers",
-                    str(workers),
-                ]
-                env = dict(os.environ)
-            else:
-                command = [str(collector), "--config", str(REPO / "collector-config" / "pure-collector.yaml")]
-                env = {**os.environ, "OTLP_LISTEN": f"127.0.0.1:{port}", "OTLP_FORWARD": forward}
-            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                wait_for_port(port, 30, process)
-                rate = _drive(f"127.0.0.1:{port}", receiver, args.spans, args.batch)
-            finally:
-                process.terminate()
-                process.wait(30)
-            rows.append((label, rate))
-    print(f"\n{args.spans} spans in batches of {args.batch} (OTLP/gRPC in, OTLP/gRPC out), one client\n")
-    print(f"| {'pipeline':<42} | {'spans/s':>9} |")
-    print(f"|{'-' * 44}|{'-' * 11}|")
-    for label, rate in rows:
-        print(f"| {label:<42} | {rate:>9.0f} |")
+    print(f"|{'-' * 44}|{'-' * 11}|-----------:|-----------:|-----------------:|-----------------:|")
+    for label, workers in PIPELINES:
+        r = _run(workers, requests, args.spans)
+        print(
+            f"| {label:<42} | {r['rate']:>9.0f} | {r['ack50']:>10.2f} | {r['ack99']:>10.2f} "
+            f"| {r['e2e50']:>16.2f} | {r['e2e99']:>16.2f} |",
+            flush=True,
+        )
+    big = {**ATTRIBUTES, "gen_ai.prompt.0.content": "x" * (1 << 20)}
+    big_requests = [export_request(big, 1, "openai.chat", n) for n in range(args.big)]
+    print(f"\n{args.big} requests of one span with a 1 MB prompt: resident memory (MB) of the pipeline\n")
+    print(f"| {'pipeline':<42} | idle | after {args.big // 2:>4} | after {args.big:>4} | spans/s |")
+    print(f"|{'-' * 44}|-----:|-----------:|-----------:|--------:|")
+    for label, workers in PIPELINES:
+        r = _run(workers, big_requests, args.big, watch_memory=True)
+        print(
+            f"| {label:<42} | {r['idle']:>4.0f} | {r['rss_half']:>10.0f} | {r['rss_end']:>10.0f} "
+            f"| {r['rate']:>7.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

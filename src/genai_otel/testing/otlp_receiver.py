@@ -7,6 +7,7 @@ services arrive here and print as one tree (:func:`genai_otel.console.render_tre
 from __future__ import annotations
 
 import threading
+import time
 from concurrent import futures
 from types import SimpleNamespace
 from typing import Any
@@ -24,6 +25,7 @@ class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
     def Export(self, request: Any, context: Any) -> Any:
         with self.receiver.lock:
             self.receiver.trace_requests.append(request)
+            self.receiver.trace_arrivals.append(time.perf_counter())
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
@@ -51,9 +53,15 @@ class OtlpReceiver:
     def __init__(self, port: int = 0) -> None:
         self.lock = threading.Lock()
         self.trace_requests: list[Any] = []
+        #: ``time.perf_counter()`` at which each of ``trace_requests`` arrived (for latency benchmarks).
+        self.trace_arrivals: list[float] = []
         self.metric_requests: list[Any] = []
         self.log_requests: list[Any] = []
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        # Large messages accepted (a collector batches many big spans into one request).
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=4),
+            options=[("grpc.max_receive_message_length", 256 << 20)],
+        )
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Traces(self), self.server)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Metrics(self), self.server)
         logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Logs(self), self.server)
