@@ -160,7 +160,8 @@ def main() -> None:
     ]
     print(f"\n{args.spans} spans in batches of {args.batch} (OTLP/gRPC in and out), one client\n")
     print(
-        f"| {'pipeline':<42} | {'spans/s':>9} | ack p50 ms | ack p99 ms | delivered p50 ms | delivered p99 ms |"
+        f"| {'pipeline':<42} | {'spans/s':>9} | ack p50 ms | ack p99 ms "
+        "| delivered p50 ms | delivered p99 ms |"
     )
     print(f"|{'-' * 44}|{'-' * 11}|-----------:|-----------:|-----------------:|-----------------:|")
     for label, workers in PIPELINES:
