@@ -88,6 +88,34 @@ def test_no_loss_across_a_downstream_outage_and_a_processor_restart(tmp_path):
     assert sorted(span.name for _, span in receiver.spans()) == sorted(f"openai.chat {i}" for i in range(25))
 
 
+def test_a_full_memory_queue_spills_to_disk_in_order_and_nothing_is_lost(tmp_path):
+    spool = tmp_path / "spool"
+    downstream_port = free_port()  # down
+    # Room for about two requests in memory: the rest spill to the spool while the downstream is down.
+    first = ProcessorService("127.0.0.1:0", f"127.0.0.1:{downstream_port}", spool, max_memory_bytes=800)
+    first.start()
+    _send(f"127.0.0.1:{first.port}", 12, {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"})
+    assert first.counters.spilled >= 8 and first.queue.in_memory >= 1
+    first.stop(drain_seconds=0.3)  # what is still in memory joins the spool
+    assert len(first.spool) == 12 and first.queue.in_memory == 0
+    receiver = OtlpReceiver(port=downstream_port)
+    with receiver, ProcessorService("127.0.0.1:0", f"127.0.0.1:{downstream_port}", spool) as second:
+        _wait(lambda: len(receiver.spans()) == 12)
+        _wait(lambda: len(second.spool) == 0)
+    assert sorted(span.name for _, span in receiver.spans()) == sorted(f"openai.chat {i}" for i in range(12))
+
+
+def test_durable_mode_has_every_request_on_disk_before_the_answer(tmp_path):
+    service = ProcessorService("127.0.0.1:0", f"127.0.0.1:{free_port()}", tmp_path / "spool", durable=True)
+    service.start()
+    try:
+        _send(f"127.0.0.1:{service.port}", 5, {"gen_ai.operation.name": "chat"})
+        # the downstream is down: all five are on disk, none only in memory
+        assert len(service.spool) == 5 and service.queue.in_memory == 0
+    finally:
+        service.stop(drain_seconds=0.2)
+
+
 def test_malformed_protobuf_is_invalid_argument_and_the_service_keeps_serving(tmp_path):
     with OtlpReceiver() as downstream:
         forward = downstream.endpoint.removeprefix("http://")

@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     processor.add_argument("--spool", default=".genai-otel-spool", help="directory of the durable queue")
     processor.add_argument("--workers", type=int, default=1, help="worker processes sharing the ports")
     processor.add_argument(
+        "--durable",
+        action="store_true",
+        help="write every request to the spool (fsync) before acknowledging it: no loss even on a crash",
+    )
+    processor.add_argument(
         "--config", help="YAML/JSON file: rules and their options, evaluators (see processor/config_file.py)"
     )
     commands.add_parser(
@@ -50,7 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         from genai_otel.processor.service import serve
 
         try:
-            return serve(args.listen, args.forward, args.spool, args.http_listen, args.workers, args.config)
+            return serve(
+                args.listen,
+                args.forward,
+                args.spool,
+                args.http_listen,
+                args.workers,
+                args.config,
+                args.durable,
+            )
         except (ConfigError, OSError) as error:
             parser.error(f"--config: {error}")
 

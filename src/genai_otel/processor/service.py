@@ -1,13 +1,14 @@
-"""``genai-otel processor``: receive OTLP/gRPC, apply the rules, forward OTLP -- without losing data.
+"""``genai-otel processor``: receive OTLP, apply the rules, forward OTLP -- without losing data.
 
-Every accepted request is written to a spool directory (write, fsync, rename) *before* the client gets
-its answer, so nothing acknowledged is lost: a forwarder sends the spool in order, retrying with
-backoff while the downstream is slow or down, and deletes each file only once the downstream accepted
-it. A restart resumes from the spool; a graceful stop drains it (within a deadline). When the spool is
-full the service answers RESOURCE_EXHAUSTED, so well-behaved exporters retry rather than drop.
-Malformed requests are refused with INVALID_ARGUMENT; spans no backend can store (bad trace/span ids)
-are dropped from an otherwise good request, answered as an OTLP partial success; the service keeps
-running.
+Accepted requests go to a bounded memory queue and are acknowledged; when the downstream is slow or down
+and the memory queue is full, requests spill to a spool directory (write, fsync, rename). A forwarder sends
+in order -- memory first, then the spool -- retrying with backoff, and drops a request only once the
+downstream accepted it. A graceful stop drains (within a deadline) and writes what is still in memory to
+the spool; a restart resumes from the spool. With ``durable=True`` (``--durable``) every request is on disk
+before it is acknowledged, so even a crash loses nothing acknowledged (at the cost of an fsync per request).
+When the spool is full the service answers RESOURCE_EXHAUSTED, so well-behaved exporters retry rather than
+drop. Malformed requests are refused with INVALID_ARGUMENT; spans no backend can store (bad trace/span ids)
+are dropped from an otherwise good request, answered as an OTLP partial success; the service keeps running.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import logging
 import os
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +44,7 @@ class Counters:
     forwarded: int = 0
     rejected: int = 0
     retries: int = 0
+    spilled: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, **deltas: int) -> None:
@@ -50,13 +54,13 @@ class Counters:
 
 
 class Spool:
-    """An ordered, durable queue of serialized requests in a directory."""
+    """An ordered, durable queue of serialized requests in a directory (guarded by its owner's lock)."""
 
-    def __init__(self, directory: Path, max_bytes: int) -> None:
+    def __init__(self, directory: Path, max_bytes: int, lock: threading.Condition) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
-        self._lock = threading.Condition()
+        self._lock = lock
         files = sorted(self.directory.glob("*.pb"))
         self._files = files
         self._bytes = sum(f.stat().st_size for f in files)
@@ -83,17 +87,68 @@ class Spool:
             self._lock.notify()
             return True
 
-    def peek(self, timeout: float) -> Path | None:
-        with self._lock:
-            if not self._files:
-                self._lock.wait(timeout)
-            return self._files[0] if self._files else None
+    def head(self) -> Path | None:
+        return self._files[0] if self._files else None
 
     def done(self, path: Path) -> None:
         with self._lock:
             self._bytes -= path.stat().st_size
             path.unlink()
             self._files.remove(path)
+
+
+class Queue:
+    """A bounded memory queue in front of the spool. While the spool holds a backlog, new requests join it
+    on disk, so the forwarder's memory-then-spool order is arrival order (across a restart, requests
+    spilled from memory on stop follow the backlog: OTLP does not order requests)."""
+
+    def __init__(self, spool_dir: Path, max_spool_bytes: int, max_memory_bytes: int, durable: bool) -> None:
+        self._lock = threading.Condition()
+        self.spool = Spool(spool_dir, max_spool_bytes, self._lock)
+        self.durable = durable
+        self.max_memory_bytes = 0 if durable else max_memory_bytes
+        self._memory: deque[bytes] = deque()
+        self._memory_bytes = 0
+
+    @property
+    def in_memory(self) -> int:
+        return len(self._memory)
+
+    def put(self, data: bytes) -> str | None:
+        """Queue a request: ``"memory"``, ``"spool"``, or ``None`` when both are full."""
+        with self._lock:
+            if not self.spool.head() and self._memory_bytes + len(data) <= self.max_memory_bytes:
+                self._memory.append(data)
+                self._memory_bytes += len(data)
+                self._lock.notify()
+                return "memory"
+            return "spool" if self.spool.put(data) else None
+
+    def next(self, timeout: float) -> tuple[bytes, Callable[[], None]] | None:
+        """The oldest request and the callback that removes it once the downstream took it."""
+        with self._lock:
+            if not self._memory and not self.spool.head():
+                self._lock.wait(timeout)
+            if self._memory:
+                return self._memory[0], self._pop_memory
+            path = self.spool.head()
+        if path is None:
+            return None
+        return path.read_bytes(), lambda: self.spool.done(path)
+
+    def _pop_memory(self) -> None:
+        with self._lock:
+            self._memory_bytes -= len(self._memory.popleft())
+
+    def spill(self) -> int:
+        """On stop: what is still in memory goes to the spool, so a restart sends it."""
+        with self._lock:
+            pending, self._memory = list(self._memory), deque()
+            self._memory_bytes = 0
+        kept = sum(1 for data in pending if self.spool.put(data))
+        if kept < len(pending):
+            _logger.error("spool full on stop: %d request(s) could not be kept", len(pending) - kept)
+        return kept
 
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -130,11 +185,14 @@ class ProcessorService:
         http_listen: str | None = None,
         meter_provider: Any = None,
         config: ProcessorConfig | None = None,
+        max_memory_bytes: int = 64 << 20,
+        durable: bool = False,
     ) -> None:
         self.config = config or ProcessorConfig()
         self.rules = rules if rules is not None else self.config.rules
         self.evaluation = self._evaluation(forward) if self.config.evaluators else None
-        self.spool = Spool(Path(spool_dir), max_spool_bytes)
+        self.queue = Queue(Path(spool_dir), max_spool_bytes, max_memory_bytes, durable)
+        self.spool = self.queue.spool
         self.counters = Counters()
         self.forward = forward
         self.server = grpc.server(
@@ -197,13 +255,18 @@ class ProcessorService:
             ("forwarded", "{span}"),
             ("rejected", "{span}"),
             ("retries", "{retry}"),
+            ("spilled", "{request}"),
         ):
             meter.create_observable_counter(f"genai_otel.processor.{name}", [counter(name)], unit=unit)
 
-        def queued(options: CallbackOptions) -> list[Observation]:
+        def spooled(options: CallbackOptions) -> list[Observation]:
             return [Observation(len(self.spool))]
 
-        meter.create_observable_gauge("genai_otel.processor.spooled", [queued], unit="{request}")
+        def queued(options: CallbackOptions) -> list[Observation]:
+            return [Observation(self.queue.in_memory)]
+
+        meter.create_observable_gauge("genai_otel.processor.spooled", [spooled], unit="{request}")
+        meter.create_observable_gauge("genai_otel.processor.queued", [queued], unit="{request}")
 
     # -- receiving -------------------------------------------------------------------------------
 
@@ -226,9 +289,12 @@ class ProcessorService:
             return Ingested(
                 "invalid", f"cannot decode the OTLP request: {type(error).__name__}: {error}"[:500]
             )
-        if spans and not self.spool.put(data):
+        where = self.queue.put(data) if spans else "memory"
+        if where is None:
             self.counters.add(rejected=spans + rejected)
-            return Ingested("full", "spool full: retry later")
+            return Ingested("full", "queue and spool full: retry later")
+        if where == "spool" and not self.queue.durable:
+            self.counters.add(spilled=1)
         self.counters.add(received=spans, rejected=rejected)
         if to_evaluate:  # only what was accepted; never delays the answer
             self._evaluate(to_evaluate)
@@ -254,18 +320,19 @@ class ProcessorService:
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)
         backoff = 0.1
         while True:
-            path = self.spool.peek(timeout=0.2)
-            if path is None:
+            item = self.queue.next(timeout=0.2)
+            if item is None:
                 if self._stop.is_set():
                     break
                 continue
-            request = trace_service_pb2.ExportTraceServiceRequest.FromString(path.read_bytes())
+            data, done = item
+            request = trace_service_pb2.ExportTraceServiceRequest.FromString(data)
             try:
                 stub.Export(request, timeout=10)
             except grpc.RpcError as error:
                 if error.code() == grpc.StatusCode.INVALID_ARGUMENT:  # the downstream will never take it
                     _logger.warning("downstream refused a request: %s", error.details())
-                    self.spool.done(path)
+                    done()
                     continue
                 self.counters.add(retries=1)
                 if self._stop.is_set() and time.monotonic() > self._drain_deadline:
@@ -277,7 +344,7 @@ class ProcessorService:
             self.counters.add(
                 forwarded=sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
             )
-            self.spool.done(path)
+            done()
         channel.close()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -294,7 +361,7 @@ class ProcessorService:
         return self
 
     def stop(self, drain_seconds: float = 10.0) -> None:
-        """Stop receiving, then forward what is spooled (up to ``drain_seconds``)."""
+        """Stop receiving, forward what is queued (up to ``drain_seconds``), spool what is left."""
         self.server.stop(grace=2).wait()
         if self.http:
             self.http.shutdown()
@@ -302,6 +369,7 @@ class ProcessorService:
         self._drain_deadline = time.monotonic() + drain_seconds
         self._stop.set()
         self._forwarder.join(drain_seconds + 5)
+        self.counters.add(spilled=self.queue.spill())  # not forwarded in time: kept for the next start
         if self.evaluation is not None:
             self.evaluation.drain(drain_seconds)
             self.evaluation.shutdown()
@@ -367,6 +435,7 @@ def serve(
     http_listen: str | None = None,
     workers: int = 1,
     config_file: str | None = None,
+    durable: bool = False,
 ) -> int:
     """Run until SIGINT/SIGTERM, then drain. ``workers`` > 1 runs that many processes sharing the ports
     (SO_REUSEPORT), each with its own spool directory (``spool_dir/worker-N``)."""
@@ -374,8 +443,10 @@ def serve(
 
     config = load_config(config_file)  # a bad file fails here, before anything listens
     if workers > 1:
-        return _supervise(listen, forward, spool_dir, http_listen, workers, config_file)
-    service = ProcessorService(listen, forward, spool_dir, http_listen=http_listen, config=config).start()
+        return _supervise(listen, forward, spool_dir, http_listen, workers, config_file, durable)
+    service = ProcessorService(
+        listen, forward, spool_dir, http_listen=http_listen, config=config, durable=durable
+    ).start()
     http = f", OTLP/HTTP on {http_listen}" if http_listen else ""
     print(f"genai-otel processor: OTLP/gRPC on {listen}{http} -> {forward} (spool {spool_dir})", flush=True)
     stopped = threading.Event()
@@ -386,14 +457,20 @@ def serve(
     counts = service.counters
     print(
         f"received {counts.received}, forwarded {counts.forwarded}, rejected {counts.rejected}, "
-        f"still spooled {len(service.spool)}",
+        f"spilled {counts.spilled}, still spooled {len(service.spool)}",
         flush=True,
     )
     return 0
 
 
 def _supervise(
-    listen: str, forward: str, spool_dir: str, http_listen: str | None, workers: int, config_file: str | None
+    listen: str,
+    forward: str,
+    spool_dir: str,
+    http_listen: str | None,
+    workers: int,
+    config_file: str | None,
+    durable: bool,
 ) -> int:
     import signal
     import subprocess
@@ -404,6 +481,8 @@ def _supervise(
         command += ["--http-listen", http_listen]
     if config_file:
         command += ["--config", config_file]
+    if durable:
+        command.append("--durable")
     children = [
         subprocess.Popen([*command, "--spool", str(Path(spool_dir) / f"worker-{i}")]) for i in range(workers)
     ]
