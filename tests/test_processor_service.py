@@ -320,7 +320,14 @@ def test_config_file_chooses_rules_options_and_evaluators(tmp_path):
     assert [rule.name for rule in config.rules] == ["normalize", "loop_flags", "redact"]
     assert config.rules[1].threshold == 2 and config.rules[2].mode == "hash"
     assert [e.name for e in config.evaluators] == ["refusal", "json_output"]
-    assert [rule.name for rule in load(None).rules] == ["normalize", "cost", "loop_flags", "redact", "limit"]
+    assert [rule.name for rule in load(None).rules] == [
+        "normalize",
+        "cost",
+        "loop_flags",
+        "limit",
+        "redact",
+        "limit",
+    ]
     with pytest.raises(ConfigError, match="unknown rule 'sample'"):
         from_dict({"rules": ["sample"]})
     with pytest.raises(ConfigError, match="loop_flags"):

@@ -281,23 +281,31 @@ class RedactRule:
 
     def __post_init__(self) -> None:
         self.detectors = {**DETECTORS, **{label: re.compile(p) for label, p in self.custom.items()}}
+        # One pass per text: the detectors as alternatives of one pattern, each in a named group
+        # (which matched is the last group to close: the wrapper, even around a pattern's own groups).
+        alternatives = []
+        self._labels = {}
+        for index, (label, pattern) in enumerate(self.detectors.items()):
+            body = f"(?i:{pattern.pattern})" if pattern.flags & re.IGNORECASE else pattern.pattern
+            alternatives.append(f"(?P<_d{index}>{body})")
+            self._labels[f"_d{index}"] = label
+        self._combined = re.compile("|".join(alternatives))
 
     def redact_text(self, text: str) -> tuple[str, int]:
         hits = 0
-        for label, pattern in self.detectors.items():
 
-            def replace(match: re.Match[str], label: str = label) -> str:
-                nonlocal hits
-                value = match.group(0)
-                if label == "CARD" and not _luhn(re.sub(r"\D", "", value)):
-                    return value
-                hits += 1
-                if self.mode == "hash":
-                    return f"[{label}:{hashlib.sha256(value.encode()).hexdigest()[:8]}]"
-                return f"[REDACTED:{label}]"
+        def replace(match: re.Match[str]) -> str:
+            nonlocal hits
+            label = self._labels[match.lastgroup or ""]
+            value = match.group(0)
+            if label == "CARD" and not _luhn(re.sub(r"\D", "", value)):
+                return value
+            hits += 1
+            if self.mode == "hash":
+                return f"[{label}:{hashlib.sha256(value.encode()).hexdigest()[:8]}]"
+            return f"[REDACTED:{label}]"
 
-            text = pattern.sub(replace, text)
-        return text, hits
+        return self._combined.sub(replace, text), hits
 
     def apply(self, span: SpanRecord) -> None:
         redacted = []
@@ -426,7 +434,15 @@ class LoopFlagRule:
         return calls
 
 
+#: Room kept beyond the final size caps before redaction: a secret cut by the final cap was whole when the
+#: redaction looked at it.
+REDACTION_MARGIN = 1024
+
+
 def default_rules() -> list[Rule]:
-    """normalise -> cost -> loop flags -> redact -> limit: cost and loop flags need normalised names (and
-    loop flags the unredacted input, so equal inputs compare equal); limits come last."""
-    return [NormalizeRule(), CostRule(), LoopFlagRule(), RedactRule(), LimitRule()]
+    """normalise -> cost -> loop flags -> pre-limit -> redact -> limit: cost and loop flags need normalised
+    names (and loop flags the unredacted input, so equal inputs compare equal); the pre-limit keeps
+    redaction from scanning megabytes that the final limit throws away."""
+    final = LimitRule()
+    pre = LimitRule(final.max_attribute + REDACTION_MARGIN, final.max_span + REDACTION_MARGIN)
+    return [NormalizeRule(), CostRule(), LoopFlagRule(), pre, RedactRule(), final]
