@@ -3,7 +3,7 @@ run, in which order, with which options, and which evaluators run on which spans
 
 .. code-block:: yaml
 
-    rules:                      # in order; a rule left out is off (no file: all five, defaults)
+    rules:                      # in order; a rule left out is off (no file: default_rules())
       - normalize
       - cost: {prices: ./my-prices.yaml}          # merged over conventions/prices.yaml
       - loop_flags: {threshold: 3, window_seconds: 300}
