@@ -132,6 +132,18 @@ def test_streamed_chat_is_one_span_ended_when_the_stream_ends(otel, model_server
     assert chat.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
 
 
+def test_a_stream_dropped_unfinished_still_ends_its_span(otel, model_server):
+    import gc
+
+    stream = _llm(model_server).stream_chat([ChatMessage(role="user", content="one two three four")])
+    next(stream)
+    assert not otel.genai_spans()  # still streaming
+    del stream
+    gc.collect()
+    (chat,) = otel.genai_spans()
+    assert chat.name == "chat llama3" and chat.end_time is not None
+
+
 def test_function_agent_is_invoke_agent_with_tool_spans(otel, model_server):
     def get_weather(city: str) -> str:
         """The weather for a city."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import weakref
 from types import SimpleNamespace
 from typing import Any
 
@@ -102,9 +103,11 @@ class LlamaIndexSpans:
             return
         inv = run.inv
         if isinstance(inv, InferenceInvocation) and m.is_stream(result):
-            # The model call happens as the caller iterates; LlamaIndex reports its end as an event.
+            # The model call happens as the caller iterates; LlamaIndex reports its end as an event --
+            # or never, when the caller drops the stream unfinished: then its collection ends the span.
             self.runs.suspend(id_)
             self.handler.expect_client_call(inv)
+            weakref.finalize(result, self.runs.end, id_)
             return
         if inv is not None and inv.owner is None:
             m.on_result(inv, result, self.handler.capture_content)
