@@ -269,6 +269,18 @@ DETECTORS: dict[str, re.Pattern[str]] = {
 }
 
 
+_ANY_DIGIT = re.compile(r"\d").search
+# Cheap tests a text must pass before a detector can match in it: most content has no '@', no key prefix
+# and no "bearer", so the regex pass runs with fewer alternatives, or not at all.
+_TRIGGERS: dict[str, Any] = {
+    "EMAIL": lambda text: "@" in text,
+    "API_KEY": re.compile(r"sk-|AKIA|gh[pousr]_|xox[baprs]-|AIza").search,
+    "BEARER": re.compile(r"(?i)bearer").search,
+    "CARD": _ANY_DIGIT,
+    "PHONE": _ANY_DIGIT,
+}
+
+
 @dataclass
 class RedactRule:
     """Finds emails, phone numbers, card numbers (Luhn-checked), API keys and bearer tokens -- plus your
@@ -281,17 +293,34 @@ class RedactRule:
 
     def __post_init__(self) -> None:
         self.detectors = {**DETECTORS, **{label: re.compile(p) for label, p in self.custom.items()}}
-        # One pass per text: the detectors as alternatives of one pattern, each in a named group
-        # (which matched is the last group to close: the wrapper, even around a pattern's own groups).
-        alternatives = []
-        self._labels = {}
-        for index, (label, pattern) in enumerate(self.detectors.items()):
-            body = f"(?i:{pattern.pattern})" if pattern.flags & re.IGNORECASE else pattern.pattern
-            alternatives.append(f"(?P<_d{index}>{body})")
-            self._labels[f"_d{index}"] = label
-        self._combined = re.compile("|".join(alternatives))
+        # One pass per text: the detectors that may match (see _TRIGGERS) as alternatives of one pattern,
+        # each in a named group (which matched is the last group to close: the wrapper, even around a
+        # pattern's own groups). Combined patterns are cached by which detectors take part.
+        self._labels = {f"_d{index}": label for index, label in enumerate(self.detectors)}
+        self._combined: dict[tuple[int, ...], re.Pattern[str]] = {}
+
+    def _pattern(self, text: str) -> re.Pattern[str] | None:
+        chosen = tuple(
+            index
+            for index, label in enumerate(self.detectors)
+            if label not in _TRIGGERS or _TRIGGERS[label](text)
+        )
+        if not chosen:
+            return None
+        pattern = self._combined.get(chosen)
+        if pattern is None:
+            alternatives = []
+            for index in chosen:
+                detector = list(self.detectors.values())[index]
+                body = f"(?i:{detector.pattern})" if detector.flags & re.IGNORECASE else detector.pattern
+                alternatives.append(f"(?P<_d{index}>{body})")
+            pattern = self._combined[chosen] = re.compile("|".join(alternatives))
+        return pattern
 
     def redact_text(self, text: str) -> tuple[str, int]:
+        pattern = self._pattern(text)
+        if pattern is None:
+            return text, 0
         hits = 0
 
         def replace(match: re.Match[str]) -> str:
@@ -305,7 +334,7 @@ class RedactRule:
                 return f"[{label}:{hashlib.sha256(value.encode()).hexdigest()[:8]}]"
             return f"[REDACTED:{label}]"
 
-        return self._combined.sub(replace, text), hits
+        return pattern.sub(replace, text), hits
 
     def apply(self, span: SpanRecord) -> None:
         redacted = []
