@@ -16,11 +16,11 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind
 
 from genai_otel.agents import AgentLoopError, open_in_context, record_steps
 from genai_otel.telemetry.handler import FrameworkScope, TelemetryHandler, live_context
-from genai_otel.telemetry.invocation import Invocation, error_type_of
+from genai_otel.telemetry.invocation import Invocation, mark_failed
 
 
 @dataclass(eq=False)
@@ -147,9 +147,8 @@ class RunTracker:
                 self.handler.fail(run.inv, error)
         elif run.span is not None:
             if error is not None:
-                run.span.set_status(Status(StatusCode.ERROR, str(error)[:1024] or error_type_of(error)))
+                mark_failed(run.span, error)
                 run.span.record_exception(error)
-                run.span.set_attribute("error.type", error_type_of(error))
             run.span.end()
         return run
 

@@ -9,6 +9,7 @@ from genai_otel.telemetry.invocation import (
     RetrievalInvocation,
     ToolInvocation,
     VectorDbInvocation,
+    mark_failed,
 )
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "ToolInvocation",
     "VectorDbInvocation",
     "error_type_of",
+    "mark_failed",
 ]

@@ -334,6 +334,18 @@ class TelemetryHandler:
             ctx = otel_context.set_value(_OWNER, inv, ctx)
         return ctx or otel_context.get_current()
 
+    def update_request(self, inv: Invocation, **values: Any) -> None:
+        """Request fields learned after ``inv`` started (a framework reports a tool's description in a
+        nested call): set on the record and written to its open span."""
+        for name, value in values.items():
+            setattr(inv, name, value)
+        if inv.span is None or inv.ended:
+            return
+        known = dict(self._fields(type(inv))[0])
+        attributes = {known[n]: v for n, v in values.items() if n in known and v is not None}
+        if attributes:
+            inv.span.set_attributes(self._alias(attributes))
+
     @staticmethod
     def expect_client_call(inv: Invocation) -> None:
         """``inv`` owns the next client call made in this context even after its scope was left

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from genai_otel import semconv
 
@@ -22,6 +22,12 @@ INFERENCE_OPERATIONS = frozenset(semconv.SPAN_SHAPES["inference"]["operations"])
 def error_type_of(exc: BaseException) -> str:
     """Low-cardinality ``error.type``: the exception's class name (e.g. ``RateLimitError``)."""
     return type(exc).__name__
+
+
+def mark_failed(span: Span, error: BaseException) -> None:
+    """A plain (non-record) span that ended with ``error``: ``error.type`` and status ERROR."""
+    span.set_attribute(semconv.ERROR_TYPE, error_type_of(error))
+    span.set_status(Status(StatusCode.ERROR, str(error)[:1024] or error_type_of(error)))
 
 
 @dataclass(eq=False)

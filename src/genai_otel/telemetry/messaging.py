@@ -15,10 +15,10 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagators.textmap import Getter, Setter, default_getter, default_setter
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind
 
 from genai_otel import propagation, semconv
-from genai_otel.telemetry.invocation import error_type_of
+from genai_otel.telemetry.invocation import mark_failed
 
 
 def _attributes(
@@ -44,17 +44,12 @@ def _span_name(operation_name: str, destination: str | None) -> str:
     return f"{operation_name} {destination}" if destination else operation_name
 
 
-def _mark_error(span: Span, error: BaseException) -> None:
-    span.set_attribute(semconv.ERROR_TYPE, error_type_of(error))
-    span.set_status(Status(StatusCode.ERROR, str(error)[:1024]))
-
-
 @contextmanager
 def _recording(span: Span, token: object) -> Iterator[Span]:
     try:
         yield span
     except BaseException as error:
-        _mark_error(span, error)
+        mark_failed(span, error)
         raise
     finally:
         otel_context.detach(token)
@@ -92,7 +87,7 @@ class MessagingTelemetry:
         if message_id:
             span.set_attribute(semconv.MESSAGING_MESSAGE_ID, message_id)
         if error is not None:
-            _mark_error(span, error)
+            mark_failed(span, error)
         span.end()
 
     @contextmanager

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind
 
 from genai_otel import semconv
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
-from genai_otel.telemetry import TelemetryHandler, error_type_of
+from genai_otel.telemetry import TelemetryHandler, mark_failed
 from genai_otel.telemetry.safety import safely
 from genai_otel.telemetry.scoped import drive_async
 
@@ -131,8 +131,7 @@ class _Call:
 
     def finish(self, error: BaseException | None) -> None:
         if error is not None:
-            self.span.set_attribute(semconv.ERROR_TYPE, error_type_of(error))
-            self.span.set_status(Status(StatusCode.ERROR, str(error)[:1024]))
+            mark_failed(self.span, error)
         self.span.end()
 
 

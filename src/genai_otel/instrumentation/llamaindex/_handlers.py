@@ -85,7 +85,10 @@ class LlamaIndexSpans:
             and parent.inv is not None
             and _nested_same_call(parent.inv, inv)
         ):
-            m.fold_into(parent.inv, instance)  # e.g. chat implemented through complete: one model call
+            # e.g. chat implemented through complete: one model call
+            details = m.folded_details(parent.inv, instance)
+            if details:
+                self.handler.update_request(parent.inv, **details)
             self.runs.alias(id_, parent_id)
             return
         # Workflow runs return a handler (a future) and end in a callback; their steps are parented by

@@ -8,7 +8,7 @@ from typing import Any
 
 from genai_otel import semconv
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, text_parts, tool_call
+from genai_otel.instrumentation._messages import message, role_of, split_system, text_parts, tool_call
 from genai_otel.instrumentation._util import get
 from genai_otel.telemetry import (
     AgentInvocation,
@@ -150,10 +150,7 @@ def _model_call(method: str, llm: Any, arguments: dict[str, Any], capture: bool)
     inv.stream = method.startswith(("stream", "astream")) or None
     if capture:
         if chat:
-            messages = list(arguments.get("messages") or ())
-            system = [p for m in messages if _role(m) == "system" for p in text_parts(_content(m))]
-            inv.system_instructions = system or None
-            inv.input_messages = [chat_message(m) for m in messages if _role(m) != "system"]
+            split_system(inv, list(arguments.get("messages") or ()), role_of, _content, chat_message)
         else:
             inv.input_messages = [message("user", text_parts(arguments.get("prompt")))]
     return inv
@@ -183,13 +180,13 @@ def _tool_step(event: Any, capture: bool) -> ToolInvocation:
     return inv
 
 
-def fold_into(parent: Invocation, instance: Any) -> None:
-    """A nested call of the same kind (a tool's ``acall`` under the agent's ``call_tool`` step)."""
+def folded_details(parent: Invocation, instance: Any) -> dict[str, Any]:
+    """What a nested call of the same kind (a tool's ``acall`` under the agent's ``call_tool`` step) adds
+    to the record it folds into: request fields for ``TelemetryHandler.update_request``."""
     description = getattr(getattr(instance, "metadata", None), "description", None)
     if isinstance(parent, ToolInvocation) and description and parent.tool_description is None:
-        parent.tool_description = description
-        if parent.span is not None:  # started already: the attribute is a request-time one
-            parent.span.set_attribute(semconv.GEN_AI_TOOL_DESCRIPTION, description)
+        return {"tool_description": description}
+    return {}
 
 
 def is_stream(result: Any) -> bool:
@@ -261,11 +258,6 @@ def _str(value: Any) -> str | None:
     return str(value) if value else None
 
 
-def _role(msg: Any) -> str:
-    role = get(msg, "role")
-    return str(getattr(role, "value", role) or "user")
-
-
 def _content(msg: Any) -> Any:
     content = getattr(msg, "content", None)
     return content if content is not None else get(msg, "content")
@@ -278,4 +270,4 @@ def chat_message(msg: Any, finish_reason: Any = None) -> dict[str, Any]:
     for call in kwargs.get("tool_calls") or ():
         function = get(call, "function") or call
         parts.append(tool_call(get(call, "id"), get(function, "name"), get(function, "arguments")))
-    return message(_role(msg), parts, str(finish_reason) if finish_reason else None)
+    return message(role_of(msg), parts, str(finish_reason) if finish_reason else None)
