@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from genai_otel.instrumentation._util import get
@@ -47,3 +48,24 @@ def message(role: str, parts: list[dict[str, Any]], finish_reason: str | None = 
     if finish_reason is not None:
         out["finish_reason"] = finish_reason
     return out
+
+
+def role_of(msg: Any) -> str:
+    """A message's role, given as a string or an enum (LlamaIndex's ``MessageRole``, Haystack's
+    ``ChatRole``); ``user`` when absent."""
+    role = get(msg, "role")
+    return str(getattr(role, "value", role) or "user")
+
+
+def split_system(
+    inv: Any,
+    messages: Sequence[Any],
+    role: Callable[[Any], Any],
+    text: Callable[[Any], Any],
+    convert: Callable[[Any], dict[str, Any]],
+) -> None:
+    """A framework's chat input on the record: system messages become ``gen_ai.system_instructions``
+    (their text parts), the others -- converted -- the input messages."""
+    system = [part for m in messages if role(m) == "system" for part in text_parts(text(m))]
+    inv.system_instructions = system or None
+    inv.input_messages = [convert(m) for m in messages if role(m) != "system"]

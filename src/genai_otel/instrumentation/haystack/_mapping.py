@@ -7,7 +7,14 @@ from typing import Any
 
 from genai_otel import semconv
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, text_parts, tool_call, tool_response
+from genai_otel.instrumentation._messages import (
+    message,
+    role_of,
+    split_system,
+    text_parts,
+    tool_call,
+    tool_response,
+)
 from genai_otel.instrumentation._util import get
 from genai_otel.telemetry import (
     AgentInvocation,
@@ -108,10 +115,7 @@ def on_input(inv: Invocation, value: Any, capture: bool) -> None:
         inv.stream = True if value.get("streaming_callback") else None
         if capture:
             if value.get("messages") is not None:
-                messages = list(value["messages"])
-                system = [p for m in messages if _role(m) == "system" for p in text_parts(_text(m))]
-                inv.system_instructions = system or None
-                inv.input_messages = [chat_message(m) for m in messages if _role(m) != "system"]
+                split_system(inv, list(value["messages"]), role_of, _text, chat_message)
             elif value.get("prompt") is not None:
                 inv.input_messages = [message("user", text_parts(str(value["prompt"])))]
     elif isinstance(inv, RetrievalInvocation):
@@ -186,11 +190,6 @@ def _document(doc: Any) -> dict[str, Any]:
     return entry
 
 
-def _role(msg: Any) -> str:
-    role = get(msg, "role")
-    return str(getattr(role, "value", role) or "user")
-
-
 def _text(msg: Any) -> Any:
     return getattr(msg, "text", None) if not isinstance(msg, dict) else msg.get("content")
 
@@ -201,7 +200,7 @@ def _messages(messages: Any) -> list[dict[str, Any]] | None:
 
 def chat_message(msg: Any, finish_reason: str | None = None) -> dict[str, Any]:
     """A Haystack ``ChatMessage`` as GenAI message JSON (text, tool calls, tool results)."""
-    role = _role(msg)
+    role = role_of(msg)
     parts = text_parts(_text(msg))
     for call in getattr(msg, "tool_calls", None) or ():
         parts.append(tool_call(call.id, call.tool_name, call.arguments))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, text_parts, tool_call, tool_response
+from genai_otel.instrumentation._messages import message, split_system, text_parts, tool_call, tool_response
 from genai_otel.instrumentation._util import get
 from genai_otel.telemetry import InferenceInvocation, RetrievalInvocation
 
@@ -47,9 +47,7 @@ def message_json(msg: Any, finish_reason: str | None = None) -> dict[str, Any]:
 
 def input_messages(inv: InferenceInvocation, messages: list[Any]) -> None:
     """System messages become ``gen_ai.system_instructions``; the rest the input messages."""
-    system = [p for m in messages if getattr(m, "type", None) == "system" for p in text_parts(m.content)]
-    inv.system_instructions = system or None
-    inv.input_messages = [message_json(m) for m in messages if getattr(m, "type", None) != "system"]
+    split_system(inv, messages, lambda m: getattr(m, "type", None), lambda m: m.content, message_json)
 
 
 def chat_request(
