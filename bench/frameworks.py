@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from overhead import EXPORTED, install_sdk, timed, variant_cli
+from overhead import install_sdk, measure_calls, variant_cli
 
 VARIANTS = {
     "none": "no instrumentation",
@@ -81,18 +81,7 @@ def _measure(variant: str, framework: str, calls: int, rounds: int) -> dict[str,
     tracer = install_sdk(with_metrics=False)
     _instrument(variant, framework)
     call = _langchain_chain() if framework == "langchain" else _llamaindex_query()
-    if variant == "bare_span":
-        plain = call
-
-        def call() -> None:
-            with tracer.start_as_current_span("call"):
-                plain()
-
-    results = timed({"call": call}, calls, rounds)
-    before = EXPORTED[0]
-    call()
-    results["call spans"] = EXPORTED[0] - before
-    return results
+    return measure_calls(variant, tracer, {"call": call}, calls, rounds)
 
 
 def main() -> None:

@@ -173,6 +173,29 @@ def timed(calls_by_name: dict[str, Any], calls: int, rounds: int) -> dict[str, f
     return results
 
 
+def measure_calls(
+    variant: str, tracer: Any, calls_by_name: dict[str, Any], calls: int, rounds: int
+) -> dict[str, float]:
+    """The per-library benchmarks' measurement: each call timed (inside one hand-made span for the
+    ``bare_span`` floor), then how many spans one call of each kind produces (``"<name> spans"``)."""
+    if variant == "bare_span":
+
+        def spanned(call: Any) -> Any:
+            def run() -> None:
+                with tracer.start_as_current_span("call"):
+                    call()
+
+            return run
+
+        calls_by_name = {name: spanned(call) for name, call in calls_by_name.items()}
+    results = timed(calls_by_name, calls, rounds)
+    for name, call in calls_by_name.items():
+        before = EXPORTED[0]
+        call()
+        results[f"{name} spans"] = EXPORTED[0] - before
+    return results
+
+
 def _import_time(preload: str = "") -> float:
     """ms for ``import genai_otel; genai_otel.instrument()`` with no instrumented library importable.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from overhead import EXPORTED, _stream_body, install_sdk, timed, variant_cli
+from overhead import _stream_body, install_sdk, measure_calls, variant_cli
 
 VARIANTS = {
     "none": "no instrumentation",
@@ -138,22 +138,7 @@ def _measure(variant: str, provider: str, calls: int, rounds: int) -> dict[str, 
     tracer = install_sdk(with_metrics=False)
     _instrument(variant, provider)
     calls_by_name = _groq_calls() if provider == "groq" else _bedrock_calls()
-    if variant == "bare_span":
-
-        def spanned(call: Any) -> Any:
-            def run() -> None:
-                with tracer.start_as_current_span("chat"):
-                    call()
-
-            return run
-
-        calls_by_name = {name: spanned(call) for name, call in calls_by_name.items()}
-    results = timed(calls_by_name, calls, rounds)
-    for name, call in calls_by_name.items():  # how many spans one call of each kind produces
-        before = EXPORTED[0]
-        call()
-        results[f"{name} spans"] = EXPORTED[0] - before
-    return results
+    return measure_calls(variant, tracer, calls_by_name, calls, rounds)
 
 
 def main() -> None:

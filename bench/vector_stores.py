@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from overhead import EXPORTED, install_sdk, timed, variant_cli
+from overhead import install_sdk, measure_calls, variant_cli
 
 VARIANTS = {
     "none": "no instrumentation",
@@ -64,19 +64,7 @@ def _query(store: str) -> Any:
 def _measure(variant: str, store: str, calls: int, rounds: int) -> dict[str, float]:
     tracer = install_sdk(with_metrics=False)
     _instrument(variant, store)
-    query = _query(store)
-    if variant == "bare_span":
-        plain = query
-
-        def query() -> None:
-            with tracer.start_as_current_span("query"):
-                plain()
-
-    results = timed({"query": query}, calls, rounds)
-    before = EXPORTED[0]
-    query()
-    results["query spans"] = EXPORTED[0] - before
-    return results
+    return measure_calls(variant, tracer, {"query": _query(store)}, calls, rounds)
 
 
 def main() -> None:
