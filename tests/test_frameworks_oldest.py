@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from genai_otel import semconv
+
 from .venvs import ensure
 
 APPS = Path(__file__).parent / "apps"
@@ -29,7 +31,7 @@ def scenarios() -> dict[str, dict]:
 def _conformant(row: dict) -> dict:
     assert row["violations"] == []
     for span in row["model_spans"]:  # the client's details merged: one span per model call
-        assert span["server.address"] == "127.0.0.1"
+        assert span[semconv.SERVER_ADDRESS] == "127.0.0.1"
     return row
 
 

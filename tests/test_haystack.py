@@ -117,7 +117,7 @@ def test_rag_pipeline_is_one_trace_with_the_expected_tree(otel, rag):
     assert len(traces(spans)) == 1
     assert render(spans, keep=_genai) == RAG_TREE
     retrieval = named(spans, "retrieval")[0]
-    assert len(json.loads(retrieval.attributes["gen_ai.retrieval.documents"])) == 2
+    assert len(json.loads(retrieval.attributes[semconv.GEN_AI_RETRIEVAL_DOCUMENTS])) == 2
     embeddings = named(spans, "embeddings")[0]
     assert embeddings.attributes[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 8
     chat = named(spans, "chat")[0]

@@ -77,8 +77,8 @@ def test_query_engine_is_one_trace_with_the_expected_tree(otel, model_server, in
     assert render(spans, keep=_genai) == QUERY_TREE
     retrieval = named(spans, "retrieval")[0]
     assert retrieval.attributes[semconv.GEN_AI_DATA_SOURCE_ID] == "ChromaVectorStore"
-    assert retrieval.attributes["gen_ai.retrieval.query.text"] == "weather in Paris?"
-    documents = json.loads(retrieval.attributes["gen_ai.retrieval.documents"])
+    assert retrieval.attributes[semconv.GEN_AI_RETRIEVAL_QUERY_TEXT] == "weather in Paris?"
+    documents = json.loads(retrieval.attributes[semconv.GEN_AI_RETRIEVAL_DOCUMENTS])
     assert len(documents) == 2 and all(isinstance(d["score"], float) for d in documents)
     chat = named(spans, "chat")[0]
     # the ollama client's exact usage merged into LlamaIndex's chat span
@@ -242,7 +242,7 @@ def test_model_error_ends_the_span_and_reaches_the_caller(otel, model_server):
         _llm(model_server, "llama3-error-500").chat([ChatMessage(role="user", content="hi")])
     (chat,) = _model_spans(otel)
     assert chat.status.status_code.name == "ERROR"
-    assert chat.attributes["error.type"] == "ResponseError"
+    assert chat.attributes[semconv.ERROR_TYPE] == "ResponseError"
 
 
 def test_broken_stream_ends_the_span_with_the_error(otel, model_server):
@@ -251,7 +251,7 @@ def test_broken_stream_ends_the_span_with_the_error(otel, model_server):
         for _ in llm.stream_chat([ChatMessage(role="user", content="one two three four five")]):
             pass
     (chat,) = _model_spans(otel)
-    assert chat.attributes["error.type"] == type(raised.value).__name__
+    assert chat.attributes[semconv.ERROR_TYPE] == type(raised.value).__name__
 
 
 def test_uninstrument_removes_the_handlers(otel, model_server):

@@ -24,6 +24,8 @@ from genai_otel.testing.otlp_receiver import OtlpReceiver
 from .servers import free_port
 from .test_processor import OPENLLMETRY
 
+CHAT = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openai"}
+
 
 def _send(endpoint: str, count: int, attributes: dict) -> None:
     provider = TracerProvider()
@@ -79,7 +81,7 @@ def test_no_loss_across_a_downstream_outage_and_a_processor_restart(tmp_path):
     spool = tmp_path / "spool"
     downstream_port = free_port()  # nothing listens there yet: the downstream is down
     first = ProcessorService("127.0.0.1:0", f"127.0.0.1:{downstream_port}", spool).start()
-    _send(f"127.0.0.1:{first.port}", 25, {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"})
+    _send(f"127.0.0.1:{first.port}", 25, CHAT)
     first.stop(drain_seconds=0.5)  # cannot drain: the spool keeps everything acknowledged
     assert len(first.spool) > 0
     receiver = OtlpReceiver(port=downstream_port)
@@ -94,7 +96,7 @@ def test_a_full_memory_queue_spills_to_disk_in_order_and_nothing_is_lost(tmp_pat
     # Room for about two requests in memory: the rest spill to the spool while the downstream is down.
     first = ProcessorService("127.0.0.1:0", f"127.0.0.1:{downstream_port}", spool, max_memory_bytes=800)
     first.start()
-    _send(f"127.0.0.1:{first.port}", 12, {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"})
+    _send(f"127.0.0.1:{first.port}", 12, CHAT)
     assert first.counters.spilled >= 8 and first.queue.in_memory >= 1
     first.stop(drain_seconds=0.3)  # what is still in memory joins the spool
     assert len(first.spool) == 12 and first.queue.in_memory == 0
@@ -109,7 +111,7 @@ def test_durable_mode_has_every_request_on_disk_before_the_answer(tmp_path):
     service = ProcessorService("127.0.0.1:0", f"127.0.0.1:{free_port()}", tmp_path / "spool", durable=True)
     service.start()
     try:
-        _send(f"127.0.0.1:{service.port}", 5, {"gen_ai.operation.name": "chat"})
+        _send(f"127.0.0.1:{service.port}", 5, {sc.GEN_AI_OPERATION_NAME: "chat"})
         # the downstream is down: all five are on disk, none only in memory
         assert len(service.spool) == 5 and service.queue.in_memory == 0
     finally:
@@ -126,7 +128,7 @@ def test_malformed_protobuf_is_invalid_argument_and_the_service_keeps_serving(tm
                     call(b"\xff\xff\xff not protobuf", timeout=5)
             assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
             assert service.counters.rejected == 1
-            _send(f"127.0.0.1:{service.port}", 1, {"gen_ai.operation.name": "chat"})
+            _send(f"127.0.0.1:{service.port}", 1, {sc.GEN_AI_OPERATION_NAME: "chat"})
             _wait(lambda: len(downstream.spans()) == 1)
 
 
@@ -245,7 +247,7 @@ def test_the_service_reports_its_own_metrics(tmp_path):
         with ProcessorService(
             "127.0.0.1:0", forward, tmp_path / "spool", meter_provider=MeterProvider(metric_readers=[reader])
         ) as service:
-            _send(f"127.0.0.1:{service.port}", 3, {"gen_ai.operation.name": "chat"})
+            _send(f"127.0.0.1:{service.port}", 3, {sc.GEN_AI_OPERATION_NAME: "chat"})
             _wait(lambda: len(downstream.spans()) == 3)
             _wait(lambda: service.counters.forwarded == 3)
             data = reader.get_metrics_data()
@@ -291,7 +293,7 @@ def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
         try:
             wait_for_port(port, 30, process)
             for _ in range(4):  # separate exporters: separate connections the kernel spreads over workers
-                _send(f"127.0.0.1:{port}", 5, {"gen_ai.operation.name": "chat"})
+                _send(f"127.0.0.1:{port}", 5, {sc.GEN_AI_OPERATION_NAME: "chat"})
             _wait(lambda: len(downstream.spans()) == 20)
         finally:
             process.send_signal(signal.SIGTERM)
@@ -387,7 +389,7 @@ def test_service_evaluates_accepted_spans_and_sends_results_downstream(tmp_path)
     by_label = {}
     for event in events:
         attributes = {kv.key: kv.value for kv in event.attributes}
-        assert event.event_name == "gen_ai.evaluation.result"
+        assert event.event_name == sc.EVENT_GEN_AI_EVALUATION_RESULT
         assert spans[event.span_id].name == "chat m" and event.trace_id == spans[event.span_id].trace_id
         by_label[attributes[sc.GEN_AI_EVALUATION_SCORE_LABEL].string_value] = attributes
     assert by_label["refused"][sc.GEN_AI_EVALUATION_SCORE_VALUE].double_value == 1.0

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import genai_otel
+from genai_otel import semconv
 from genai_otel.testing.conformance import check_spans
 from genai_otel.testing.model_server import ModelServer
 from tests.trees import render, traces
@@ -32,11 +33,16 @@ trace.set_tracer_provider(provider)
 instrumented = genai_otel.instrument()
 
 
+REPORTED = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.SERVER_ADDRESS)
+
+
 def scenario(name: str, run) -> None:
     exporter.clear()
     run()
     spans = [s for s in exporter.get_finished_spans() if s.instrumentation_scope.name == "genai_otel"]
-    model_spans = [s for s in spans if s.attributes.get("gen_ai.operation.name") in ("chat", "embeddings")]
+    model_spans = [
+        s for s in spans if s.attributes.get(semconv.GEN_AI_OPERATION_NAME) in ("chat", "embeddings")
+    ]
     print(
         json.dumps(
             {
@@ -44,7 +50,10 @@ def scenario(name: str, run) -> None:
                 "trees": [render(group) for group in traces(spans).values()],
                 "violations": [str(v) for v in check_spans(spans, content_captured=False)],
                 "model_spans": [
-                    {k: s.attributes.get(k) for k in ("gen_ai.usage.input_tokens", "server.address")}
+                    {
+                        k: s.attributes.get(k)
+                        for k in (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.SERVER_ADDRESS)
+                    }
                     for s in model_spans
                 ],
             }
