@@ -4,6 +4,7 @@ clear errors for bad input."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import grpc
@@ -261,6 +262,22 @@ def test_the_service_reports_its_own_metrics(tmp_path):
     assert values["genai_otel.processor.rejected"] == 0 and values["genai_otel.processor.spooled"] == 0
 
 
+class _OutputWatch:
+    """Collects a process's output on a thread, so a silent process fails a wait instead of hanging it."""
+
+    def __init__(self, process) -> None:
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=lambda: self.lines.extend(process.stdout), daemon=True)
+        self._reader.start()
+
+    def wait_for(self, text: str, count: int) -> None:
+        _wait(lambda: "".join(self.lines).count(text) >= count)
+
+    def text(self) -> str:
+        self._reader.join(timeout=10)
+        return "".join(self.lines)
+
+
 def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
     import signal
     import subprocess
@@ -290,15 +307,17 @@ def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
             stderr=subprocess.STDOUT,
             text=True,
         )
+        output = _OutputWatch(process)
         try:
             wait_for_port(port, 30, process)
+            output.wait_for("genai-otel processor: OTLP/gRPC", 2)  # both workers listen, not just the first
             for _ in range(4):  # separate exporters: separate connections the kernel spreads over workers
                 _send(f"127.0.0.1:{port}", 5, {sc.GEN_AI_OPERATION_NAME: "chat"})
             _wait(lambda: len(downstream.spans()) == 20)
         finally:
             process.send_signal(signal.SIGTERM)
-            output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
+            process.wait(timeout=30)
+    assert process.returncode == 0, output.text()
     assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["worker-0", "worker-1"]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -448,19 +449,25 @@ def serve(
         listen, forward, spool_dir, http_listen=http_listen, config=config, durable=durable
     ).start()
     http = f", OTLP/HTTP on {http_listen}" if http_listen else ""
-    print(f"genai-otel processor: OTLP/gRPC on {listen}{http} -> {forward} (spool {spool_dir})", flush=True)
+    _say(f"genai-otel processor: OTLP/gRPC on {listen}{http} -> {forward} (spool {spool_dir})")
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     stopped.wait()
     service.stop()
     counts = service.counters
-    print(
+    _say(
         f"received {counts.received}, forwarded {counts.forwarded}, rejected {counts.rejected}, "
-        f"spilled {counts.spilled}, still spooled {len(service.spool)}",
-        flush=True,
+        f"spilled {counts.spilled}, still spooled {len(service.spool)}"
     )
     return 0
+
+
+def _say(line: str) -> None:
+    """One write per line: worker processes share the supervisor's stdout, and print() writes the text
+    and its newline separately, so unbuffered workers' lines would interleave."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def _supervise(
@@ -474,7 +481,6 @@ def _supervise(
 ) -> int:
     import signal
     import subprocess
-    import sys
 
     command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", listen, "--forward", forward]
     if http_listen:
