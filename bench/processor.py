@@ -60,15 +60,31 @@ def _arrival_by_trace(receiver: OtlpReceiver) -> dict[bytes, float]:
     return out
 
 
-def _drive(endpoint: str, receiver: OtlpReceiver, requests: list, total: int) -> dict[str, float]:
-    """Send ``requests`` one after the other; throughput, ack and end-to-end latency percentiles."""
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the pipeline's processes (all their threads) have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _drive(
+    endpoint: str, receiver: OtlpReceiver, requests: list, total: int, pids: list[int]
+) -> dict[str, float]:
+    """Send ``requests`` one after the other and wait until the receiver holds ``total`` spans; throughput, spans per CPU-second of the pipeline, ack and
+    end-to-end latency percentiles."""
     import grpc
 
     sent: list[tuple[bytes, float]] = []
     acks: list[float] = []
     with grpc.insecure_channel(endpoint, options=[("grpc.max_send_message_length", 64 << 20)]) as channel:
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), _cpu_seconds(pids)
         for request in requests:
             before = time.perf_counter()
             stub.Export(request, timeout=60)
@@ -76,12 +92,13 @@ def _drive(endpoint: str, receiver: OtlpReceiver, requests: list, total: int) ->
             sent.append((request.resource_spans[0].scope_spans[0].spans[0].trace_id, before))
         while len(receiver.spans()) < total:
             time.sleep(0.005)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, _cpu_seconds(pids) - cpu_before
     arrivals = _arrival_by_trace(receiver)
     delivery = [arrivals[trace_id] - at for trace_id, at in sent]
     ack50, ack99 = _percentiles(acks)
     e2e50, e2e99 = _percentiles(delivery)
-    return {"rate": total / elapsed, "ack50": ack50, "ack99": ack99, "e2e50": e2e50, "e2e99": e2e99}
+    sent_spans = sum(len(r.resource_spans[0].scope_spans[0].spans) for r in requests)
+    return {"rate": sent_spans / elapsed, "per_cpu": sent_spans / max(cpu, 1e-9), "cpu": cpu / elapsed, "ack50": ack50, "ack99": ack99, "e2e50": e2e50, "e2e99": e2e99}
 
 
 def _rss_mb(pids: list[int]) -> float:
@@ -133,15 +150,15 @@ def _run(workers: int, requests: list, total: int, watch_memory: bool = False) -
         port = free_port()
         process = _start(workers, port, receiver.endpoint.removeprefix("http://"), spool)
         try:
+            endpoint, pids = f"127.0.0.1:{port}", _pids(process)
             if not watch_memory:
-                return _drive(f"127.0.0.1:{port}", receiver, requests, total)
-            pids = _pids(process)
+                return _drive(endpoint, receiver, requests, total, pids)
             idle = _rss_mb(pids)
             half = len(requests) // 2
-            result = _drive(f"127.0.0.1:{port}", receiver, requests[:half], half)
-            result["rss_half"] = _rss_mb(pids)
-            more = _drive(f"127.0.0.1:{port}", receiver, requests[half:], len(requests))
-            return {**more, "idle": idle, "rss_half": result["rss_half"], "rss_end": _rss_mb(pids)}
+            _drive(endpoint, receiver, requests[:half], half, pids)
+            rss_half = _rss_mb(pids)
+            more = _drive(endpoint, receiver, requests[half:], len(requests), pids)
+            return {**more, "idle": idle, "rss_half": rss_half, "rss_end": _rss_mb(pids)}
         finally:
             process.terminate()
             process.wait(30)
@@ -160,14 +177,17 @@ def main() -> None:
     ]
     print(f"\n{args.spans} spans in batches of {args.batch} (OTLP/gRPC in and out), one client\n")
     print(
-        f"| {'pipeline':<42} | {'spans/s':>9} | ack p50 ms | ack p99 ms "
+        f"| {'pipeline':<42} | {'spans/s':>9} | cores used | spans/CPU-s | ack p50 ms | ack p99 ms "
         "| delivered p50 ms | delivered p99 ms |"
     )
-    print(f"|{'-' * 44}|{'-' * 11}|-----------:|-----------:|-----------------:|-----------------:|")
+    print(
+        f"|{'-' * 44}|{'-' * 10}:|-----------:|------------:|-----------:|-----------:"
+        "|-----------------:|-----------------:|"
+    )
     for label, workers in PIPELINES:
         r = _run(workers, requests, args.spans)
         print(
-            f"| {label:<42} | {r['rate']:>9.0f} | {r['ack50']:>10.2f} | {r['ack99']:>10.2f} "
+            f"| {label:<42} | {r['rate']:>9.0f} | {r['cpu']:>10.2f} | {r['per_cpu']:>11.0f} | {r['ack50']:>10.2f} | {r['ack99']:>10.2f} "
             f"| {r['e2e50']:>16.2f} | {r['e2e99']:>16.2f} |",
             flush=True,
         )

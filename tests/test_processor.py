@@ -183,6 +183,17 @@ def test_redaction_precision_and_recall_on_a_labelled_set():
     assert precision >= 0.9 and recall >= 0.9, (precision, recall)
 
 
+def test_redaction_replaces_exactly_the_secret():
+    rule = RedactRule()
+    text = "card 4111 1111 1111 1111 ok; mail a@b.co, key sk-abcdefghijklmnopqrstu."
+    assert rule.redact_text(text) == (
+        "card [REDACTED:CARD] ok; mail [REDACTED:EMAIL], key [REDACTED:API_KEY].",
+        3,
+    )
+    assert rule.redact_text("no secrets, 42 digits") == ("no secrets, 42 digits", 0)
+    assert rule.redact_text("only a@b.co here") == ("only [REDACTED:EMAIL] here", 1)  # the one-detector path
+
+
 def test_redact_replaces_or_hashes_content_only():
     record = SpanRecord(
         "chat",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from genai_otel import semconv
@@ -102,9 +103,15 @@ def shape_of(attributes: dict[str, Any]) -> dict[str, Any] | None:
     return _SHAPE_BY_OPERATION.get((key, attributes[key])) if key is not None else None
 
 
+@lru_cache(maxsize=64)
+def _template_keys(template: str) -> tuple[str, ...]:
+    """The attribute names a span-name template uses: ``{gen_ai.operation.name} {gen_ai.request.model}``."""
+    return tuple(part.split("}")[0] for part in template.split("{")[1:])
+
+
 def expected_name(shape: dict[str, Any], attributes: dict[str, Any]) -> str:
     """The span name the shape's template gives for ``attributes`` (e.g. ``chat gpt-4o``)."""
-    keys = [part.split("}")[0] for part in shape["name"].split("{")[1:]]
+    keys = _template_keys(shape["name"])
     operation = attributes.get(keys[0], "")
     target = attributes.get(keys[1]) if len(keys) > 1 else None
     return f"{operation} {target}" if target else str(operation)
