@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -318,3 +320,48 @@ def test_loop_flags_forget_idle_traces_and_stay_bounded():
     for trace_id in range(2, 10):
         call(trace_id)
     assert len(rule._traces) <= 3
+
+
+# -- writing enriched attributes back into OTLP ------------------------------------------------------
+
+_SCALARS = (
+    st.text(max_size=200)
+    | st.booleans()
+    | st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
+    | st.floats(allow_nan=False)
+    | st.binary(max_size=20)
+    | st.none()
+)
+_VALUES = (
+    _SCALARS | st.lists(_SCALARS, max_size=4) | st.dictionaries(st.text(max_size=5), _SCALARS, max_size=3)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=30), _VALUES, max_size=6))
+def test_attributes_are_written_back_exactly_as_protobuf_would(attributes):
+    """The processor encodes rewritten attributes itself (faster than building messages); the bytes must
+    be what protobuf makes of the same values, on spans and on events (the same pair in both, too)."""
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from genai_otel.processor.otlp import any_value, enrich_request, export_request
+
+    def rewrite(record):
+        record.attributes.clear()
+        record.attributes.update(attributes)
+        for _name, event_attributes in record.events:
+            event_attributes.clear()
+            event_attributes.update(attributes)
+
+    request = export_request({"x": 1})
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.events.add(name="e").attributes.add(key="y")
+    enrich_request(request, rewrite)
+    expected = [KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()]
+    assert list(span.attributes) == expected and list(span.events[0].attributes) == expected
+    reference = Span()
+    reference.attributes.extend(expected)
+    written = Span()
+    written.attributes.extend(span.attributes)
+    assert written.SerializeToString() == reference.SerializeToString()

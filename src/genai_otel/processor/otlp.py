@@ -53,7 +53,6 @@ _EVENT_ATTRIBUTES = 3  # Span.Event.attributes
 _INT64 = 1 << 64
 _CACHED_VALUE_CHARS = 128
 _PAIR_CACHE_SIZE = 8192
-_pair_cache: dict[tuple[str, Any, type], bytes] = {}
 
 
 def _varint(n: int) -> bytes:
@@ -108,18 +107,30 @@ def _encode_pair(key: str, value: Any) -> bytes:
     return _field(b"\x0a", key.encode("utf-8", "replace")) + _field(b"\x12", _encode_value(value))
 
 
-def _encode_attribute(tag: bytes, key: str, value: Any) -> bytes:
+def _cache_key(key: str, value: Any) -> tuple[str, Any, type] | None:
+    """How a pair is found in the cache: short scalars and short lists of strings (the type is part of
+    the key: 1, 1.0 and True are equal in Python but encode differently)."""
     kind = type(value)
-    small = kind is not str or len(value) <= _CACHED_VALUE_CHARS
-    if small and kind in (str, int, float, bool):
-        cache_key = (key, value, kind)
-        encoded = _pair_cache.get(cache_key)
-        if encoded is None:
-            if len(_pair_cache) >= _PAIR_CACHE_SIZE:
-                _pair_cache.clear()  # bounded: a stream of unique values must not grow memory
-            encoded = _pair_cache[cache_key] = _field(tag, _encode_pair(key, value))
-        return encoded
-    return _field(tag, _encode_pair(key, value))
+    if kind is str:
+        return (key, value, kind) if len(value) <= _CACHED_VALUE_CHARS else None
+    if kind is int or kind is float or kind is bool:
+        return (key, value, kind)
+    if (kind is list or kind is tuple) and len(value) <= 8 and all(type(v) is str for v in value):
+        return (key, tuple(value), list)
+    return None
+
+
+def _encode_attribute(tag: bytes, key: str, value: Any) -> bytes:
+    cache_key = _cache_key(key, value)
+    if cache_key is None:
+        return _field(tag, _encode_pair(key, value))
+    cache = _pair_caches[tag]
+    encoded = cache.get(cache_key)
+    if encoded is None:
+        if len(cache) >= _PAIR_CACHE_SIZE:
+            cache.clear()  # bounded: a stream of unique values must not grow memory
+        encoded = cache[cache_key] = _field(tag, _encode_pair(key, value))
+    return encoded
 
 
 def _set(message: Any, tag: bytes, attributes: dict[str, Any]) -> None:
@@ -130,6 +141,7 @@ def _set(message: Any, tag: bytes, attributes: dict[str, Any]) -> None:
 
 _SPAN_TAG = bytes([_SPAN_ATTRIBUTES << 3 | 2])
 _EVENT_TAG = bytes([_EVENT_ATTRIBUTES << 3 | 2])
+_pair_caches: dict[bytes, dict[tuple[str, Any, type], bytes]] = {_SPAN_TAG: {}, _EVENT_TAG: {}}
 
 
 _ZERO_TRACE, _ZERO_SPAN = bytes(16), bytes(8)

@@ -38,23 +38,78 @@ _MESSAGE_FIELD = re.compile(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Rename:
+    to: str | None
+    drop: bool = False
+    server_url: bool = False
+    values: dict[str, Any] | None = None
+    as_list: bool = False
+
+    def apply(self, attrs: dict[str, Any], value: Any) -> None:
+        if self.drop:
+            return
+        if self.server_url:
+            _set_server(attrs, str(value))
+            return
+        if self.values and isinstance(value, str):
+            value = self.values.get(value, value)
+        if self.as_list and not isinstance(value, (list, tuple)):
+            value = [value]
+        attrs.setdefault(self.to, value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a dialect does to spans with one set of attribute names: which keys fold into which messages
+    attribute, which are dropped and which renamed (in the table's order, which decides between two
+    sources of one name). Values still decide the rest (operation names, parameters, server URLs)."""
+
+    messages: tuple[tuple[str, tuple[tuple[str, int, str], ...]], ...]
+    drops: tuple[str, ...]
+    renames: tuple[tuple[str, _Rename], ...]
+
+
+_PLANS_PER_DIALECT = 4096
+
+
 class _Dialect:
-    """One dialect's mapping from conventions/normalization.yaml, indexed for per-span speed: a span is
-    matched by looking its keys up, not by trying every rename the dialect lists."""
+    """One dialect's mapping from conventions/normalization.yaml. Spans from one library repeat the same
+    attribute names, so the key matching (markers, message keys, prefixes, renames) is worked out once
+    per set of names and cached as a :class:`_Plan`."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.detect = frozenset(spec.get("detect", ()))
         self.operation = spec.get("operation")
         self.params = spec.get("invocation_parameters")
-        messages = spec.get("messages") or {}
-        self.message_prefixes = tuple(f"{prefix}." for prefix in messages)
-        self.message_targets = messages
+        self.message_targets: dict[str, str] = spec.get("messages") or {}
+        self.message_prefixes = tuple(f"{prefix}." for prefix in self.message_targets)
         self.drop_prefixes = tuple(spec.get("drop_prefixes") or ())
-        renames = spec.get("rename") or {}
-        self.renames = {old: (order, old, rename) for order, (old, rename) in enumerate(renames.items())}
+        self.renames = {
+            old: _Rename(
+                rename.get("to"),
+                bool(rename.get("drop")),
+                bool(rename.get("server_url")),
+                rename.get("values"),
+                bool(rename.get("as_list")),
+            )
+            for old, rename in (spec.get("rename") or {}).items()
+        }
+        self._plans: dict[tuple[str, ...], _Plan | None] = {}
 
-    def apply(self, span: SpanRecord) -> None:
+    def apply(self, span: SpanRecord) -> bool:
+        """Normalise ``span`` if this dialect's markers are on it; whether they were."""
         attrs = span.attributes
+        if self.detect.isdisjoint(attrs):
+            return False
+        keys = tuple(attrs)
+        plan = self._plans.get(keys, False)
+        if plan is False:
+            if len(self._plans) >= _PLANS_PER_DIALECT:
+                self._plans.clear()  # bounded: endless distinct key sets must not grow memory
+            plan = self._plans[keys] = self._plan(keys)
+        if plan is None:
+            return False
         operation = self.operation
         if operation and operation["from"] in attrs and semconv.GEN_AI_OPERATION_NAME not in attrs:
             value = operation["values"].get(str(attrs[operation["from"]]))
@@ -62,17 +117,31 @@ class _Dialect:
                 attrs[semconv.GEN_AI_OPERATION_NAME] = value
         if self.params and self.params["from"] in attrs:
             self._unpack_parameters(attrs)
-        if self.message_prefixes:
-            self._fold_messages(attrs)
-        if self.drop_prefixes:
-            for key in [k for k in attrs if k.startswith(self.drop_prefixes)]:
-                del attrs[key]
-        renames = self.renames
-        found = [renames[key] for key in attrs if key in renames]
-        if found:
-            found.sort(key=lambda entry: entry[0])  # the table's order decides which of two sources wins
-            for _order, old, spec in found:
-                self._rename(attrs, old, spec)
+        for target, fields in plan.messages:
+            self._fold_messages(attrs, target, fields)
+        for key in plan.drops:
+            attrs.pop(key, None)
+        for old, rename in plan.renames:
+            if old in attrs:
+                rename.apply(attrs, attrs.pop(old))
+        return True
+
+    def _plan(self, keys: tuple[str, ...]) -> _Plan | None:
+        if self.detect.isdisjoint(keys):
+            return None
+        messages: dict[str, list[tuple[str, int, str]]] = {}
+        for key in keys:
+            match = _MESSAGE_FIELD.match(key) if key.startswith(self.message_prefixes) else None
+            if match and match["prefix"] in self.message_targets:
+                messages.setdefault(match["prefix"], []).append((key, int(match["index"]), match["field"]))
+        folded = {key for fields in messages.values() for key, _, _ in fields}
+        drops = tuple(k for k in keys if self.drop_prefixes and k.startswith(self.drop_prefixes))
+        gone = folded | set(drops)
+        return _Plan(
+            messages=tuple((self.message_targets[p], tuple(fields)) for p, fields in messages.items()),
+            drops=drops,
+            renames=tuple((old, r) for old, r in self.renames.items() if old in keys and old not in gone),
+        )
 
     def _unpack_parameters(self, attrs: dict[str, Any]) -> None:
         try:
@@ -86,33 +155,16 @@ class _Dialect:
                 attrs[target] = parsed[key]
 
     @staticmethod
-    def _rename(attrs: dict[str, Any], old: str, spec: dict[str, Any]) -> None:
-        value = attrs.pop(old)
-        if spec.get("drop"):
-            return
-        if spec.get("server_url"):
-            _set_server(attrs, str(value))
-            return
-        value = spec.get("values", {}).get(value, value) if isinstance(value, str) else value
-        if spec.get("as_list") and not isinstance(value, (list, tuple)):
-            value = [value]
-        attrs.setdefault(spec["to"], value)
-
-    def _fold_messages(self, attrs: dict[str, Any]) -> None:
+    def _fold_messages(attrs: dict[str, Any], target: str, fields: tuple[tuple[str, int, str], ...]) -> None:
         """``<prefix>.N.role`` / ``.content`` / ``.finish_reason`` -> one JSON messages attribute."""
-        messages: dict[str, dict[int, dict[str, Any]]] = {}
-        for key in [k for k in attrs if k.startswith(self.message_prefixes)]:
-            match = _MESSAGE_FIELD.match(key)
-            if not match or match["prefix"] not in self.message_targets:
-                continue
-            per_index = messages.setdefault(match["prefix"], {})
-            per_index.setdefault(int(match["index"]), {})[match["field"]] = attrs.pop(key)
-        for prefix, per_index in messages.items():
-            target = self.message_targets[prefix]
-            if target not in attrs:
-                attrs[target] = json.dumps(
-                    [_message(per_index[index]) for index in sorted(per_index)], separators=(",", ":")
-                )
+        per_index: dict[int, dict[str, Any]] = {}
+        for key, index, name in fields:
+            per_index.setdefault(index, {})[name] = attrs.pop(key)
+        if target not in attrs:
+            attrs[target] = _COMPACT_JSON.encode([_message(per_index[index]) for index in sorted(per_index)])
+
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _message(fields: dict[str, Any]) -> dict[str, Any]:
@@ -138,9 +190,7 @@ class NormalizeRule:
     def apply(self, span: SpanRecord) -> None:
         foreign = False
         for dialect in self.dialects:
-            if not dialect.detect.isdisjoint(span.attributes):
-                dialect.apply(span)
-                foreign = True
+            foreign = dialect.apply(span) or foreign
         if foreign:
             _fit_shape(span)
 
@@ -298,24 +348,33 @@ DETECTORS: dict[str, re.Pattern[str]] = {
 }
 
 
+# The trigger tests below are written out because they run on every content attribute: one-character
+# tests run at memchr speed (a \d search walks the text in the regex engine, ~10x slower), and the longer
+# needles are only searched for when their rarer character is there.
+
+
 def _has_digit(text: str) -> bool:
-    # Ten substring tests run at memchr speed; a \d search walks the text in the regex engine (~10x slower).
-    return any(digit in text for digit in "0123456789")
+    return (
+        "0" in text or "1" in text or "2" in text or "3" in text or "4" in text
+        or "5" in text or "6" in text or "7" in text or "8" in text or "9" in text
+    )  # fmt: skip
 
 
-_KEY_PREFIXES = ("sk-", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AIza")
+def _may_hold_key(text: str) -> bool:
+    """sk-/xox*- keys, gh?_ tokens, AKIA/AIza keys (see DETECTORS["API_KEY"])."""
+    return (
+        ("-" in text and ("sk-" in text or "xox" in text))
+        or ("_" in text and "gh" in text)
+        or ("A" in text and ("AKIA" in text or "AIza" in text))
+    )
 
 
 def _likely_labels(text: str) -> frozenset[str]:
     """The built-in detectors that may match in ``text``, by cheap substring tests: most content has no
     '@', no key prefix, no "bearer" and often no digit, so the regex pass runs with fewer alternatives, or
     not at all."""
-    return _LIKELY[
-        ("@" in text)
-        | any(prefix in text for prefix in _KEY_PREFIXES) << 1
-        | ("bearer" in text.lower()) << 2
-        | _has_digit(text) << 3
-    ]
+    email, key, bearer, digit = "@" in text, _may_hold_key(text), "bearer" in text.lower(), _has_digit(text)
+    return _LIKELY[email | key << 1 | bearer << 2 | digit << 3]
 
 
 # Which labels each outcome of the four tests in _likely_labels allows (bit 3: a digit, for two detectors).
@@ -429,14 +488,17 @@ class LimitRule:
 
     def apply(self, span: SpanRecord) -> None:
         attrs = span.attributes
+        sizes = [(len(v), k) for k, v in attrs.items() if k in _CONTENT and isinstance(v, str)]
+        if not sizes or (
+            max(sizes)[0] <= self.max_attribute and sum(size for size, _ in sizes) <= self.max_span
+        ):
+            return  # the common case: nothing to cut
         cut = set(attrs.get(semconv.GENAI_OTEL_CONTENT_TRUNCATED) or ())
-        for key in [k for k in attrs if k in _CONTENT and isinstance(attrs[k], str)]:
-            attrs[key], was_cut = _cap(attrs[key], self.max_attribute)
-            if was_cut:
+        for size, key in sizes:
+            if size > self.max_attribute:
+                attrs[key], _ = _cap(attrs[key], self.max_attribute)
                 cut.add(key)
-        sizes = sorted(
-            ((len(attrs[k]), k) for k in attrs if k in _CONTENT and isinstance(attrs[k], str)), reverse=True
-        )
+        sizes = sorted(((len(attrs[k]), k) for _, k in sizes), reverse=True)
         total = sum(size for size, _ in sizes)
         for size, key in sizes:
             if total <= self.max_span:

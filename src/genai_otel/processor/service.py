@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from genai_otel.processor.config_file import ProcessorConfig
@@ -318,7 +318,10 @@ class ProcessorService:
 
     def _forward_loop(self) -> None:
         channel = grpc.insecure_channel(self.forward, options=[("grpc.max_send_message_length", MAX_MESSAGE)])
-        stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        # The queued bytes are already a serialized request: sent as they are, not parsed and re-encoded.
+        export = channel.unary_unary(
+            EXPORT_METHOD, response_deserializer=trace_service_pb2.ExportTraceServiceResponse.FromString
+        )
         backoff = 0.1
         while True:
             item = self.queue.next(timeout=0.2)
@@ -327,9 +330,8 @@ class ProcessorService:
                     break
                 continue
             data, done = item
-            request = trace_service_pb2.ExportTraceServiceRequest.FromString(data)
             try:
-                stub.Export(request, timeout=10)
+                export(data, timeout=10)
             except grpc.RpcError as error:
                 if error.code() == grpc.StatusCode.INVALID_ARGUMENT:  # the downstream will never take it
                     _logger.warning("downstream refused a request: %s", error.details())
@@ -342,6 +344,7 @@ class ProcessorService:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.1
+            request = trace_service_pb2.ExportTraceServiceRequest.FromString(data)
             self.counters.add(
                 forwarded=sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
             )
