@@ -76,8 +76,8 @@ def _cpu_seconds(pids: list[int]) -> float:
 def _drive(
     endpoint: str, receiver: OtlpReceiver, requests: list, total: int, pids: list[int]
 ) -> dict[str, float]:
-    """Send ``requests`` one after the other and wait until the receiver holds ``total`` spans; throughput, spans per CPU-second of the pipeline, ack and
-    end-to-end latency percentiles."""
+    """Send ``requests`` one after the other and wait until the receiver holds ``total`` spans:
+    throughput, spans per CPU-second of the pipeline, ack and end-to-end latency percentiles."""
     import grpc
 
     sent: list[tuple[bytes, float]] = []
@@ -98,7 +98,15 @@ def _drive(
     ack50, ack99 = _percentiles(acks)
     e2e50, e2e99 = _percentiles(delivery)
     sent_spans = sum(len(r.resource_spans[0].scope_spans[0].spans) for r in requests)
-    return {"rate": sent_spans / elapsed, "per_cpu": sent_spans / max(cpu, 1e-9), "cpu": cpu / elapsed, "ack50": ack50, "ack99": ack99, "e2e50": e2e50, "e2e99": e2e99}
+    return {
+        "rate": sent_spans / elapsed,
+        "per_cpu": sent_spans / max(cpu, 1e-9),
+        "cpu": cpu / elapsed,
+        "ack50": ack50,
+        "ack99": ack99,
+        "e2e50": e2e50,
+        "e2e99": e2e99,
+    }
 
 
 def _rss_mb(pids: list[int]) -> float:
@@ -119,14 +127,18 @@ def _pids(process: subprocess.Popen) -> list[int]:
     return [process.pid, *extra]
 
 
+# (label, worker processes -- 0 is the Go collector --, processor rules file or None for the defaults)
 PIPELINES = (
-    ("genai-otel processor, 1 worker", 1),
-    ("genai-otel processor, 2 workers", 2),
-    ("Go collector, pure-collector.yaml (OTTL)", 0),
+    ("genai-otel processor, all rules, 1 worker", 1, None),
+    ("genai-otel processor, all rules, 2 workers", 2, None),
+    ("genai-otel processor, normalise + cost, 1 worker", 1, "normalize-cost"),
+    ("Go collector, pure-collector.yaml (OTTL)", 0, None),
 )
+# The same work as the generated OTTL config: renames into the latest conventions, then cost.
+SAME_WORK_CONFIG = "rules:\n  - normalize\n  - cost\n"
 
 
-def _start(workers: int, port: int, forward: str, spool: str) -> subprocess.Popen:
+def _start(workers: int, port: int, forward: str, spool: str, rules: str | None) -> subprocess.Popen:
     collector = (
         Path(os.environ.get("GENAI_OTEL_CACHE", Path.home() / ".cache" / "genai-otel"))
         / "bin"
@@ -135,6 +147,10 @@ def _start(workers: int, port: int, forward: str, spool: str) -> subprocess.Pope
     if workers:
         command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", f"127.0.0.1:{port}"]
         command += ["--forward", forward, "--spool", spool, "--workers", str(workers)]
+        if rules:
+            config = Path(spool) / "rules.yaml"
+            config.write_text(SAME_WORK_CONFIG)
+            command += ["--config", str(config)]
         env = dict(os.environ)
     else:
         command = [str(collector), "--config", str(REPO / "collector-config" / "pure-collector.yaml")]
@@ -145,10 +161,12 @@ def _start(workers: int, port: int, forward: str, spool: str) -> subprocess.Pope
     return process
 
 
-def _run(workers: int, requests: list, total: int, watch_memory: bool = False) -> dict[str, float]:
+def _run(
+    workers: int, rules: str | None, requests: list, total: int, watch_memory: bool = False
+) -> dict[str, float]:
     with OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as spool:
         port = free_port()
-        process = _start(workers, port, receiver.endpoint.removeprefix("http://"), spool)
+        process = _start(workers, port, receiver.endpoint.removeprefix("http://"), spool, rules)
         try:
             endpoint, pids = f"127.0.0.1:{port}", _pids(process)
             if not watch_memory:
@@ -177,29 +195,29 @@ def main() -> None:
     ]
     print(f"\n{args.spans} spans in batches of {args.batch} (OTLP/gRPC in and out), one client\n")
     print(
-        f"| {'pipeline':<42} | {'spans/s':>9} | cores used | spans/CPU-s | ack p50 ms | ack p99 ms "
+        f"| {'pipeline':<50} | {'spans/s':>9} | cores used | spans/CPU-s | ack p50 ms | ack p99 ms "
         "| delivered p50 ms | delivered p99 ms |"
     )
     print(
-        f"|{'-' * 44}|{'-' * 10}:|-----------:|------------:|-----------:|-----------:"
+        f"|{'-' * 52}|{'-' * 10}:|-----------:|------------:|-----------:|-----------:"
         "|-----------------:|-----------------:|"
     )
-    for label, workers in PIPELINES:
-        r = _run(workers, requests, args.spans)
+    for label, workers, rules in PIPELINES:
+        r = _run(workers, rules, requests, args.spans)
         print(
-            f"| {label:<42} | {r['rate']:>9.0f} | {r['cpu']:>10.2f} | {r['per_cpu']:>11.0f} | {r['ack50']:>10.2f} | {r['ack99']:>10.2f} "
-            f"| {r['e2e50']:>16.2f} | {r['e2e99']:>16.2f} |",
+            f"| {label:<50} | {r['rate']:>9.0f} | {r['cpu']:>10.2f} | {r['per_cpu']:>11.0f} "
+            f"| {r['ack50']:>10.2f} | {r['ack99']:>10.2f} | {r['e2e50']:>16.2f} | {r['e2e99']:>16.2f} |",
             flush=True,
         )
     big = {**ATTRIBUTES, "gen_ai.prompt.0.content": "x" * (1 << 20)}
     big_requests = [export_request(big, 1, "openai.chat", n) for n in range(args.big)]
     print(f"\n{args.big} requests of one span with a 1 MB prompt: resident memory (MB) of the pipeline\n")
-    print(f"| {'pipeline':<42} | idle | after {args.big // 2:>4} | after {args.big:>4} | spans/s |")
-    print(f"|{'-' * 44}|-----:|-----------:|-----------:|--------:|")
-    for label, workers in PIPELINES:
-        r = _run(workers, big_requests, args.big, watch_memory=True)
+    print(f"| {'pipeline':<50} | idle | after {args.big // 2:>4} | after {args.big:>4} | spans/s |")
+    print(f"|{'-' * 52}|-----:|-----------:|-----------:|--------:|")
+    for label, workers, rules in PIPELINES:
+        r = _run(workers, rules, big_requests, args.big, watch_memory=True)
         print(
-            f"| {label:<42} | {r['idle']:>4.0f} | {r['rss_half']:>10.0f} | {r['rss_end']:>10.0f} "
+            f"| {label:<50} | {r['idle']:>4.0f} | {r['rss_half']:>10.0f} | {r['rss_end']:>10.0f} "
             f"| {r['rate']:>7.0f} |",
             flush=True,
         )

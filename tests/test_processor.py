@@ -347,7 +347,8 @@ def test_attributes_are_written_back_exactly_as_protobuf_would(attributes):
 
     from genai_otel.processor.otlp import any_value, enrich_request, export_request
 
-    def rewrite(record):
+    def rewrite(records):
+        (record,) = records
         record.attributes.clear()
         record.attributes.update(attributes)
         for _name, event_attributes in record.events:

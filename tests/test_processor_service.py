@@ -225,12 +225,12 @@ def test_mutated_requests_get_ok_or_invalid(fuzz_service, flips):
 
 
 def test_unexpected_attribute_types_survive_enrichment(fuzz_service):
-    from genai_otel.processor import apply_rules
+    from genai_otel.processor.model import apply_rules_to_batch
     from genai_otel.processor.otlp import enrich_request
     from genai_otel.processor.rules import default_rules
 
     request = ExportTraceServiceRequest.FromString(VALID)
-    enrich_request(request, lambda record: apply_rules(record, default_rules()))
+    enrich_request(request, lambda records: apply_rules_to_batch(records, default_rules()))
     attributes = {kv.key: kv.value for kv in request.resource_spans[0].scope_spans[0].spans[0].attributes}
     assert attributes["gen_ai.provider.name"].string_value == "openai"
     assert attributes["gen_ai.usage.input_tokens"].int_value == 12

@@ -30,9 +30,16 @@ class Rule(Protocol):
 
 def apply_rules(span: SpanRecord, rules: Iterable[Rule]) -> SpanRecord:
     """Run every rule; a failing rule is logged once and skipped, never losing the span."""
-    for rule in rules:
-        try:
-            rule.apply(span)
-        except Exception:
-            report_internal_error(f"processor rule {rule.name}")
+    apply_rules_to_batch([span], rules)
     return span
+
+
+def apply_rules_to_batch(spans: list[SpanRecord], rules: Iterable[Rule]) -> None:
+    """Run every rule over ``spans``, rule by rule (each span still sees the rules in order); a rule
+    failing on a span is logged once and skipped for that span, never losing it."""
+    for rule in rules:
+        for span in spans:
+            try:
+                rule.apply(span)
+            except Exception:
+                report_internal_error(f"processor rule {rule.name}")

@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanContext, TraceFlags
 from genai_otel.processor.config_file import ProcessorConfig
 from genai_otel.processor.config_file import load as load_config
 from genai_otel.processor.evaluation import EvaluationRunner
-from genai_otel.processor.model import Rule, SpanRecord, apply_rules
+from genai_otel.processor.model import Rule, SpanRecord, apply_rules_to_batch
 from genai_otel.processor.otlp import drop_invalid_spans, enrich_request
 
 _logger = logging.getLogger("genai_otel.processor")
@@ -275,10 +275,10 @@ class ProcessorService:
         """Decode, check, enrich and spool one request."""
         to_evaluate: list[SpanRecord] = []
 
-        def enrich(record: SpanRecord) -> None:
-            apply_rules(record, self.rules)
-            if self.evaluation is not None and self.config.should_evaluate(record.attributes):
-                to_evaluate.append(record)
+        def enrich(records: list[SpanRecord]) -> None:
+            apply_rules_to_batch(records, self.rules)
+            if self.evaluation is not None:
+                to_evaluate.extend(r for r in records if self.config.should_evaluate(r.attributes))
 
         try:
             request = trace_service_pb2.ExportTraceServiceRequest.FromString(raw)
