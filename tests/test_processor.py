@@ -156,33 +156,41 @@ def test_users_price_file_overrides(tmp_path):
     assert isinstance(rule.prices, PriceTable)
 
 
-# A labelled set: (text, number of PII/secret findings a human marks in it).
-LABELLED = [
-    ("write to jane.doe@example.com or ops+alerts@corp.example.org", 2),
-    ("call +1 415-555-0132 or (020) 7946 0958 tomorrow", 2),
-    ("card 4111 1111 1111 1111 expires soon", 1),
-    ("order id 1234 5678 9012 3456 is not a card (fails Luhn)", 0),
-    ("key sk-proj-abcdefghijklmnopqrstuvwxyz012345 leaked", 1),
-    ("AWS key AKIAIOSFODNN7EXAMPLE in the logs", 1),
-    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.signature", 1),
-    ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789 in a commit", 1),
-    ("the meeting is at 10:30 on 2026-11-24, room 12", 0),
-    ("version 1.45.2 and port 4317 are fine", 0),
-    ("gen_ai.usage.input_tokens = 1200 tokens used", 0),
-    ("contact: bob@example.net, phone 030 1234 5678", 2),
-]
+def _redaction_scores(rule: RedactRule) -> dict[str, tuple[int, int, int]]:
+    """True positives, false positives and false negatives per label over tests/data/redaction_labelled.yaml:
+    a finding counts as true when the marked value is gone from the text and a marker with its label took
+    its place."""
+    import re
+    from collections import Counter
+    from pathlib import Path
+
+    import yaml
+
+    items = yaml.safe_load((Path(__file__).parent / "data" / "redaction_labelled.yaml").read_text())
+    scores: dict[str, list[int]] = {}
+    for item in items:
+        secrets = [(label, str(value)) for secret in item["secrets"] for label, value in secret.items()]
+        redacted, _hits = rule.redact_text(item["text"])
+        markers = Counter(re.findall(r"\[REDACTED:(\w+)\]", redacted))
+        expected = Counter(label for label, _ in secrets)
+        removed = Counter(label for label, value in secrets if value not in redacted)
+        for label in set(markers) | set(expected):
+            true = min(markers[label], removed[label])
+            score = scores.setdefault(label, [0, 0, 0])
+            score[0] += true
+            score[1] += markers[label] - true
+            score[2] += expected[label] - true
+    return {label: tuple(score) for label, score in scores.items()}
 
 
 def test_redaction_precision_and_recall_on_a_labelled_set():
-    rule = RedactRule()
-    found = expected = true_positive = 0
-    for text, labelled in LABELLED:
-        _text, hits = rule.redact_text(text)
-        found += hits
-        expected += labelled
-        true_positive += min(hits, labelled)
-    precision, recall = true_positive / found, true_positive / expected
-    assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+    scores = _redaction_scores(RedactRule())
+    for label, (true, false, missed) in sorted(scores.items()):
+        print(f"{label:8} precision {true / (true + false):.2f}  recall {true / (true + missed):.2f}")
+    true, false, missed = (sum(column) for column in zip(*scores.values(), strict=True))
+    assert set(scores) == {"EMAIL", "PHONE", "CARD", "API_KEY", "BEARER"}
+    assert true / (true + false) >= 0.95 and true / (true + missed) >= 0.95, scores
+    assert all(t / (t + f) >= 0.85 and t / (t + m) >= 0.85 for t, f, m in scores.values()), scores
 
 
 def test_redaction_replaces_exactly_the_secret():

@@ -343,7 +343,8 @@ DETECTORS: dict[str, re.Pattern[str]] = {
     "BEARER": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{16,}", re.IGNORECASE),
     "CARD": re.compile(r"\b\d(?:[ -]?\d){12,18}\b"),
     "PHONE": re.compile(
-        r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}\b"
+        r"(?<![\w+])(?:\+\d{1,3}(?:[ .-]\d{1,4}){3,6}"  # +33 1 42 68 53 00: short groups after a country code
+        r"|(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4})\b"
     ),
 }
 
