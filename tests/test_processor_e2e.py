@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
+import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -116,9 +118,9 @@ def test_pure_collector_normalises_and_costs_with_ottl_alone():
                 with tracer.start_as_current_span(name, attributes=attributes):
                     pass
             provider.shutdown()
-            deadline = __import__("time").monotonic() + 20
-            while len(downstream.spans()) < 2 and __import__("time").monotonic() < deadline:
-                __import__("time").sleep(0.1)
+            deadline = time.monotonic() + 20
+            while len(downstream.spans()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
     spans = {span.name: span_view(span).attributes for _, span in downstream.spans()}
     for name, attributes in dialect_spans:
         got = spans[name]
@@ -131,10 +133,69 @@ def test_pure_collector_normalises_and_costs_with_ottl_alone():
             sc.GEN_AI_USAGE_OUTPUT_TOKENS,
         ):
             assert got[key] == expected[key], (name, key)
-        assert got[sc.GENAI_OTEL_USAGE_COST] == __import__("pytest").approx(
-            expected[sc.GENAI_OTEL_USAGE_COST]
-        )
+        assert got[sc.GENAI_OTEL_USAGE_COST] == pytest.approx(expected[sc.GENAI_OTEL_USAGE_COST])
         assert not any(k.startswith(("llm.token", "openinference.", "traceloop.", "embedding.")) for k in got)
+
+
+def test_loadbalanced_processors_each_see_whole_traces(tmp_path: Path):
+    """collector-config/app-collector-to-processors-loadbalanced.yaml in the real collector in front of two
+    processor instances: every span of a trace reaches the same instance (each forwards to its own
+    receiver here, to tell them apart), both get traces, and a tool call repeated across separate requests
+    of one trace is flagged by the loop rule."""
+    from genai_otel import semconv as sc
+    from genai_otel.testing.conformance import span_view
+    from genai_otel.testing.otlp_receiver import OtlpReceiver
+
+    ensure_built()
+    port = free_port()
+    tool_call = {
+        sc.GEN_AI_OPERATION_NAME: "execute_tool",
+        sc.GEN_AI_TOOL_NAME: "search",
+        sc.GEN_AI_TOOL_CALL_ARGUMENTS: '{"q": "same"}',
+    }
+    with (
+        OtlpReceiver() as first,
+        OtlpReceiver() as second,
+        ProcessorService("127.0.0.1:0", first.endpoint.removeprefix("http://"), tmp_path / "one") as one,
+        ProcessorService("127.0.0.1:0", second.endpoint.removeprefix("http://"), tmp_path / "two") as two,
+    ):
+        env = {
+            **os.environ,
+            "OTLP_LISTEN": f"127.0.0.1:{port}",
+            "GENAI_OTEL_PROCESSORS": f"[127.0.0.1:{one.port}, 127.0.0.1:{two.port}]",
+        }
+        config = REPO / "collector-config" / "app-collector-to-processors-loadbalanced.yaml"
+        with _collector(config, port, env):
+            provider = TracerProvider()  # SimpleSpanProcessor: every span is its own request
+            provider.add_span_processor(
+                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
+            )
+            tracer = provider.get_tracer("app")
+            for _ in range(12):
+                with tracer.start_as_current_span(
+                    "invoke_agent", attributes={sc.GEN_AI_OPERATION_NAME: "invoke_agent"}
+                ):
+                    for _ in range(3):
+                        with tracer.start_as_current_span("execute_tool search", attributes=tool_call):
+                            pass
+            provider.shutdown()
+            deadline = time.monotonic() + 30
+            while len(first.spans()) + len(second.spans()) < 48 and time.monotonic() < deadline:
+                time.sleep(0.1)
+    traces_at = [
+        {
+            span.trace_id: [span_view(s).attributes for _, s in r.spans() if s.trace_id == span.trace_id]
+            for _, span in r.spans()
+        }
+        for r in (first, second)
+    ]
+    assert sum(len(t) for t in traces_at) == 12 and all(traces_at), "both instances get traces"
+    assert not set(traces_at[0]) & set(traces_at[1]), "a trace went to both instances"
+    for traces in traces_at:
+        for spans in traces.values():
+            assert len(spans) == 4  # the whole trace at one instance
+            repeats = sorted(s.get(sc.GENAI_OTEL_LOOP_REPEATS, 0) for s in spans if sc.GEN_AI_TOOL_NAME in s)
+            assert repeats == [0, 0, 3]  # the third identical call, seen across three requests
 
 
 def test_tempo_and_metrics_config_feeds_the_grafana_dashboard():
