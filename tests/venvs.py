@@ -22,6 +22,7 @@ VENVS = {
     # The anchor libraries whose dialects the processor normalises (their instrumentor entry points must
     # not join `opentelemetry-instrument` runs in the main venv).
     "dialects-venv": ["-r", str(APPS / "dialects.txt")],
+    "openlit-venv": ["-r", str(APPS / "openlit.txt")],
 }
 
 

@@ -1,6 +1,7 @@
-"""Runs in the dialects virtualenv: one anchor library (OpenLLMetry, OpenInference or the OpenTelemetry
-contrib openai-v2 instrumentation) instruments the real OpenAI SDK, calls go to the local model server, and
-the anchor's spans are exported over OTLP to the processor under test (tests/test_processor_dialects.py).
+"""Runs in the dialects virtualenv (OpenLIT: the openlit one): one anchor library (OpenLLMetry,
+OpenInference, OpenLIT or the OpenTelemetry contrib openai-v2 instrumentation) instruments the real OpenAI
+SDK, calls go to the local model server, and the anchor's spans are exported over OTLP to the processor
+under test (tests/test_processor_dialects.py).
 
     python dialects_app.py DIALECT OTLP_ENDPOINT OPENAI_BASE_URL
 """
@@ -25,13 +26,22 @@ provider = TracerProvider(resource=Resource.create({"service.name": f"dialect-{d
 provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True)))
 trace.set_tracer_provider(provider)
 
-if dialect == "openllmetry":
-    from opentelemetry.instrumentation.openai import OpenAIInstrumentor
-elif dialect == "openinference":
-    from openinference.instrumentation.openai import OpenAIInstrumentor
+if dialect == "openlit":
+    import openlit
+
+    # OpenLIT instruments everything it finds; only its OpenAI spans are wanted here (not HTTP spans), and
+    # no metrics or events (it would set up console exporters for them).
+    http = ["httpx", "requests", "urllib", "urllib3", "aiohttp-client"]
+    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"  # OpenLIT reads true/false
+    openlit.init(disable_metrics=True, disable_events=True, disable_batch=True, disabled_instrumentors=http)
 else:
-    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
-OpenAIInstrumentor().instrument(tracer_provider=provider)
+    if dialect == "openllmetry":
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+    elif dialect == "openinference":
+        from openinference.instrumentation.openai import OpenAIInstrumentor
+    else:
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    OpenAIInstrumentor().instrument(tracer_provider=provider)
 
 import openai  # noqa: E402
 

@@ -31,6 +31,13 @@ def _quote(value: Any) -> str:
     return '"' + str(value).replace("\\\\", "\\\\\\\\").replace('"', '\\\\"') + '"'
 
 
+def _literal(value: Any) -> str:
+    """An OTTL literal: true/false, numbers as they are, strings quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, (int, float)) else _quote(value)
+
+
 def normalization_statements(dialects: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for dialect in dialects.values():
@@ -55,6 +62,8 @@ def normalization_statements(dialects: dict[str, Any]) -> list[str]:
                         f"and {_attr(new)} == nil and ({marker})"
                     )
                 condition = f"{_attr(old)} != nil and {_attr(new)} == nil and ({marker})"
+                for key, expected in (spec.get("when") or {}).items():
+                    condition += f" and {_attr(key)} == {_literal(expected)}"
                 out.append(f"set({_attr(new)}, {_attr(old)}) where {condition}")
             out.append(f"delete_key(attributes, {_quote(old)}) where {marker}")
     return out

@@ -45,9 +45,10 @@ class _Rename:
     server_url: bool = False
     values: dict[str, Any] | None = None
     as_list: bool = False
+    when: tuple[tuple[str, Any], ...] = ()
 
     def apply(self, attrs: dict[str, Any], value: Any) -> None:
-        if self.drop:
+        if self.drop or any(attrs.get(key) != expected for key, expected in self.when):
             return
         if self.server_url:
             _set_server(attrs, str(value))
@@ -92,6 +93,7 @@ class _Dialect:
                 bool(rename.get("server_url")),
                 rename.get("values"),
                 bool(rename.get("as_list")),
+                tuple((rename.get("when") or {}).items()),
             )
             for old, rename in (spec.get("rename") or {}).items()
         }
@@ -294,8 +296,8 @@ class CostRule:
 
     def apply(self, span: SpanRecord) -> None:
         attrs = span.attributes
-        if semconv.GENAI_OTEL_USAGE_COST in attrs:
-            return
+        if attrs.get(semconv.GENAI_OTEL_USAGE_COST):
+            return  # priced already (another library's 0 means it had no price: priced here)
         price = self.prices.lookup(
             attrs.get(semconv.GEN_AI_PROVIDER_NAME),
             attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL),
