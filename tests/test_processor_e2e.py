@@ -198,6 +198,56 @@ def test_loadbalanced_processors_each_see_whole_traces(tmp_path: Path):
             assert repeats == [0, 0, 3]  # the third identical call, seen across three requests
 
 
+def test_collector_sends_otlp_http_json_gzip_to_the_processor(tmp_path: Path):
+    """The real collector's otlphttp exporter, JSON-encoded and gzip-compressed (what JavaScript SDKs and
+    many collectors send), into the processor's OTLP/HTTP port: ids survive the hex mapping, the span is
+    enriched."""
+    from genai_otel import semconv as sc
+    from genai_otel.testing.conformance import span_view
+    from genai_otel.testing.otlp_receiver import OtlpReceiver
+
+    ensure_built()
+    port = free_port()
+    with (
+        OtlpReceiver() as downstream,
+        ProcessorService(
+            "127.0.0.1:0",
+            downstream.endpoint.removeprefix("http://"),
+            tmp_path / "spool",
+            http_listen="127.0.0.1:0",
+        ) as processor,
+    ):
+        config = tmp_path / "otlphttp-json.yaml"
+        config.write_text(
+            "receivers: {otlp: {protocols: {grpc: {endpoint: '${env:OTLP_LISTEN}'}}}}\n"
+            "exporters:\n"
+            "  otlphttp:\n"
+            f"    traces_endpoint: http://127.0.0.1:{processor.http_port}/v1/traces\n"
+            "    encoding: json\n"
+            "    compression: gzip\n"
+            "service: {pipelines: {traces: {receivers: [otlp], exporters: [otlphttp]}}}\n"
+        )
+        with _collector(config, port, {**os.environ, "OTLP_LISTEN": f"127.0.0.1:{port}"}):
+            provider = TracerProvider()
+            provider.add_span_processor(
+                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
+            )
+            with provider.get_tracer("app").start_as_current_span(
+                "openai.chat", attributes=OPENLLMETRY
+            ) as span:
+                sent = span.get_span_context()
+            provider.shutdown()
+            deadline = time.monotonic() + 30
+            while not downstream.spans() and time.monotonic() < deadline:
+                time.sleep(0.1)
+    [(_, received)] = downstream.spans()
+    assert int.from_bytes(received.trace_id, "big") == sent.trace_id
+    assert int.from_bytes(received.span_id, "big") == sent.span_id
+    attributes = span_view(received).attributes
+    assert attributes[sc.GEN_AI_PROVIDER_NAME] == "openai" and attributes[sc.GENAI_OTEL_USAGE_COST] > 0
+    assert "[REDACTED:EMAIL]" in attributes[sc.GEN_AI_INPUT_MESSAGES]
+
+
 def test_tempo_and_metrics_config_feeds_the_grafana_dashboard():
     """The real collector runs processor-to-tempo-and-metrics.yaml: traces reach the (OTLP) Tempo
     endpoint, and every metric the Grafana dashboard queries is in the Prometheus scrape."""

@@ -156,11 +156,97 @@ def test_spans_with_bad_ids_are_a_partial_success_and_the_rest_goes_on(tmp_path)
     assert all(span_view(span).attributes[sc.GENAI_OTEL_USAGE_COST] > 0 for _, span in downstream.spans())
 
 
-def test_otlp_http_in_with_clear_errors(tmp_path):
+def _post(url: str, body: bytes, kind: str, encoding: str | None = None) -> tuple[int, str, bytes]:
     import urllib.error
     import urllib.request
 
+    headers = {"content-type": kind, **({"content-encoding": encoding} if encoding else {})}
+    request = urllib.request.Request(url, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.headers["content-type"], answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["content-type"], error.read()
+
+
+def _json_value(value) -> dict:
+    """An AnyValue in OTLP JSON (64-bit integers as strings)."""
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": value}
+
+
+def test_otlp_http_in_protobuf_and_json_gzip_or_not(tmp_path):
+    import gzip
+
+    from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    trace_hex = "5b8efff798038103d269b633813fc60c"
+    document = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js-app"}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "js"},
+                        "spans": [
+                            {
+                                "traceId": trace_hex,
+                                "spanId": "eee19b7ec3c1b174",
+                                "name": "openai.chat",
+                                "kind": 3,
+                                "startTimeUnixNano": "1544712660000000000",
+                                "endTimeUnixNano": "1544712661000000000",
+                                "attributes": [
+                                    {"key": k, "value": _json_value(v)} for k, v in OPENLLMETRY.items()
+                                ],
+                                "futureField": "ignored",  # receivers ignore unknown fields
+                            },
+                            {"traceId": "not hex", "spanId": "eee19b7ec3c1b175", "name": "bad ids"},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    with OtlpReceiver() as downstream:
+        forward = downstream.endpoint.removeprefix("http://")
+        with ProcessorService(
+            "127.0.0.1:0", forward, tmp_path / "spool", http_listen="127.0.0.1:0"
+        ) as service:
+            url = f"http://127.0.0.1:{service.http_port}/v1/traces"
+            provider = TracerProvider()  # the real OTLP/HTTP exporter, gzip-compressed protobuf
+            provider.add_span_processor(
+                SimpleSpanProcessor(HttpExporter(endpoint=url, compression=Compression.Gzip))
+            )
+            with provider.get_tracer("app").start_as_current_span("http span", attributes=OPENLLMETRY):
+                pass
+            provider.shutdown()
+            plain = json.dumps(document).encode()
+            code, kind, body = _post(url, plain, "application/json")
+            assert (code, kind) == (200, "application/json")
+            assert json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"  # the span with a non-hex id
+            code, kind, body = _post(url, gzip.compress(plain), "application/json; charset=utf-8", "gzip")
+            assert code == 200 and json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"
+            _wait(lambda: len(downstream.spans()) == 3)
+    views = [span_view(span) for _, span in downstream.spans()]
+    assert all(v.attributes[sc.GEN_AI_PROVIDER_NAME] == "openai" for v in views)
+    from_json = [span for _, span in downstream.spans() if span.trace_id.hex() == trace_hex]
+    assert len(from_json) == 2 and all(
+        span.kind == 3 and span.span_id.hex() == "eee19b7ec3c1b174" for span in from_json
+    )
+
+
+def test_otlp_http_errors_are_clear_status_answers(tmp_path):
+    """Bad bodies get 4xx with a google.rpc.Status in the request's encoding, and the service keeps
+    serving: junk protobuf, bad JSON, other media types or encodings, a decompression bomb."""
+    import gzip
+    import zlib
 
     with OtlpReceiver() as downstream:
         forward = downstream.endpoint.removeprefix("http://")
@@ -168,23 +254,35 @@ def test_otlp_http_in_with_clear_errors(tmp_path):
             "127.0.0.1:0", forward, tmp_path / "spool", http_listen="127.0.0.1:0"
         ) as service:
             base = f"http://127.0.0.1:{service.http_port}"
-            provider = TracerProvider()
-            provider.add_span_processor(SimpleSpanProcessor(HttpExporter(endpoint=f"{base}/v1/traces")))
-            with provider.get_tracer("app").start_as_current_span("http span", attributes=OPENLLMETRY):
-                pass
-            provider.shutdown()
-            _wait(lambda: len(downstream.spans()) == 1)
-            for body, kind, status in (
-                (b"\xff\xfe junk", "application/x-protobuf", 400),
-                (b"{}", "application/json", 415),
+            url = f"{base}/v1/traces"
+            bomb = gzip.compress(bytes(80 << 20))  # 80 MB of zeros in ~80 KB
+            for body, kind, encoding, status in (
+                (b"\xff\xfe junk", "application/x-protobuf", None, 400),
+                (b"{not json", "application/json", None, 400),
+                (
+                    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": {"not": "text"}}]}]}]}',
+                    "application/json",
+                    None,
+                    400,
+                ),
+                (b"[]", "application/json", None, 400),
+                (b"hello", "text/plain", None, 415),
+                (b"x", "application/x-protobuf", "br", 415),
+                (b"not gzip", "application/x-protobuf", "gzip", 400),
+                (gzip.compress(VALID)[:-8], "application/x-protobuf", "gzip", 400),  # truncated
+                (bomb, "application/x-protobuf", "gzip", 413),
             ):
-                request = urllib.request.Request(
-                    f"{base}/v1/traces", data=body, headers={"content-type": kind}
-                )
-                with pytest.raises(urllib.error.HTTPError) as caught:
-                    urllib.request.urlopen(request, timeout=5)
-                assert caught.value.code == status
-    assert span_view(downstream.spans()[0][1]).attributes[sc.GEN_AI_PROVIDER_NAME] == "openai"
+                code, answer_kind, answer = _post(url, body, kind, encoding)
+                assert code == status, (body[:40], code, answer)
+                if "json" in kind:
+                    assert answer_kind == "application/json" and json.loads(answer)["code"] == 3
+                else:
+                    assert answer_kind == "application/x-protobuf" and answer.startswith(b"\x08")
+                    assert answer[2] == 0x12 and len(answer[4:]) > 10  # code, then the message
+            assert _post(f"{base}/v1/metrics", VALID, "application/x-protobuf")[0] == 404
+            deflated = zlib.compress(VALID)
+            assert _post(url, deflated, "application/x-protobuf", "deflate")[0] == 200  # still serving
+            _wait(lambda: len(downstream.spans()) == 1)
 
 
 # -- the decoder under fuzzing: any bytes get a clear answer, never a crash ---------------------------

@@ -29,6 +29,7 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.trace import SpanContext, TraceFlags
 
+from genai_otel.processor import otlp_http
 from genai_otel.processor.config_file import ProcessorConfig
 from genai_otel.processor.config_file import load as load_config
 from genai_otel.processor.evaluation import EvaluationRunner
@@ -387,7 +388,8 @@ class ProcessorService:
 
 
 def _http_server(service: ProcessorService, listen: str) -> Any:
-    """OTLP/HTTP (``POST /v1/traces``, ``application/x-protobuf``) into the same ingest path."""
+    """OTLP/HTTP (``POST /v1/traces``; protobuf or JSON; gzip or deflate) into the same ingest path. The
+    answer has the request's content type; errors carry a ``google.rpc.Status`` as the spec asks."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     status = {"ok": 200, "invalid": 400, "full": 503}
@@ -407,20 +409,28 @@ def _http_server(service: ProcessorService, listen: str) -> Any:
             self.end_headers()
             self.wfile.write(body)
 
+        def _fail(self, code: int, message: str, kind: str) -> None:
+            self._reply(code, otlp_http.error_body(code, message, kind), kind)
+
         def do_POST(self) -> None:
+            kind = otlp_http.response_type(self.headers.get("content-type"))
             length = int(self.headers.get("content-length") or 0)
             if self.path.split("?")[0] != "/v1/traces":
-                return self._reply(404, b"only /v1/traces is served", "text/plain")
+                return self._fail(404, "only /v1/traces is served", kind)
             if length > MAX_MESSAGE:
                 self.close_connection = True
-                return self._reply(413, b"request larger than 64 MiB", "text/plain")
-            raw = self.rfile.read(length)
-            if "protobuf" not in (self.headers.get("content-type") or ""):
-                return self._reply(415, b"send application/x-protobuf (OTLP/HTTP binary)", "text/plain")
+                return self._fail(413, "request larger than 64 MiB", kind)
+            body = self.rfile.read(length)
+            try:
+                raw = otlp_http.decode_request(
+                    body, self.headers.get("content-type"), self.headers.get("content-encoding"), MAX_MESSAGE
+                )
+            except otlp_http.HttpError as error:
+                return self._fail(error.code, str(error), kind)
             outcome = service.ingest(raw)
             if outcome.status == "ok":
-                return self._reply(200, outcome.response().SerializeToString(), "application/x-protobuf")
-            self._reply(status[outcome.status], outcome.message.encode(), "text/plain")
+                return self._reply(200, otlp_http.encode_response(outcome.response(), kind), kind)
+            self._fail(status[outcome.status], outcome.message, kind)
 
     host, _, port = listen.rpartition(":")
 

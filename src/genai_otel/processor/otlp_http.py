@@ -1,0 +1,137 @@
+"""OTLP/HTTP bodies for the processor service: protobuf or JSON requests, gzip or deflate compressed,
+answered in the request's encoding, with a ``google.rpc.Status`` body on errors (as the OTLP/HTTP
+specification asks). The JSON encoding is protobuf's JSON mapping except that trace and span ids are hex
+strings, which is converted here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from typing import Any
+
+from genai_otel.processor.otlp import _field, _varint
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+# HTTP status -> google.rpc.Code for the Status body.
+_RPC_CODES = {400: 3, 404: 5, 413: 8, 415: 3, 503: 14}
+
+
+class HttpError(ValueError):
+    """A request the service refuses, with the HTTP status to answer."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def response_type(content_type: str | None) -> str:
+    """The answer's content type: the request's (JSON or protobuf), protobuf when unknown."""
+    return JSON if content_type and "json" in content_type.lower() else PROTOBUF
+
+
+def decode_request(body: bytes, content_type: str | None, content_encoding: str | None, limit: int) -> bytes:
+    """The request as ExportTraceServiceRequest protobuf bytes, or :class:`HttpError`."""
+    body = _decompress(body, content_encoding, limit)
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind == PROTOBUF:
+        return body
+    if kind == JSON:
+        return _json_to_protobuf(body)
+    raise HttpError(415, "send application/x-protobuf or application/json (OTLP/HTTP)")
+
+
+def encode_response(message: Any, kind: str) -> bytes:
+    if kind == JSON:
+        from google.protobuf import json_format
+
+        return json_format.MessageToJson(message, indent=None).encode()
+    return message.SerializeToString()
+
+
+def error_body(code: int, message: str, kind: str) -> bytes:
+    """A ``google.rpc.Status`` (code, message) in the request's encoding."""
+    rpc_code = _RPC_CODES.get(code, 2)  # 2: UNKNOWN
+    if kind == JSON:
+        return json.dumps({"code": rpc_code, "message": message}).encode()
+    return b"\x08" + _varint(rpc_code) + _field(b"\x12", message.encode())
+
+
+def _decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """gzip / deflate bodies, refusing anything that inflates beyond ``limit`` (a small compressed body
+    can expand to gigabytes)."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding == "identity":
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise HttpError(415, f"content-encoding {encoding!r} is not supported (gzip, deflate)")
+    # gzip; deflate as HTTP means it (zlib-wrapped), and raw deflate, which some clients send.
+    for wbits in (16 + zlib.MAX_WBITS,) if encoding == "gzip" else (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+        inflater = zlib.decompressobj(wbits)
+        try:
+            data = inflater.decompress(body, limit + 1)
+        except zlib.error as error:
+            problem = error
+            continue
+        if len(data) > limit or inflater.unconsumed_tail:
+            raise HttpError(413, "request larger than 64 MiB once decompressed")
+        if not inflater.eof:
+            raise HttpError(400, f"the {encoding} body is truncated")
+        return data
+    raise HttpError(400, f"cannot {encoding}-decode the body: {problem}")
+
+
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+def _hex_ids_to_base64(item: dict[str, Any]) -> None:
+    for key in _ID_FIELDS:
+        value = item.get(key)
+        if isinstance(value, str):
+            try:
+                item[key] = base64.b64encode(bytes.fromhex(value)).decode()
+            except ValueError:
+                item[key] = ""  # not hex: an invalid id, which drops this span only (partial success)
+
+
+def _spans(document: dict[str, Any]) -> list[dict[str, Any]]:
+    spans = []
+    for resource_spans in _list(document, "resourceSpans", "resource_spans"):
+        for scope_spans in _list(resource_spans, "scopeSpans", "scope_spans"):
+            spans.extend(_list(scope_spans, "spans"))
+    return spans
+
+
+def _list(item: Any, *keys: str) -> list[Any]:
+    if not isinstance(item, dict):
+        return []
+    for key in keys:
+        value = item.get(key)
+        if isinstance(value, list):
+            return [entry for entry in value if isinstance(entry, dict)]
+    return []
+
+
+def _json_to_protobuf(body: bytes) -> bytes:
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise HttpError(400, f"the body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise HttpError(400, "an OTLP JSON trace request is an object with resourceSpans")
+    for span in _spans(document):
+        _hex_ids_to_base64(span)
+        for link in _list(span, "links"):
+            _hex_ids_to_base64(link)
+    request = ExportTraceServiceRequest()
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, binascii.Error, ValueError, TypeError) as error:
+        raise HttpError(400, f"not an OTLP JSON trace request: {error}"[:500]) from None
+    return request.SerializeToString()
