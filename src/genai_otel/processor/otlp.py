@@ -109,12 +109,13 @@ def _encode_pair(key: str, value: Any) -> bytes:
 
 
 def _cache_key(key: str, value: Any) -> tuple[str, Any, type] | None:
-    """How a pair is found in the cache: short scalars and short lists of strings (the type is part of
-    the key: 1, 1.0 and True are equal in Python but encode differently)."""
+    """How a pair is found in the cache: short strings, integers, booleans and short lists of strings (the
+    type is part of the key: 1 and True are equal in Python but encode differently; floats are left out,
+    as 0.0 and -0.0 are equal too)."""
     kind = type(value)
     if kind is str:
         return (key, value, kind) if len(value) <= _CACHED_VALUE_CHARS else None
-    if kind is int or kind is float or kind is bool:
+    if kind is int or kind is bool:
         return (key, value, kind)
     if (kind is list or kind is tuple) and len(value) <= 8 and all(type(v) is str for v in value):
         return (key, tuple(value), list)
