@@ -336,6 +336,22 @@ def test_unexpected_attribute_types_survive_enrichment(fuzz_service):
     assert attributes["odd.map"].kvlist_value.values[0].value.bool_value is True
 
 
+def _prometheus(url: str) -> dict[str, float]:
+    """A Prometheus text scrape as {metric: value}, checking every sample has its HELP and TYPE."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.headers["content-type"].startswith("text/plain")
+        text = answer.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split()
+            assert f"# TYPE {name.removesuffix('_total')}" in text or f"# TYPE {name} " in text, name
+            samples[name] = float(value)
+    return samples
+
+
 def test_the_service_reports_its_own_metrics(tmp_path):
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -344,12 +360,21 @@ def test_the_service_reports_its_own_metrics(tmp_path):
     with OtlpReceiver() as downstream:
         forward = downstream.endpoint.removeprefix("http://")
         with ProcessorService(
-            "127.0.0.1:0", forward, tmp_path / "spool", meter_provider=MeterProvider(metric_readers=[reader])
+            "127.0.0.1:0",
+            forward,
+            tmp_path / "spool",
+            meter_provider=MeterProvider(metric_readers=[reader]),
+            metrics_listen="127.0.0.1:0",
         ) as service:
             _send(f"127.0.0.1:{service.port}", 3, {sc.GEN_AI_OPERATION_NAME: "chat"})
             _wait(lambda: len(downstream.spans()) == 3)
             _wait(lambda: service.counters.forwarded == 3)
             data = reader.get_metrics_data()
+            scrape = _prometheus(f"http://127.0.0.1:{service.metrics_port}/metrics")
+            assert _post(f"http://127.0.0.1:{service.metrics_port}/other", b"", "text/plain")[0] in (404, 501)
+    assert scrape["genai_otel_processor_received_total"] == 3
+    assert scrape["genai_otel_processor_forwarded_total"] == 3
+    assert scrape["genai_otel_processor_rejected_total"] == 0 and scrape["genai_otel_processor_queued"] == 0
     values = {
         m.name: m.data.data_points[0].value
         for rm in data.resource_metrics
@@ -376,6 +401,21 @@ class _OutputWatch:
         return "".join(self.lines)
 
 
+def _two_free_ports() -> int:
+    """A free port whose next port is free too (the second worker's metrics port)."""
+    import socket
+
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two adjacent free ports")
+
+
 def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
     import signal
     import subprocess
@@ -383,7 +423,7 @@ def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
 
     from .servers import wait_for_port
 
-    port = free_port()
+    port, metrics_port = free_port(), _two_free_ports()
     with OtlpReceiver() as downstream:
         forward = downstream.endpoint.removeprefix("http://")
         process = subprocess.Popen(
@@ -400,6 +440,8 @@ def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
                 str(tmp_path / "spool"),
                 "--workers",
                 "2",
+                "--metrics-listen",
+                f"127.0.0.1:{metrics_port}",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -412,6 +454,8 @@ def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
             for _ in range(4):  # separate exporters: separate connections the kernel spreads over workers
                 _send(f"127.0.0.1:{port}", 5, {sc.GEN_AI_OPERATION_NAME: "chat"})
             _wait(lambda: len(downstream.spans()) == 20)
+            scrapes = [_prometheus(f"http://127.0.0.1:{metrics_port + i}/metrics") for i in range(2)]
+            assert sum(scrape["genai_otel_processor_received_total"] for scrape in scrapes) == 20
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)

@@ -28,7 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     processor.add_argument("--listen", default="127.0.0.1:4327", help="HOST:PORT to receive OTLP/gRPC on")
     processor.add_argument("--forward", required=True, help="HOST:PORT of the next OTLP/gRPC receiver")
-    processor.add_argument("--http-listen", help="HOST:PORT to also receive OTLP/HTTP (protobuf) on")
+    processor.add_argument(
+        "--http-listen", help="HOST:PORT to also receive OTLP/HTTP on (protobuf or JSON, gzip or not)"
+    )
+    processor.add_argument(
+        "--metrics-listen",
+        help="HOST:PORT to serve the processor's own metrics at /metrics (Prometheus text); "
+        "with --workers N, worker i uses PORT+i",
+    )
     processor.add_argument("--spool", default=".genai-otel-spool", help="directory of the durable queue")
     processor.add_argument("--workers", type=int, default=1, help="worker processes sharing the ports")
     processor.add_argument(
@@ -63,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
                 args.workers,
                 args.config,
                 args.durable,
+                args.metrics_listen,
             )
-        except (ConfigError, OSError) as error:
+        except ConfigError as error:
             parser.error(f"--config: {error}")
+        except OSError as error:  # a port in use, an unreadable config file or spool directory
+            parser.error(str(error))
 
     if args.command == "demo":
         from genai_otel.demo import run

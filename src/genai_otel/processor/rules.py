@@ -40,6 +40,10 @@ _MESSAGE_FIELD = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class _Rename:
+    """One ``rename`` entry of a dialect: the new name, or drop / split a URL into server address and
+    port; an optional value map and list wrapping; ``when``, the attribute values the rename needs (the
+    source is dropped otherwise)."""
+
     to: str | None
     drop: bool = False
     server_url: bool = False

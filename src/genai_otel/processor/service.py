@@ -155,6 +155,22 @@ class Queue:
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
+#: The service's own metrics: (name, counter or gauge, unit, description).
+SERVICE_METRICS = (
+    ("received", "counter", "{span}", "Spans accepted."),
+    ("forwarded", "counter", "{span}", "Spans the downstream took."),
+    (
+        "rejected",
+        "counter",
+        "{span}",
+        "Spans refused: invalid ids, undecodable requests, queue and spool full.",
+    ),
+    ("retries", "counter", "{retry}", "Exports to the downstream retried."),
+    ("spilled", "counter", "{request}", "Requests that went to the disk spool instead of the memory queue."),
+    ("spooled", "gauge", "{request}", "Requests waiting in the disk spool."),
+    ("queued", "gauge", "{request}", "Requests waiting in the memory queue."),
+)
+
 
 @dataclass(frozen=True)
 class Ingested:
@@ -189,6 +205,7 @@ class ProcessorService:
         config: ProcessorConfig | None = None,
         max_memory_bytes: int = 64 << 20,
         durable: bool = False,
+        metrics_listen: str | None = None,
     ) -> None:
         self.config = config or ProcessorConfig()
         self.rules = rules if rules is not None else self.config.rules
@@ -216,6 +233,7 @@ class ProcessorService:
         )
         self.port = self.server.add_insecure_port(listen)
         self.http = _http_server(self, http_listen) if http_listen else None
+        self.metrics_http = _metrics_server(self, metrics_listen) if metrics_listen else None
         self._register_metrics(meter_provider)
         self._stop = threading.Event()
         self._forwarder = threading.Thread(
@@ -244,31 +262,36 @@ class ProcessorService:
             self.evaluation.submit(record.attributes, span_context)  # type: ignore[union-attr]
 
     def _register_metrics(self, meter_provider: Any) -> None:
-        """The service's own metrics: spans received / forwarded / rejected, retries, requests spooled."""
-        from opentelemetry.metrics import CallbackOptions, Observation, get_meter
+        """The service's own metrics (:data:`SERVICE_METRICS`) as OpenTelemetry observable instruments."""
+        from opentelemetry.metrics import Observation, get_meter
 
         meter = get_meter("genai_otel.processor", meter_provider=meter_provider)
 
-        def counter(name: str) -> Any:
-            return lambda options: [Observation(getattr(self.counters, name))]
+        def observer(name: str) -> Callable[[Any], list[Observation]]:
+            return lambda options: [Observation(self.metric_value(name))]
 
-        for name, unit in (
-            ("received", "{span}"),
-            ("forwarded", "{span}"),
-            ("rejected", "{span}"),
-            ("retries", "{retry}"),
-            ("spilled", "{request}"),
-        ):
-            meter.create_observable_counter(f"genai_otel.processor.{name}", [counter(name)], unit=unit)
+        for name, kind, unit, brief in SERVICE_METRICS:
+            create = meter.create_observable_counter if kind == "counter" else meter.create_observable_gauge
+            create(f"genai_otel.processor.{name}", [observer(name)], unit=unit, description=brief)
 
-        def spooled(options: CallbackOptions) -> list[Observation]:
-            return [Observation(len(self.spool))]
+    def metric_value(self, name: str) -> int:
+        if name == "spooled":
+            return len(self.spool)
+        if name == "queued":
+            return self.queue.in_memory
+        return getattr(self.counters, name)
 
-        def queued(options: CallbackOptions) -> list[Observation]:
-            return [Observation(self.queue.in_memory)]
-
-        meter.create_observable_gauge("genai_otel.processor.spooled", [spooled], unit="{request}")
-        meter.create_observable_gauge("genai_otel.processor.queued", [queued], unit="{request}")
+    def prometheus_text(self) -> str:
+        """The service's own metrics in the Prometheus text format (``--metrics-listen``)."""
+        lines = []
+        for name, kind, _unit, brief in SERVICE_METRICS:
+            metric = f"genai_otel_processor_{name}" + ("_total" if kind == "counter" else "")
+            lines += [
+                f"# HELP {metric} {brief}",
+                f"# TYPE {metric} {kind}",
+                f"{metric} {self.metric_value(name)}",
+            ]
+        return "\n".join(lines) + "\n"
 
     # -- receiving -------------------------------------------------------------------------------
 
@@ -358,10 +381,15 @@ class ProcessorService:
     def http_port(self) -> int | None:
         return self.http.server_address[1] if self.http else None
 
+    @property
+    def metrics_port(self) -> int | None:
+        return self.metrics_http.server_address[1] if self.metrics_http else None
+
     def start(self) -> ProcessorService:
         self.server.start()
-        if self.http:
-            threading.Thread(target=self.http.serve_forever, name="genai-otel-http", daemon=True).start()
+        for server, name in ((self.http, "genai-otel-http"), (self.metrics_http, "genai-otel-metrics")):
+            if server:
+                threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
         self._forwarder.start()
         return self
 
@@ -375,6 +403,9 @@ class ProcessorService:
         self._stop.set()
         self._forwarder.join(drain_seconds + 5)
         self.counters.add(spilled=self.queue.spill())  # not forwarded in time: kept for the next start
+        if self.metrics_http:  # last: a scrape during the drain still answers
+            self.metrics_http.shutdown()
+            self.metrics_http.server_close()
         if self.evaluation is not None:
             self.evaluation.drain(drain_seconds)
             self.evaluation.shutdown()
@@ -442,6 +473,29 @@ def _http_server(service: ProcessorService, listen: str) -> Any:
     return server
 
 
+def _metrics_server(service: ProcessorService, listen: str) -> Any:
+    """``GET /metrics``: the service's own metrics for Prometheus (or a collector's prometheus receiver)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            found = self.path.split("?")[0] == "/metrics"
+            body = service.prometheus_text().encode() if found else b"only /metrics is served\n"
+            self.send_response(200 if found else 404)
+            self.send_header("content-type", "text/plain; version=0.0.4" if found else "text/plain")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    host, _, port = listen.rpartition(":")
+    server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
+    server.daemon_threads = True
+    return server
+
+
 def serve(
     listen: str,
     forward: str,
@@ -450,18 +504,30 @@ def serve(
     workers: int = 1,
     config_file: str | None = None,
     durable: bool = False,
+    metrics_listen: str | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM, then drain. ``workers`` > 1 runs that many processes sharing the ports
-    (SO_REUSEPORT), each with its own spool directory (``spool_dir/worker-N``)."""
+    (SO_REUSEPORT), each with its own spool directory (``spool_dir/worker-N``) and, with
+    ``metrics_listen`` HOST:PORT, its own metrics port (PORT + N: a shared one would answer for one worker
+    at random)."""
     import signal
 
     config = load_config(config_file)  # a bad file fails here, before anything listens
     if workers > 1:
-        return _supervise(listen, forward, spool_dir, http_listen, workers, config_file, durable)
+        return _supervise(
+            listen, forward, spool_dir, http_listen, workers, config_file, durable, metrics_listen
+        )
     service = ProcessorService(
-        listen, forward, spool_dir, http_listen=http_listen, config=config, durable=durable
+        listen,
+        forward,
+        spool_dir,
+        http_listen=http_listen,
+        config=config,
+        durable=durable,
+        metrics_listen=metrics_listen,
     ).start()
     http = f", OTLP/HTTP on {http_listen}" if http_listen else ""
+    http += f", metrics on {metrics_listen}/metrics" if metrics_listen else ""
     _say(f"genai-otel processor: OTLP/gRPC on {listen}{http} -> {forward} (spool {spool_dir})")
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -491,6 +557,7 @@ def _supervise(
     workers: int,
     config_file: str | None,
     durable: bool,
+    metrics_listen: str | None,
 ) -> int:
     import signal
     import subprocess
@@ -502,9 +569,13 @@ def _supervise(
         command += ["--config", config_file]
     if durable:
         command.append("--durable")
-    children = [
-        subprocess.Popen([*command, "--spool", str(Path(spool_dir) / f"worker-{i}")]) for i in range(workers)
-    ]
+    children = []
+    for i in range(workers):
+        own = ["--spool", str(Path(spool_dir) / f"worker-{i}")]
+        if metrics_listen:
+            host, _, port = metrics_listen.rpartition(":")
+            own += ["--metrics-listen", f"{host}:{int(port) + i}"]
+        children.append(subprocess.Popen([*command, *own]))
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
