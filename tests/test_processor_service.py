@@ -298,6 +298,14 @@ VALID = export_request(
 ).SerializeToString()
 
 
+# Key names of OTLP JSON trace requests, so generated documents get past the top level.
+_OTLP_KEYS = [
+    "resourceSpans", "scopeSpans", "spans", "resource", "attributes", "key", "value", "stringValue",
+    "intValue", "arrayValue", "values", "traceId", "spanId", "parentSpanId", "name", "kind", "events",
+    "links", "status", "code", "startTimeUnixNano", "scope",
+]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def fuzz_service(tmp_path_factory):
     service = ProcessorService("127.0.0.1:0", f"127.0.0.1:{free_port()}", tmp_path_factory.mktemp("spool"))
@@ -320,6 +328,39 @@ def test_mutated_requests_get_ok_or_invalid(fuzz_service, flips):
         raw[index] = byte
     outcome = fuzz_service.ingest(bytes(raw))
     assert outcome.status in ("ok", "invalid")
+
+
+_JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+_JSON = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(_OTLP_KEYS), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_JSON, st.sampled_from([None, "gzip", "deflate"]))
+def test_any_json_document_gets_a_request_or_a_clear_http_error(fuzz_service, document, encoding):
+    """OTLP/HTTP JSON bodies shaped like OTLP (its key names, any values), maybe compressed: decoding
+    gives protobuf the service takes, or an HttpError with a status -- never another exception."""
+    import gzip
+    import zlib
+
+    from genai_otel.processor.otlp_http import HttpError, decode_request
+
+    body = json.dumps(document).encode()
+    if encoding == "gzip":
+        body = gzip.compress(body)
+    elif encoding == "deflate":
+        body = zlib.compress(body)
+    try:
+        raw = decode_request(body, "application/json", encoding, 1 << 20)
+    except HttpError as error:
+        assert error.code in (400, 413) and str(error)
+        return
+    assert fuzz_service.ingest(raw).status in ("ok", "invalid")
 
 
 def test_unexpected_attribute_types_survive_enrichment(fuzz_service):
