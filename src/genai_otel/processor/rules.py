@@ -17,7 +17,7 @@ from typing import Any
 from genai_otel import semconv
 from genai_otel.config import PRICES_FILE
 from genai_otel.processor.model import Rule, SpanRecord
-from genai_otel.telemetry.content import serialize
+from genai_otel.telemetry.content import shorten
 
 
 def _read_table(path: str) -> dict[str, Any]:
@@ -525,8 +525,7 @@ def _cap(text: str, limit: int) -> tuple[str, bool]:
         value = json.loads(text)
     except ValueError:
         return text[: max(0, limit - 1)] + "…", True
-    capped, _ = serialize(value, limit)
-    return capped, True
+    return shorten(value, text, limit), True  # not serialize(): the text is known to be too long
 
 
 # -- loop flags ----------------------------------------------------------------------------------------

@@ -43,12 +43,19 @@ def serialize(value: Any, max_length: int) -> tuple[str, bool]:
     text = value if isinstance(value, str) else _dumps(value)
     if len(text) <= max_length:
         return text, False
+    return shorten(value, text, max_length), True
+
+
+def shorten(value: Any, text: str, max_length: int) -> str:
+    """``text`` -- the JSON of ``value``, longer than ``max_length`` -- within ``max_length``: long string
+    leaves of ``value`` are cut first (the result stays valid JSON), the text itself only when that is not
+    enough (it then ends with the marker)."""
     if not isinstance(value, str):
         limit = max_length
         while limit >= _MIN_LEAF:
             limit //= 2
             candidate = _dumps(_shorten_leaves(value, limit))
             if len(candidate) <= max_length:
-                return candidate, True
+                return candidate
     keep = max(0, max_length - len(TRUNCATION_MARKER))
-    return text[:keep] + TRUNCATION_MARKER, True
+    return text[:keep] + TRUNCATION_MARKER
