@@ -242,6 +242,22 @@ def test_otlp_http_in_protobuf_and_json_gzip_or_not(tmp_path):
     )
 
 
+def _raw_http(port: int, headers_and_body: bytes) -> bytes:
+    """A hand-written POST /v1/traces (headers the usual clients never send), and the raw answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\n"
+            + b"connection: close\r\n"
+            + headers_and_body
+        )
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
 def test_otlp_http_errors_are_clear_status_answers(tmp_path):
     """Bad bodies get 4xx with a google.rpc.Status in the request's encoding, and the service keeps
     serving: junk protobuf, bad JSON, other media types or encodings, a decompression bomb."""
@@ -280,9 +296,15 @@ def test_otlp_http_errors_are_clear_status_answers(tmp_path):
                     assert answer_kind == "application/x-protobuf" and answer.startswith(b"\x08")
                     assert answer[2] == 0x12 and len(answer[4:]) > 10  # code, then the message
             assert _post(f"{base}/v1/metrics", VALID, "application/x-protobuf")[0] == 404
+            assert _raw_http(service.http_port, b"content-length: many\r\n\r\n").startswith(b"HTTP/1.1 400")
+            assert _raw_http(service.http_port, b"\r\n").startswith(b"HTTP/1.1 411")  # no length
+            chunked = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (VALID[:10], VALID[10:]))
+            chunked = b"transfer-encoding: chunked\r\n\r\n" + chunked + b"0\r\n\r\n"
+            answer = _raw_http(service.http_port, chunked)
+            assert answer.startswith(b"HTTP/1.1 200"), answer
             deflated = zlib.compress(VALID)
             assert _post(url, deflated, "application/x-protobuf", "deflate")[0] == 200  # still serving
-            _wait(lambda: len(downstream.spans()) == 1)
+            _wait(lambda: len(downstream.spans()) == 2)  # chunked and deflated
 
 
 # -- the decoder under fuzzing: any bytes get a clear answer, never a crash ---------------------------

@@ -17,7 +17,7 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
 # HTTP status -> google.rpc.Code for the Status body.
-_RPC_CODES = {400: 3, 404: 5, 413: 8, 415: 3, 503: 14}
+_RPC_CODES = {400: 3, 404: 5, 411: 3, 413: 8, 415: 3, 503: 14}
 
 
 class HttpError(ValueError):
@@ -31,6 +31,48 @@ class HttpError(ValueError):
 def response_type(content_type: str | None) -> str:
     """The answer's content type: the request's (JSON or protobuf), protobuf when unknown."""
     return JSON if content_type and "json" in content_type.lower() else PROTOBUF
+
+
+def read_body(stream: Any, content_length: str | None, transfer_encoding: str | None, limit: int) -> bytes:
+    """The request body from ``stream``: ``content-length`` bytes, or chunked; refused beyond ``limit``."""
+    if transfer_encoding and "chunked" in transfer_encoding.lower():
+        return _read_chunked(stream, limit)
+    try:
+        length = int(content_length) if content_length is not None else None
+    except ValueError:
+        length = -1
+    if length is None:
+        raise HttpError(411, "send a content-length (or a chunked body)")
+    if length < 0:
+        raise HttpError(400, f"invalid content-length {content_length!r}")
+    if length > limit:
+        raise HttpError(413, "request larger than 64 MiB")
+    body = stream.read(length)
+    if len(body) < length:
+        raise HttpError(400, "the body is shorter than its content-length")
+    return body
+
+
+def _read_chunked(stream: Any, limit: int) -> bytes:
+    chunks, size = [], 0
+    while True:
+        line = stream.readline(1026)
+        try:
+            chunk = int(line.split(b";")[0].strip(), 16)
+        except ValueError:
+            raise HttpError(400, "malformed chunked body") from None
+        if chunk == 0:
+            while stream.readline(1026) not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            return b"".join(chunks)
+        size += chunk
+        if chunk < 0 or size > limit:
+            raise HttpError(413 if chunk > 0 else 400, "request larger than 64 MiB")
+        data = stream.read(chunk)
+        stream.readline(3)  # the CRLF after the chunk
+        if len(data) < chunk:
+            raise HttpError(400, "the chunked body ends early")
+        chunks.append(data)
 
 
 def decode_request(body: bytes, content_type: str | None, content_encoding: str | None, limit: int) -> bytes:

@@ -445,18 +445,21 @@ def _http_server(service: ProcessorService, listen: str) -> Any:
 
         def do_POST(self) -> None:
             kind = otlp_http.response_type(self.headers.get("content-type"))
-            length = int(self.headers.get("content-length") or 0)
             if self.path.split("?")[0] != "/v1/traces":
+                self.close_connection = True  # the body was not read
                 return self._fail(404, "only /v1/traces is served", kind)
-            if length > MAX_MESSAGE:
-                self.close_connection = True
-                return self._fail(413, "request larger than 64 MiB", kind)
-            body = self.rfile.read(length)
             try:
+                body = otlp_http.read_body(
+                    self.rfile,
+                    self.headers.get("content-length"),
+                    self.headers.get("transfer-encoding"),
+                    MAX_MESSAGE,
+                )
                 raw = otlp_http.decode_request(
                     body, self.headers.get("content-type"), self.headers.get("content-encoding"), MAX_MESSAGE
                 )
             except otlp_http.HttpError as error:
+                self.close_connection = error.code in (400, 411, 413)  # the rest of the body may be unread
                 return self._fail(error.code, str(error), kind)
             outcome = service.ingest(raw)
             if outcome.status == "ok":
