@@ -144,11 +144,11 @@ def _pids(process: subprocess.Popen) -> list[int]:
 # (label, worker processes -- 0 is the Go collector --, rules: None for the defaults, concurrent clients)
 PIPELINES = (
     ("genai-otel processor, all rules, 1 worker", 1, None, 1),
-    ("genai-otel processor, all rules, 2 workers, 4 clients", 2, None, 4),
+    ("genai-otel processor, all rules, 2 workers, 8 clients", 2, None, 8),
     ("genai-otel processor, normalise + cost, 1 worker", 1, "normalize-cost", 1),
-    ("genai-otel processor, normalise + cost, 2 workers, 4 clients", 2, "normalize-cost", 4),
+    ("genai-otel processor, normalise + cost, 2 workers, 8 clients", 2, "normalize-cost", 8),
     ("Go collector, pure-collector.yaml (OTTL)", 0, None, 1),
-    ("Go collector, pure-collector.yaml (OTTL), 4 clients", 0, None, 4),
+    ("Go collector, pure-collector.yaml (OTTL), 8 clients", 0, None, 8),
 )
 # The same work as the generated OTTL config: renames into the latest conventions, then cost.
 SAME_WORK_CONFIG = "rules:\n  - normalize\n  - cost\n"
@@ -209,7 +209,7 @@ def main() -> None:
     requests = [
         export_request(ATTRIBUTES, args.batch, "openai.chat", n) for n in range(0, args.spans, args.batch)
     ]
-    print(f"\n{args.spans} spans in batches of {args.batch} (OTLP/gRPC in and out), one client\n")
+    print(f"\n{args.spans} spans in batches of {args.batch} (OTLP/gRPC in and out)\n")
     print(
         f"| {'pipeline':<60} | {'spans/s':>9} | cores used | spans/CPU-s | ack p50 ms | ack p99 ms "
         "| delivered p50 ms | delivered p99 ms |"
