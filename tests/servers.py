@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,16 @@ from pathlib import Path
 
 from genai_otel.testing.net import free_port, wait_for_port
 
-__all__ = ["free_port", "wait_for_port"]
+__all__ = ["free_port", "wait_for_port", "wait_until"]
+
+
+def wait_until(predicate, timeout: float = 20.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test clearly after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"condition not met within {timeout} s"
+        time.sleep(0.02)
+
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("GENAI_OTEL_CACHE", Path.home() / ".cache" / "genai-otel"))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from genai_otel.processor.service import ProcessorService
 from genai_otel.testing.conformance import check_spans, format_violations, span_view
 from genai_otel.testing.otlp_receiver import OtlpReceiver
 
+from .servers import wait_until
 from .venvs import ensure
 
 APP = Path(__file__).parent / "apps" / "dialects_app.py"
@@ -50,9 +50,7 @@ def processed(request, model_server, tmp_path) -> list:
                 timeout=180,
             )
             assert done.returncode == 0, done.stderr[-3000:]
-            deadline = time.monotonic() + 20
-            while len(downstream.spans()) < 3 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: len(downstream.spans()) >= 3)
         return [span_view(span) for _, span in downstream.spans()]
 
 

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from genai_otel import semconv as sc
 from genai_otel.processor.service import ProcessorService
 
 from .backends import BIN, ensure_built, jaeger
-from .servers import REPO, free_port, run_server
+from .servers import REPO, free_port, run_server, wait_until
 from .test_processor import OPENLLMETRY
 
 CONFIGS = sorted((REPO / "collector-config").glob("*.yaml"))
@@ -33,6 +36,19 @@ def _collector(config: Path, port: int, env: dict):
         "--set=service.telemetry.metrics.level=none",
     ]
     return run_server(command, port, env=env, timeout=60)
+
+
+@contextmanager
+def _app(port: int) -> Iterator[Any]:
+    """A tracer of an app exporting each span over OTLP/gRPC to 127.0.0.1:``port`` as it ends."""
+    provider = TracerProvider()
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
+    )
+    try:
+        yield provider.get_tracer("app")
+    finally:
+        provider.shutdown()
 
 
 def test_every_collector_config_passes_the_real_collectors_validation():
@@ -64,15 +80,11 @@ def test_app_to_collector_to_processor_to_jaeger(tmp_path: Path):
         }
         config = REPO / "collector-config" / "app-collector-to-processor.yaml"
         with _collector(config, port, env):
-            provider = TracerProvider()
-            provider.add_span_processor(
-                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
-            )
-            with provider.get_tracer("app").start_as_current_span(
-                "openai.chat", attributes=OPENLLMETRY
-            ) as span:
+            with (
+                _app(port) as tracer,
+                tracer.start_as_current_span("openai.chat", attributes=OPENLLMETRY) as span,
+            ):
                 trace_id = format(span.get_span_context().trace_id, "032x")
-            provider.shutdown()
             found = backend.wait_for_trace(trace_id, min_spans=1)
     [span] = found["spans"]
     tags = {t["key"]: t["value"] for t in span["tags"]}
@@ -90,7 +102,6 @@ def test_pure_collector_config_is_current():
 
 
 def test_pure_collector_normalises_and_costs_with_ottl_alone():
-    from genai_otel import semconv as sc
     from genai_otel.processor import CostRule, NormalizeRule, SpanRecord, apply_rules
     from genai_otel.testing.conformance import span_view
     from genai_otel.testing.otlp_receiver import OtlpReceiver
@@ -109,18 +120,11 @@ def test_pure_collector_normalises_and_costs_with_ottl_alone():
         }
         config = REPO / "collector-config" / "pure-collector.yaml"
         with _collector(config, port, env):
-            provider = TracerProvider()
-            provider.add_span_processor(
-                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
-            )
-            tracer = provider.get_tracer("app")
-            for name, attributes in dialect_spans:
-                with tracer.start_as_current_span(name, attributes=attributes):
-                    pass
-            provider.shutdown()
-            deadline = time.monotonic() + 20
-            while len(downstream.spans()) < 2 and time.monotonic() < deadline:
-                time.sleep(0.1)
+            with _app(port) as tracer:
+                for name, attributes in dialect_spans:
+                    with tracer.start_as_current_span(name, attributes=attributes):
+                        pass
+            wait_until(lambda: len(downstream.spans()) >= 2)
     spans = {span.name: span_view(span).attributes for _, span in downstream.spans()}
     for name, attributes in dialect_spans:
         got = spans[name]
@@ -142,7 +146,6 @@ def test_loadbalanced_processors_each_see_whole_traces(tmp_path: Path):
     processor instances: every span of a trace reaches the same instance (each forwards to its own
     receiver here, to tell them apart), both get traces, and a tool call repeated across separate requests
     of one trace is flagged by the loop rule."""
-    from genai_otel import semconv as sc
     from genai_otel.testing.conformance import span_view
     from genai_otel.testing.otlp_receiver import OtlpReceiver
 
@@ -166,22 +169,14 @@ def test_loadbalanced_processors_each_see_whole_traces(tmp_path: Path):
         }
         config = REPO / "collector-config" / "app-collector-to-processors-loadbalanced.yaml"
         with _collector(config, port, env):
-            provider = TracerProvider()  # SimpleSpanProcessor: every span is its own request
-            provider.add_span_processor(
-                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
-            )
-            tracer = provider.get_tracer("app")
-            for _ in range(12):
-                with tracer.start_as_current_span(
-                    "invoke_agent", attributes={sc.GEN_AI_OPERATION_NAME: "invoke_agent"}
-                ):
-                    for _ in range(3):
-                        with tracer.start_as_current_span("execute_tool search", attributes=tool_call):
-                            pass
-            provider.shutdown()
-            deadline = time.monotonic() + 30
-            while len(first.spans()) + len(second.spans()) < 48 and time.monotonic() < deadline:
-                time.sleep(0.1)
+            with _app(port) as tracer:  # every span its own request
+                for _ in range(12):
+                    agent = {sc.GEN_AI_OPERATION_NAME: "invoke_agent"}
+                    with tracer.start_as_current_span("invoke_agent", attributes=agent):
+                        for _ in range(3):
+                            with tracer.start_as_current_span("execute_tool search", attributes=tool_call):
+                                pass
+            wait_until(lambda: len(first.spans()) + len(second.spans()) >= 48, timeout=30)
     traces_at = [
         {
             span.trace_id: [span_view(s).attributes for _, s in r.spans() if s.trace_id == span.trace_id]
@@ -202,7 +197,6 @@ def test_collector_sends_otlp_http_json_gzip_to_the_processor(tmp_path: Path):
     """The real collector's otlphttp exporter, JSON-encoded and gzip-compressed (what JavaScript SDKs and
     many collectors send), into the processor's OTLP/HTTP port: ids survive the hex mapping, the span is
     enriched."""
-    from genai_otel import semconv as sc
     from genai_otel.testing.conformance import span_view
     from genai_otel.testing.otlp_receiver import OtlpReceiver
 
@@ -228,18 +222,12 @@ def test_collector_sends_otlp_http_json_gzip_to_the_processor(tmp_path: Path):
             "service: {pipelines: {traces: {receivers: [otlp], exporters: [otlphttp]}}}\n"
         )
         with _collector(config, port, {**os.environ, "OTLP_LISTEN": f"127.0.0.1:{port}"}):
-            provider = TracerProvider()
-            provider.add_span_processor(
-                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
-            )
-            with provider.get_tracer("app").start_as_current_span(
-                "openai.chat", attributes=OPENLLMETRY
-            ) as span:
+            with (
+                _app(port) as tracer,
+                tracer.start_as_current_span("openai.chat", attributes=OPENLLMETRY) as span,
+            ):
                 sent = span.get_span_context()
-            provider.shutdown()
-            deadline = time.monotonic() + 30
-            while not downstream.spans() and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_until(lambda: downstream.spans(), timeout=30)
     [(_, received)] = downstream.spans()
     assert int.from_bytes(received.trace_id, "big") == sent.trace_id
     assert int.from_bytes(received.span_id, "big") == sent.span_id
@@ -253,7 +241,6 @@ def test_tempo_and_metrics_config_feeds_the_grafana_dashboard():
     endpoint, and every metric the Grafana dashboard queries is in the Prometheus scrape."""
     import json
     import re
-    import time
     import urllib.request
 
     from genai_otel.testing.otlp_receiver import OtlpReceiver
@@ -276,38 +263,32 @@ def test_tempo_and_metrics_config_feeds_the_grafana_dashboard():
         }
         config = REPO / "collector-config" / "processor-to-tempo-and-metrics.yaml"
         with _collector(config, port, env):
-            provider = TracerProvider()
-            provider.add_span_processor(
-                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True))
-            )
-            tracer = provider.get_tracer("app")
-            for attributes in (
-                {
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.provider.name": "openai",
-                    "gen_ai.request.model": "gpt-4o",
-                    "gen_ai.usage.input_tokens": 10,
-                    "gen_ai.usage.output_tokens": 5,
-                    "genai_otel.usage.cost": 0.0001,
-                },
-                {
-                    "gen_ai.operation.name": "invoke_agent",
-                    "gen_ai.agent.name": "planner",
-                    "error.type": "Timeout",
-                },
-            ):
-                with tracer.start_as_current_span("call", attributes=attributes):
-                    pass
-            provider.shutdown()
-            deadline, scrape = time.monotonic() + 30, ""
-            while time.monotonic() < deadline:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{metrics_port}/metrics", timeout=5
-                ) as response:
-                    scrape = response.read().decode()
-                if all(name in scrape for name in wanted) and len(tempo.spans()) == 2:
-                    break
-                time.sleep(0.5)
+            with _app(port) as tracer:
+                for attributes in (
+                    {
+                        sc.GEN_AI_OPERATION_NAME: "chat",
+                        sc.GEN_AI_PROVIDER_NAME: "openai",
+                        sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+                        sc.GEN_AI_USAGE_INPUT_TOKENS: 10,
+                        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
+                        sc.GENAI_OTEL_USAGE_COST: 0.0001,
+                    },
+                    {
+                        sc.GEN_AI_OPERATION_NAME: "invoke_agent",
+                        sc.GEN_AI_AGENT_NAME: "planner",
+                        sc.ERROR_TYPE: "Timeout",
+                    },
+                ):
+                    with tracer.start_as_current_span("call", attributes=attributes):
+                        pass
+
+            def scraped() -> str:
+                url = f"http://127.0.0.1:{metrics_port}/metrics"
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return response.read().decode()
+
+            wait_until(lambda: all(name in scraped() for name in wanted) and len(tempo.spans()) == 2, 30)
+            scrape = scraped()
     missing = [name for name in wanted if name not in scrape]
     assert not missing, f"dashboard queries metrics the collector does not produce: {missing}"
     assert len(tempo.spans()) == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import grpc
 import pytest
@@ -22,7 +21,7 @@ from genai_otel.processor.service import EXPORT_METHOD, ProcessorService
 from genai_otel.testing.conformance import span_view
 from genai_otel.testing.otlp_receiver import OtlpReceiver
 
-from .servers import free_port
+from .servers import free_port, wait_until
 from .test_processor import OPENLLMETRY
 
 CHAT = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openai"}
@@ -38,19 +37,12 @@ def _send(endpoint: str, count: int, attributes: dict) -> None:
     provider.shutdown()
 
 
-def _wait(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_spans_are_enriched_on_the_way_through(tmp_path):
     with OtlpReceiver() as downstream:
         forward = downstream.endpoint.removeprefix("http://")
         with ProcessorService("127.0.0.1:0", forward, tmp_path / "spool") as service:
             _send(f"127.0.0.1:{service.port}", 1, OPENLLMETRY)
-            _wait(lambda: len(downstream.spans()) == 1)
+            wait_until(lambda: len(downstream.spans()) == 1)
     [(_scope, span)] = downstream.spans()
     a = span_view(span).attributes
     assert a[sc.GEN_AI_PROVIDER_NAME] == "openai" and a[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1000
@@ -73,7 +65,7 @@ def test_repeated_tool_calls_in_one_trace_are_flagged_across_requests(tmp_path):
                     with tracer.start_as_current_span("execute_tool search", attributes=tool):
                         pass
             provider.shutdown()
-            _wait(lambda: len(downstream.spans()) == 5)
+            wait_until(lambda: len(downstream.spans()) == 5)
     tools = [span_view(span) for _, span in downstream.spans() if span.name == "execute_tool search"]
     assert [v.attributes.get(sc.GENAI_OTEL_LOOP_REPEATS) for v in tools] == [None, None, 3, 4]
 
@@ -87,7 +79,7 @@ def test_no_loss_across_a_downstream_outage_and_a_processor_restart(tmp_path):
     assert len(first.spool) > 0
     receiver = OtlpReceiver(port=downstream_port)
     with receiver, ProcessorService("127.0.0.1:0", f"127.0.0.1:{downstream_port}", spool):
-        _wait(lambda: len(receiver.spans()) == 25)
+        wait_until(lambda: len(receiver.spans()) == 25)
     assert sorted(span.name for _, span in receiver.spans()) == sorted(f"openai.chat {i}" for i in range(25))
 
 
@@ -103,8 +95,8 @@ def test_a_full_memory_queue_spills_to_disk_in_order_and_nothing_is_lost(tmp_pat
     assert len(first.spool) == 12 and first.queue.in_memory == 0
     receiver = OtlpReceiver(port=downstream_port)
     with receiver, ProcessorService("127.0.0.1:0", f"127.0.0.1:{downstream_port}", spool) as second:
-        _wait(lambda: len(receiver.spans()) == 12)
-        _wait(lambda: len(second.spool) == 0)
+        wait_until(lambda: len(receiver.spans()) == 12)
+        wait_until(lambda: len(second.spool) == 0)
     assert sorted(span.name for _, span in receiver.spans()) == sorted(f"openai.chat {i}" for i in range(12))
 
 
@@ -130,7 +122,7 @@ def test_malformed_protobuf_is_invalid_argument_and_the_service_keeps_serving(tm
             assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
             assert service.counters.rejected == 1
             _send(f"127.0.0.1:{service.port}", 1, {sc.GEN_AI_OPERATION_NAME: "chat"})
-            _wait(lambda: len(downstream.spans()) == 1)
+            wait_until(lambda: len(downstream.spans()) == 1)
 
 
 def test_spans_with_bad_ids_are_a_partial_success_and_the_rest_goes_on(tmp_path):
@@ -148,7 +140,7 @@ def test_spans_with_bad_ids_are_a_partial_success_and_the_rest_goes_on(tmp_path)
                     EXPORT_METHOD, response_deserializer=ExportTraceServiceResponse.FromString
                 )
                 answer = call(request.SerializeToString(), timeout=5)
-            _wait(lambda: len(downstream.spans()) == 2)
+            wait_until(lambda: len(downstream.spans()) == 2)
             assert service.counters.rejected == 2 and service.counters.received == 2
     assert answer.partial_success.rejected_spans == 2
     assert "invalid trace or span id" in answer.partial_success.error_message
@@ -233,7 +225,7 @@ def test_otlp_http_in_protobuf_and_json_gzip_or_not(tmp_path):
             assert json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"  # the span with a non-hex id
             code, kind, body = _post(url, gzip.compress(plain), "application/json; charset=utf-8", "gzip")
             assert code == 200 and json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"
-            _wait(lambda: len(downstream.spans()) == 3)
+            wait_until(lambda: len(downstream.spans()) == 3)
     views = [span_view(span) for _, span in downstream.spans()]
     assert all(v.attributes[sc.GEN_AI_PROVIDER_NAME] == "openai" for v in views)
     from_json = [span for _, span in downstream.spans() if span.trace_id.hex() == trace_hex]
@@ -304,7 +296,7 @@ def test_otlp_http_errors_are_clear_status_answers(tmp_path):
             assert answer.startswith(b"HTTP/1.1 200"), answer
             deflated = zlib.compress(VALID)
             assert _post(url, deflated, "application/x-protobuf", "deflate")[0] == 200  # still serving
-            _wait(lambda: len(downstream.spans()) == 2)  # chunked and deflated
+            wait_until(lambda: len(downstream.spans()) == 2)  # chunked and deflated
 
 
 # -- the decoder under fuzzing: any bytes get a clear answer, never a crash ---------------------------
@@ -430,8 +422,8 @@ def test_the_service_reports_its_own_metrics(tmp_path):
             metrics_listen="127.0.0.1:0",
         ) as service:
             _send(f"127.0.0.1:{service.port}", 3, {sc.GEN_AI_OPERATION_NAME: "chat"})
-            _wait(lambda: len(downstream.spans()) == 3)
-            _wait(lambda: service.counters.forwarded == 3)
+            wait_until(lambda: len(downstream.spans()) == 3)
+            wait_until(lambda: service.counters.forwarded == 3)
             data = reader.get_metrics_data()
             scrape = _prometheus(f"http://127.0.0.1:{service.metrics_port}/metrics")
             assert _post(f"http://127.0.0.1:{service.metrics_port}/other", b"", "text/plain")[0] in (404, 501)
@@ -457,7 +449,7 @@ class _OutputWatch:
         self._reader.start()
 
     def wait_for(self, text: str, count: int) -> None:
-        _wait(lambda: "".join(self.lines).count(text) >= count)
+        wait_until(lambda: "".join(self.lines).count(text) >= count)
 
     def text(self) -> str:
         self._reader.join(timeout=10)
@@ -516,7 +508,7 @@ def test_worker_processes_share_the_port_and_lose_nothing(tmp_path):
             output.wait_for("genai-otel processor: OTLP/gRPC", 2)  # both workers listen, not just the first
             for _ in range(4):  # separate exporters: separate connections the kernel spreads over workers
                 _send(f"127.0.0.1:{port}", 5, {sc.GEN_AI_OPERATION_NAME: "chat"})
-            _wait(lambda: len(downstream.spans()) == 20)
+            wait_until(lambda: len(downstream.spans()) == 20)
             scrapes = [_prometheus(f"http://127.0.0.1:{metrics_port + i}/metrics") for i in range(2)]
             assert sum(scrape["genai_otel_processor_received_total"] for scrape in scrapes) == 20
         finally:
@@ -605,7 +597,7 @@ def test_service_evaluates_accepted_spans_and_sends_results_downstream(tmp_path)
             ):
                 pass
             provider.shutdown()
-            _wait(lambda: len(downstream.spans()) == 3)
+            wait_until(lambda: len(downstream.spans()) == 3)
         # stop() drained the evaluations and flushed their events
         events = downstream.logs()
     spans = {span.span_id: span for _, span in downstream.spans()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent import futures
 
 import pytest
@@ -16,7 +15,7 @@ from genai_otel import semconv as sc
 from genai_otel.config import Settings
 from genai_otel.propagation.policy import BaggagePolicy
 
-from .servers import serve_asgi
+from .servers import serve_asgi, wait_until
 
 
 def _remote(carrier):
@@ -160,7 +159,7 @@ def test_http_hop_continues_the_trace_with_agent_baggage(otel, http_agent_servic
         HTTPXClientInstrumentor().uninstrument()
     assert answer == {"path": "supervisor>researcher", "conversation": "conv-http", "leaked": None}
     # The server span ends after the response is sent: wait for it rather than race it.
-    _wait_for(lambda: {"SERVER", "CLIENT"} <= {s.kind.name for s in otel.spans()})
+    wait_until(lambda: {"SERVER", "CLIENT"} <= {s.kind.name for s in otel.spans()})
     spans = otel.spans()
     supervisor = next(s for s in spans if s.name == "invoke_agent supervisor")
     researcher = next(s for s in spans if s.name == "invoke_agent researcher")
@@ -190,18 +189,10 @@ def test_hostile_baggage_over_real_http_is_dropped_and_the_request_served(otel, 
     )
     assert response.status_code == 200
     assert response.json() == {"path": "researcher", "conversation": None, "leaked": None}
-    _wait_for(lambda: any(s.name == "invoke_agent researcher" for s in otel.spans()))
+    wait_until(lambda: any(s.name == "invoke_agent researcher" for s in otel.spans()))
     researcher = next(s for s in otel.spans() if s.name == "invoke_agent researcher")
     assert format(researcher.context.trace_id, "032x") == trace_id  # the trace continues
     assert researcher.attributes[sc.GENAI_OTEL_AGENT_HOPS] == 1
-
-
-def _wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def _ancestors(span, spans):
@@ -304,7 +295,7 @@ def test_requests_client_to_flask_server(otel, flask_agent_service):
         otel_context.detach(token)
         RequestsInstrumentor().uninstrument()
     assert answer == {"path": "supervisor>critic", "leaked": None}
-    _wait_for(lambda: {"SERVER", "CLIENT"} <= {s.kind.name for s in otel.spans()})
+    wait_until(lambda: {"SERVER", "CLIENT"} <= {s.kind.name for s in otel.spans()})
     critic = next(s for s in otel.spans() if s.name == "invoke_agent critic")
     assert [s.kind.name for s in _ancestors(critic, otel.spans())] == ["SERVER", "CLIENT", "INTERNAL"]
 
