@@ -309,7 +309,8 @@ def test_loop_flags_mark_repeated_tool_calls_within_a_trace():
 
 
 def test_loop_flags_forget_idle_traces_and_stay_bounded():
-    rule = LoopFlagRule(threshold=2, window_seconds=0.05, max_traces=3)
+    now = [100.0]
+    rule = LoopFlagRule(threshold=2, window_seconds=5, max_traces=3, clock=lambda: now[0])
 
     def call(trace_id: int) -> SpanRecord:
         record = SpanRecord(
@@ -321,9 +322,7 @@ def test_loop_flags_forget_idle_traces_and_stay_bounded():
 
     call(1)
     assert call(1).attributes[sc.GENAI_OTEL_LOOP_REPEATS] == 2
-    import time
-
-    time.sleep(0.1)  # trace 1 idles past the window: its history is gone
+    now[0] += 5.1  # trace 1 idles past the window: its history is gone
     assert sc.GENAI_OTEL_LOOP_REPEATS not in call(1).attributes
     for trace_id in range(2, 10):
         call(trace_id)

@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -561,6 +562,8 @@ class LoopFlagRule:
     window_seconds: float = 300.0
     max_traces: int = 10_000
     name: str = "loop_flags"
+    #: Seconds, monotonic (tests move it by hand).
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     _traces: OrderedDict[Any, _TraceCalls] = field(default_factory=OrderedDict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -572,7 +575,7 @@ class LoopFlagRule:
         name, given = attrs.get(fields[0]), attrs.get(fields[1])
         digest = hashlib.blake2b(str(given).encode(), digest_size=8).hexdigest() if given is not None else ""
         key = (attrs[semconv.GEN_AI_OPERATION_NAME], str(name), digest)
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             calls = self._calls_of(span.trace_id, now)
             count = calls.counts[key] = calls.counts.get(key, 0) + 1
