@@ -19,6 +19,7 @@ from genai_otel import semconv
 from genai_otel.config import PRICES_FILE
 from genai_otel.processor.model import Rule, SpanRecord
 from genai_otel.telemetry.content import shorten
+from genai_otel.testing.conformance import expected_name, shape_of
 
 
 def _read_table(path: str) -> dict[str, Any]:
@@ -216,8 +217,6 @@ def _fit_shape(span: SpanRecord) -> None:
     """A normalised foreign span takes the latest conventions' shape: its name from the template
     (``openai.chat`` -> ``chat gpt-4o``) and no GenAI attribute the operation does not have (OpenLLMetry's
     embedding inputs as ``gen_ai.input.messages``, a response id on embeddings, ...)."""
-    from genai_otel.testing.conformance import expected_name, shape_of
-
     attrs = span.attributes
     shape = shape_of(attrs)
     if shape is None:
