@@ -109,6 +109,11 @@ def test_durable_mode_has_every_request_on_disk_before_the_answer(tmp_path):
         assert len(service.spool) == 5 and service.queue.in_memory == 0
     finally:
         service.stop(drain_seconds=0.2)
+    with OtlpReceiver() as downstream:  # a restart with the downstream up sends the spool, counted
+        forward = downstream.endpoint.removeprefix("http://")
+        with ProcessorService("127.0.0.1:0", forward, tmp_path / "spool") as resumed:
+            wait_until(lambda: resumed.counters.forwarded == 5 and not len(resumed.spool))
+        assert len(downstream.spans()) == 5
 
 
 def test_malformed_protobuf_is_invalid_argument_and_the_service_keeps_serving(tmp_path):

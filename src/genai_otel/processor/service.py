@@ -109,51 +109,58 @@ class Queue:
         self.spool = Spool(spool_dir, max_spool_bytes, self._lock)
         self.durable = durable
         self.max_memory_bytes = 0 if durable else max_memory_bytes
-        self._memory: deque[bytes] = deque()
+        self._memory: deque[tuple[bytes, int]] = deque()  # (request, its span count)
         self._memory_bytes = 0
 
     @property
     def in_memory(self) -> int:
         return len(self._memory)
 
-    def put(self, data: bytes) -> str | None:
-        """Queue a request: ``"memory"``, ``"spool"``, or ``None`` when both are full."""
+    def put(self, data: bytes, spans: int) -> str | None:
+        """Queue a request of ``spans`` spans: ``"memory"``, ``"spool"``, or ``None`` when both are full."""
         with self._lock:
             if not self.spool.head() and self._memory_bytes + len(data) <= self.max_memory_bytes:
-                self._memory.append(data)
+                self._memory.append((data, spans))
                 self._memory_bytes += len(data)
                 self._lock.notify()
                 return "memory"
             return "spool" if self.spool.put(data) else None
 
-    def next(self, timeout: float) -> tuple[bytes, Callable[[], None]] | None:
-        """The oldest request and the callback that removes it once the downstream took it."""
+    def next(self, timeout: float) -> tuple[bytes, int | None, Callable[[], None]] | None:
+        """The oldest request, its span count (None when it comes from the spool, which stores requests
+        only) and the callback that removes it once the downstream took it."""
         with self._lock:
             if not self._memory and not self.spool.head():
                 self._lock.wait(timeout)
             if self._memory:
-                return self._memory[0], self._pop_memory
+                return *self._memory[0], self._pop_memory
             path = self.spool.head()
         if path is None:
             return None
-        return path.read_bytes(), lambda: self.spool.done(path)
+        return path.read_bytes(), None, lambda: self.spool.done(path)
 
     def _pop_memory(self) -> None:
         with self._lock:
-            self._memory_bytes -= len(self._memory.popleft())
+            self._memory_bytes -= len(self._memory.popleft()[0])
 
     def spill(self) -> int:
         """On stop: what is still in memory goes to the spool, so a restart sends it."""
         with self._lock:
             pending, self._memory = list(self._memory), deque()
             self._memory_bytes = 0
-        kept = sum(1 for data in pending if self.spool.put(data))
+        kept = sum(1 for data, _spans in pending if self.spool.put(data))
         if kept < len(pending):
             _logger.error("spool full on stop: %d request(s) could not be kept", len(pending) - kept)
         return kept
 
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _span_count(data: bytes) -> int:
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(data)
+    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+
 
 #: The service's own metrics: (name, counter or gauge, unit, description).
 SERVICE_METRICS = (
@@ -314,7 +321,7 @@ class ProcessorService:
             return Ingested(
                 "invalid", f"cannot decode the OTLP request: {type(error).__name__}: {error}"[:500]
             )
-        where = self.queue.put(data) if spans else "memory"
+        where = self.queue.put(data, spans) if spans else "memory"
         if where is None:
             self.counters.add(rejected=spans + rejected)
             return Ingested("full", "queue and spool full: retry later")
@@ -353,7 +360,7 @@ class ProcessorService:
                 if self._stop.is_set():
                     break
                 continue
-            data, done = item
+            data, spans, done = item
             try:
                 export(data, timeout=10)
             except grpc.RpcError as error:
@@ -368,10 +375,7 @@ class ProcessorService:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.1
-            request = trace_service_pb2.ExportTraceServiceRequest.FromString(data)
-            self.counters.add(
-                forwarded=sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-            )
+            self.counters.add(forwarded=spans if spans is not None else _span_count(data))
             done()
         channel.close()
 
