@@ -9,8 +9,7 @@ from opentelemetry.trace import SpanKind
 import genai_otel
 from genai_otel import semconv as sc
 
-from .servers import free_port, serve_asgi
-from .test_propagation import _wait_for
+from .servers import free_port, serve_asgi, wait_until
 
 
 def _card(url: str, streaming: bool):
@@ -87,7 +86,7 @@ async def test_a2a_call_is_one_trace_with_a2a_spans_and_agent_baggage(otel, a2a_
         HTTPXClientInstrumentor().uninstrument()
     assert events
     method = "SendStreamingMessage" if streaming else "SendMessage"
-    _wait_for(lambda: any(s.kind is SpanKind.SERVER and s.name == method for s in otel.spans()))
+    wait_until(lambda: any(s.kind is SpanKind.SERVER and s.name == method for s in otel.spans()))
     spans = [s for s in otel.spans() if s.instrumentation_scope.name != "a2a-python-sdk"]
     client_span = next(s for s in spans if s.kind is SpanKind.CLIENT and s.name == method)
     server_span = next(s for s in spans if s.kind is SpanKind.SERVER and s.name == method)

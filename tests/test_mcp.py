@@ -9,8 +9,7 @@ from opentelemetry.trace import SpanKind
 import genai_otel
 from genai_otel.instrumentation.mcp import MCP_SERVER_HOST
 
-from .servers import serve_asgi
-from .test_propagation import _wait_for
+from .servers import serve_asgi, wait_until
 
 
 @pytest.fixture
@@ -45,7 +44,7 @@ async def _call_whoami(url: str) -> str:
 async def test_mcp_call_continues_the_trace_with_agent_baggage(otel, mcp_server_url):
     async with genai_otel.agent("supervisor") as sup:
         assert await _call_whoami(mcp_server_url) == "supervisor>librarian"
-    _wait_for(lambda: any(s.name == "invoke_agent librarian" for s in otel.spans()))
+    wait_until(lambda: any(s.name == "invoke_agent librarian" for s in otel.spans()))
     spans = otel.spans()
     librarian = next(s for s in spans if s.name == "invoke_agent librarian")
     server = next(s for s in spans if s.kind is SpanKind.SERVER and s.name == "tools/call whoami")

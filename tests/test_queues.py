@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind
 import genai_otel
 from genai_otel import semconv as sc
 
-from .test_propagation import _wait_for
+from .servers import wait_until
 
 
 def _fresh_context():
@@ -194,7 +194,7 @@ def test_kafka_headers_through_confluent_mock_cluster(otel):
     finally:
         otel_context.detach(token)
         consumer.close()
-    _wait_for(lambda: any(s.name == "invoke_agent worker" for s in otel.spans()))
+    wait_until(lambda: any(s.name == "invoke_agent worker" for s in otel.spans()))
     spans = otel.spans()
     supervisor = next(s for s in spans if s.name == "invoke_agent supervisor")
     worker = next(s for s in spans if s.name == "invoke_agent worker")
