@@ -20,6 +20,11 @@ class SpanRecord:
     #: The span's trace (bytes from OTLP, an int in-process): rules that look across a trace key on it.
     trace_id: Any = None
     span_id: Any = None
+    #: Log records (OTLP logs) travel as records too: ``name`` is the event name, ``attributes`` the log
+    #: attributes, and ``body`` the log body decoded to Python values (str, int, float, bool, bytes, list,
+    #: dict or None). Rules treat a body as content. ``None`` for spans.
+    body: Any = None
+    is_log: bool = False
 
 
 class Rule(Protocol):
