@@ -14,14 +14,12 @@ are dropped from an otherwise good request, answered as an OTLP partial success;
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,137 +27,15 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.trace import SpanContext, TraceFlags
 
-from genai_otel.processor import otlp_http
 from genai_otel.processor.config_file import ProcessorConfig
 from genai_otel.processor.config_file import load as load_config
 from genai_otel.processor.evaluation import EvaluationRunner
+from genai_otel.processor.http_server import MAX_MESSAGE, metrics_server, otlp_http_server
 from genai_otel.processor.model import Rule, SpanRecord, apply_rules_to_batch
 from genai_otel.processor.otlp import drop_invalid_spans, enrich_request
+from genai_otel.processor.queue import EXPORT_METHOD, Counters, Queue, span_count
 
 _logger = logging.getLogger("genai_otel.processor")
-MAX_MESSAGE = 64 * 1024 * 1024
-
-
-@dataclass
-class Counters:
-    received: int = 0
-    forwarded: int = 0
-    rejected: int = 0
-    retries: int = 0
-    spilled: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, **deltas: int) -> None:
-        with self.lock:
-            for name, delta in deltas.items():
-                setattr(self, name, getattr(self, name) + delta)
-
-
-class Spool:
-    """An ordered, durable queue of serialized requests in a directory (guarded by its owner's lock)."""
-
-    def __init__(self, directory: Path, max_bytes: int, lock: threading.Condition) -> None:
-        self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.max_bytes = max_bytes
-        self._lock = lock
-        files = sorted(self.directory.glob("*.pb"))
-        self._files = files
-        self._bytes = sum(f.stat().st_size for f in files)
-        self._next = int(files[-1].stem) + 1 if files else 0
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._files)
-
-    def put(self, data: bytes) -> bool:
-        with self._lock:
-            if self._bytes + len(data) > self.max_bytes:
-                return False
-            path = self.directory / f"{self._next:016d}.pb"
-            self._next += 1
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.rename(path)
-            self._files.append(path)
-            self._bytes += len(data)
-            self._lock.notify()
-            return True
-
-    def head(self) -> Path | None:
-        return self._files[0] if self._files else None
-
-    def done(self, path: Path) -> None:
-        with self._lock:
-            self._bytes -= path.stat().st_size
-            path.unlink()
-            self._files.remove(path)
-
-
-class Queue:
-    """A bounded memory queue in front of the spool. While the spool holds a backlog, new requests join it
-    on disk, so the forwarder's memory-then-spool order is arrival order (across a restart, requests
-    spilled from memory on stop follow the backlog: OTLP does not order requests)."""
-
-    def __init__(self, spool_dir: Path, max_spool_bytes: int, max_memory_bytes: int, durable: bool) -> None:
-        self._lock = threading.Condition()
-        self.spool = Spool(spool_dir, max_spool_bytes, self._lock)
-        self.durable = durable
-        self.max_memory_bytes = 0 if durable else max_memory_bytes
-        self._memory: deque[tuple[bytes, int]] = deque()  # (request, its span count)
-        self._memory_bytes = 0
-
-    @property
-    def in_memory(self) -> int:
-        return len(self._memory)
-
-    def put(self, data: bytes, spans: int) -> str | None:
-        """Queue a request of ``spans`` spans: ``"memory"``, ``"spool"``, or ``None`` when both are full."""
-        with self._lock:
-            if not self.spool.head() and self._memory_bytes + len(data) <= self.max_memory_bytes:
-                self._memory.append((data, spans))
-                self._memory_bytes += len(data)
-                self._lock.notify()
-                return "memory"
-            return "spool" if self.spool.put(data) else None
-
-    def next(self, timeout: float) -> tuple[bytes, int | None, Callable[[], None]] | None:
-        """The oldest request, its span count (None when it comes from the spool, which stores requests
-        only) and the callback that removes it once the downstream took it."""
-        with self._lock:
-            if not self._memory and not self.spool.head():
-                self._lock.wait(timeout)
-            if self._memory:
-                return *self._memory[0], self._pop_memory
-            path = self.spool.head()
-        if path is None:
-            return None
-        return path.read_bytes(), None, lambda: self.spool.done(path)
-
-    def _pop_memory(self) -> None:
-        with self._lock:
-            self._memory_bytes -= len(self._memory.popleft()[0])
-
-    def spill(self) -> int:
-        """On stop: what is still in memory goes to the spool, so a restart sends it."""
-        with self._lock:
-            pending, self._memory = list(self._memory), deque()
-            self._memory_bytes = 0
-        kept = sum(1 for data, _spans in pending if self.spool.put(data))
-        if kept < len(pending):
-            _logger.error("spool full on stop: %d request(s) could not be kept", len(pending) - kept)
-        return kept
-
-
-EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-
-
-def _span_count(data: bytes) -> int:
-    request = trace_service_pb2.ExportTraceServiceRequest.FromString(data)
-    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
 
 
 #: The service's own metrics: (name, counter or gauge, unit, description).
@@ -239,8 +115,8 @@ class ProcessorService:
             )
         )
         self.port = self.server.add_insecure_port(listen)
-        self.http = _http_server(self, http_listen) if http_listen else None
-        self.metrics_http = _metrics_server(self, metrics_listen) if metrics_listen else None
+        self.http = otlp_http_server(self, http_listen) if http_listen else None
+        self.metrics_http = metrics_server(self, metrics_listen) if metrics_listen else None
         self._register_metrics(meter_provider)
         self._stop = threading.Event()
         self._forwarder = threading.Thread(
@@ -375,7 +251,7 @@ class ProcessorService:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.1
-            self.counters.add(forwarded=spans if spans is not None else _span_count(data))
+            self.counters.add(forwarded=spans if spans is not None else span_count(data))
             done()
         channel.close()
 
@@ -420,87 +296,6 @@ class ProcessorService:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-def _http_server(service: ProcessorService, listen: str) -> Any:
-    """OTLP/HTTP (``POST /v1/traces``; protobuf or JSON; gzip or deflate) into the same ingest path. The
-    answer has the request's content type; errors carry a ``google.rpc.Status`` as the spec asks."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    status = {"ok": 200, "invalid": 400, "full": 503}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, code: int, body: bytes, kind: str) -> None:
-            self.send_response(code)
-            self.send_header("content-type", kind)
-            self.send_header("content-length", str(len(body)))
-            if code == 503:
-                self.send_header("retry-after", "1")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _fail(self, code: int, message: str, kind: str) -> None:
-            self._reply(code, otlp_http.error_body(code, message, kind), kind)
-
-        def do_POST(self) -> None:
-            kind = otlp_http.response_type(self.headers.get("content-type"))
-            if self.path.split("?")[0] != "/v1/traces":
-                self.close_connection = True  # the body was not read
-                return self._fail(404, "only /v1/traces is served", kind)
-            try:
-                body = otlp_http.read_body(
-                    self.rfile,
-                    self.headers.get("content-length"),
-                    self.headers.get("transfer-encoding"),
-                    MAX_MESSAGE,
-                )
-                raw = otlp_http.decode_request(
-                    body, self.headers.get("content-type"), self.headers.get("content-encoding"), MAX_MESSAGE
-                )
-            except otlp_http.HttpError as error:
-                self.close_connection = error.code in (400, 411, 413)  # the rest of the body may be unread
-                return self._fail(error.code, str(error), kind)
-            outcome = service.ingest(raw)
-            if outcome.status == "ok":
-                return self._reply(200, otlp_http.encode_response(outcome.response(), kind), kind)
-            self._fail(status[outcome.status], outcome.message, kind)
-
-    host, _, port = listen.rpartition(":")
-
-    class Server(ThreadingHTTPServer):
-        allow_reuse_port = True  # several worker processes may listen on one port
-
-    server = Server((host or "127.0.0.1", int(port)), Handler)
-    server.daemon_threads = True
-    return server
-
-
-def _metrics_server(service: ProcessorService, listen: str) -> Any:
-    """``GET /metrics``: the service's own metrics for Prometheus (or a collector's prometheus receiver)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            found = self.path.split("?")[0] == "/metrics"
-            body = service.prometheus_text().encode() if found else b"only /metrics is served\n"
-            self.send_response(200 if found else 404)
-            self.send_header("content-type", "text/plain; version=0.0.4" if found else "text/plain")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    host, _, port = listen.rpartition(":")
-    server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
-    server.daemon_threads = True
-    return server
 
 
 def serve(
