@@ -59,7 +59,7 @@ def run_server(
     port: int,
     *,
     env: dict[str, str] | None = None,
-    timeout: float = 30,
+    timeout: float = 120,
     workdir: Path | None = None,
     wait_port: int | None = None,
 ) -> Iterator[Server]:
@@ -158,7 +158,7 @@ def rabbitmq_server() -> Iterator[Server]:
     }
     try:
         with run_server(
-            [require_binary("rabbitmq-server", "rabbitmq-server")], port, env=env, timeout=90, workdir=workdir
+            [require_binary("rabbitmq-server", "rabbitmq-server")], port, env=env, timeout=180, workdir=workdir
         ) as server:
             yield server
     finally:
@@ -229,7 +229,7 @@ def postgres_server() -> Iterator[str]:
         "fsync=off",
     ]
     try:
-        with run_server(argv, port, timeout=60, workdir=workdir):
+        with run_server(argv, port, timeout=120, workdir=workdir):
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

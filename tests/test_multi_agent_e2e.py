@@ -133,7 +133,7 @@ def test_loop_guard_stops_a_looping_agent_pair_across_two_services(stack):
                 PYTHONPATH=str(EXAMPLE),
             )
             services.enter_context(
-                run_server([sys.executable, str(EXAMPLE / "looping_agent.py")], port, env=env, timeout=60)
+                run_server([sys.executable, str(EXAMPLE / "looping_agent.py")], port, env=env, timeout=120)
             )
         trace_id = os.urandom(16).hex()
         response = httpx.post(

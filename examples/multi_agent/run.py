@@ -23,6 +23,9 @@ from genai_otel.testing.net import free_port, wait_for_port
 from genai_otel.testing.otlp_receiver import OtlpReceiver
 
 HERE = Path(__file__).resolve().parent
+#: How long a service may take to listen. Generous: on a loaded 2-core machine importing the SDKs alone can
+#: take tens of seconds; a service that dies is noticed at once, so a long limit costs nothing when it works.
+STARTUP_SECONDS = 180
 
 
 @contextmanager
@@ -50,7 +53,7 @@ def redis(stack: ExitStack):
     port, workdir = free_port(), stack.enter_context(tempfile.TemporaryDirectory())
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir]
     with service(argv, dict(os.environ), quiet=True) as process:
-        wait_for_port(port, 30, process)
+        wait_for_port(port, STARTUP_SECONDS, process)
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -74,7 +77,7 @@ def main() -> int:
             service([sys.executable, "researcher.py"], env) as researcher,
             service([sys.executable, "writer.py"], env),
         ):
-            wait_for_port(researcher_port, 30, researcher)
+            wait_for_port(researcher_port, STARTUP_SECONDS, researcher)
             done = subprocess.run([sys.executable, "supervisor.py"], env=env, cwd=HERE, timeout=120)
         if done.returncode != 0:
             return done.returncode

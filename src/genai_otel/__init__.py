@@ -16,10 +16,14 @@ import importlib.util
 import logging
 from typing import Any
 
-from genai_otel import messaging, propagation
-from genai_otel.agents import AgentLoopError, agent, current_agent_path, tool
-from genai_otel.config import Settings
-from genai_otel.version import __version__
+from genai_otel._conflict import check_no_foreign_package
+
+check_no_foreign_package()  # before anything else: a merged foreign package fails obscurely further down
+
+from genai_otel import messaging, propagation  # noqa: E402
+from genai_otel.agents import AgentLoopError, agent, current_agent_path, tool  # noqa: E402
+from genai_otel.config import Settings  # noqa: E402
+from genai_otel.version import __version__  # noqa: E402
 
 _logger = logging.getLogger(__name__)
 _active: dict[str, Any] = {}

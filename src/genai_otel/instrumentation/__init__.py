@@ -1,5 +1,10 @@
 """Instrumentors, one per library. Each is also an ``opentelemetry_instrumentor`` entry point."""
 
+from genai_otel._conflict import check_no_foreign_package
+
+# Entry points import this package first under opentelemetry-instrument: fail clearly, not obscurely.
+check_no_foreign_package()
+
 #: name -> "module:Class". Kept as strings so importing genai_otel imports no SDK.
 INSTRUMENTORS: dict[str, str] = {
     "openai": "genai_otel.instrumentation.openai:OpenAIInstrumentor",
