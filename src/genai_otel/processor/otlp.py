@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import struct
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
 from genai_otel.processor.model import SpanRecord
-from genai_otel.testing.conformance import otlp_value
 
 
 def any_value(value: Any) -> AnyValue:
@@ -38,10 +40,103 @@ def _attributes(kvs: Any) -> dict[str, Any]:
         value = kv.value
         kind = value.WhichOneof("value")
         if kind == "array_value" or kind == "kvlist_value":
-            attributes[kv.key] = otlp_value(value)
+            attributes[kv.key] = python_value(value)
         else:
             attributes[kv.key] = getattr(value, kind) if kind else None
     return attributes
+
+
+#: Nesting (arrays and kvlists in one another) converted to Python values; deeper values become their
+#: JSON text, so no request is refused and no conversion can exhaust Python's recursion limit.
+MAX_VALUE_NESTING = 64
+
+
+def python_value(value: Any, depth: int = 0) -> Any:
+    """An AnyValue as Python: str, bool, int, float, bytes, tuple (array), dict (kvlist) or None; parts
+    nested deeper than :data:`MAX_VALUE_NESTING` are kept as their JSON text."""
+    kind = value.WhichOneof("value")
+    if kind == "array_value" or kind == "kvlist_value":
+        if depth >= MAX_VALUE_NESTING:
+            return value_text(value)
+        if kind == "array_value":
+            return tuple(python_value(v, depth + 1) for v in value.array_value.values)
+        return {kv.key: python_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+    return getattr(value, kind) if kind else None
+
+
+def value_text(value: Any) -> str:
+    """An AnyValue as JSON text, written iteratively: any depth the decoder took, without recursion."""
+    out: list[str] = []
+    # The work list holds AnyValues to write and literal text; popped from the end.
+    work: list[Any] = [value]
+    while work:
+        item = work.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        kind = item.WhichOneof("value")
+        if kind == "array_value":
+            values = item.array_value.values
+            work.append("]")
+            for i in range(len(values) - 1, -1, -1):
+                work.append(values[i])
+                if i:
+                    work.append(",")
+            out.append("[")
+        elif kind == "kvlist_value":
+            pairs = item.kvlist_value.values
+            work.append("}")
+            for i in range(len(pairs) - 1, -1, -1):
+                work.append(pairs[i].value)
+                work.append(json.dumps(pairs[i].key) + ":")
+                if i:
+                    work.append(",")
+            out.append("{")
+        elif kind == "bytes_value":
+            out.append(json.dumps(base64.b64encode(item.bytes_value).decode()))
+        elif kind == "double_value":
+            number = item.double_value
+            out.append(json.dumps(number) if number == number and abs(number) != float("inf") else "null")
+        else:
+            out.append(json.dumps(getattr(item, kind)) if kind else "null")
+    return "".join(out)
+
+
+# -- decoding: protobuf's C decoder stops at 100 nested messages (31 kvlist levels) -------------------
+
+_decode_lock = threading.Lock()
+
+
+def parse(message_class: Any, raw: bytes, max_nesting: int = 3_000) -> Any:
+    """``message_class.FromString(raw)``, also for messages nested deeper than the protobuf runtime's
+    default limit of 100 (a kvlist attribute level costs 3), up to ``max_nesting`` (the Collector takes
+    deep attribute values; the C decoder recurses, so the depth is checked first, iteratively).
+
+    Every decode in the service goes through here: the deeper limit is a process-wide switch of the
+    protobuf runtime, so it is only on, under the lock, while a request already checked is decoded."""
+    from google.protobuf.message import DecodeError
+
+    with _decode_lock:
+        try:
+            return message_class.FromString(raw)
+        except DecodeError:
+            pass
+    from google._upb import _message as upb  # the C runtime (the service requires it, as grpc does)
+
+    from genai_otel.processor.limits import nesting_depth
+
+    depth = nesting_depth(raw, message_class.DESCRIPTOR, max_nesting)
+    if depth is None or depth <= 100:
+        raise DecodeError(
+            f"cannot decode the {message_class.DESCRIPTOR.name}"
+            + (f" (malformed, or nested deeper than {max_nesting} messages)" if depth is None else "")
+        )
+    with _decode_lock:
+        upb.SetAllowOversizeProtos(True)
+        try:
+            return message_class.FromString(raw)
+        finally:
+            upb.SetAllowOversizeProtos(False)
 
 
 # -- writing attributes back: protobuf wire format built here, parsed by upb in one C call -----------

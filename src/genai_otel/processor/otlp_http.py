@@ -46,7 +46,7 @@ def read_body(stream: Any, content_length: str | None, transfer_encoding: str | 
     if length < 0:
         raise HttpError(400, f"invalid content-length {content_length!r}")
     if length > limit:
-        raise HttpError(413, "request larger than 64 MiB")
+        raise HttpError(413, f"permanent: the request is larger than {limit} bytes")
     body = stream.read(length)
     if len(body) < length:
         raise HttpError(400, "the body is shorter than its content-length")
@@ -67,7 +67,7 @@ def _read_chunked(stream: Any, limit: int) -> bytes:
             return b"".join(chunks)
         size += chunk
         if chunk < 0 or size > limit:
-            raise HttpError(413 if chunk > 0 else 400, "request larger than 64 MiB")
+            raise HttpError(413 if chunk > 0 else 400, f"permanent: the request is larger than {limit} bytes")
         data = stream.read(chunk)
         stream.readline(3)  # the CRLF after the chunk
         if len(data) < chunk:
@@ -75,14 +75,16 @@ def _read_chunked(stream: Any, limit: int) -> bytes:
         chunks.append(data)
 
 
-def decode_request(body: bytes, content_type: str | None, content_encoding: str | None, limit: int) -> bytes:
-    """The request as ExportTraceServiceRequest protobuf bytes, or :class:`HttpError`."""
-    body = _decompress(body, content_encoding, limit)
+def decode_request(
+    body: bytes, content_type: str | None, content_encoding: str | None, limit: int, signal: str = "traces"
+) -> bytes:
+    """The request as the signal's Export*ServiceRequest protobuf bytes, or :class:`HttpError`."""
+    body = decompress(body, content_encoding, limit)
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind == PROTOBUF:
         return body
     if kind == JSON:
-        return _json_to_protobuf(body)
+        return _json_to_protobuf(body, signal)
     raise HttpError(415, "send application/x-protobuf or application/json (OTLP/HTTP)")
 
 
@@ -102,7 +104,7 @@ def error_body(code: int, message: str, kind: str) -> bytes:
     return b"\x08" + _varint(rpc_code) + _field(b"\x12", message.encode())
 
 
-def _decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     """gzip / deflate bodies, refusing anything that inflates beyond ``limit`` (a small compressed body
     can expand to gigabytes)."""
     encoding = (encoding or "identity").strip().lower()
@@ -119,7 +121,10 @@ def _decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
             problem = error
             continue
         if len(data) > limit or inflater.unconsumed_tail:
-            raise HttpError(413, "request larger than 64 MiB once decompressed")
+            raise HttpError(
+                413,
+                f"permanent: the request is larger than {limit} bytes decompressed; send smaller batches",
+            )
         if not inflater.eof:
             raise HttpError(400, f"the {encoding} body is truncated")
         return data
@@ -136,15 +141,7 @@ def _hex_ids_to_base64(item: dict[str, Any]) -> None:
             try:
                 item[key] = base64.b64encode(bytes.fromhex(value)).decode()
             except ValueError:
-                item[key] = ""  # not hex: an invalid id, which drops this span only (partial success)
-
-
-def _spans(document: dict[str, Any]) -> list[dict[str, Any]]:
-    spans = []
-    for resource_spans in _list(document, "resourceSpans", "resource_spans"):
-        for scope_spans in _list(resource_spans, "scopeSpans", "scope_spans"):
-            spans.extend(_list(scope_spans, "spans"))
-    return spans
+                item[key] = ""  # not hex: an invalid id, which drops this item only (partial success)
 
 
 def _list(item: Any, *keys: str) -> list[Any]:
@@ -157,23 +154,81 @@ def _list(item: Any, *keys: str) -> list[Any]:
     return []
 
 
-def _json_to_protobuf(body: bytes) -> bytes:
-    from google.protobuf import json_format
+def _items(document: dict[str, Any], resources: tuple[str, ...], scopes: tuple[str, ...], items: str) -> list:
+    return [
+        item
+        for resource in _list(document, *resources)
+        for scope in _list(resource, *scopes)
+        for item in _list(scope, items, _snake(items))
+    ]
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+_METRIC_KINDS = ("gauge", "sum", "histogram", "exponentialHistogram", "exponential_histogram", "summary")
+
+
+def _with_ids(document: dict[str, Any], signal: str) -> list[dict[str, Any]]:
+    """The objects of an OTLP JSON document that carry trace/span ids (hex in OTLP JSON)."""
+    if signal == "traces":
+        spans = _items(document, ("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"), "spans")
+        return spans + [link for span in spans for link in _list(span, "links")]
+    if signal == "logs":
+        return _items(document, ("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"), "logRecords")
+    metrics = _items(
+        document, ("resourceMetrics", "resource_metrics"), ("scopeMetrics", "scope_metrics"), "metrics"
+    )
+    points = [
+        point
+        for metric in metrics
+        for kind in _METRIC_KINDS
+        if isinstance(metric.get(kind), dict)
+        for point in _list(metric[kind], "dataPoints", "data_points")
+    ]
+    return [exemplar for point in points for exemplar in _list(point, "exemplars")]
+
+
+def _request_class(signal: str) -> Any:
+    if signal == "logs":
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+        return ExportLogsServiceRequest
+    if signal == "metrics":
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+        return ExportMetricsServiceRequest
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+    return ExportTraceServiceRequest
+
+
+def parse_json(body: bytes) -> Any:
+    """``json.loads``, refusing with 400 what it cannot take -- including nesting deeper than Python's
+    recursion limit allows (a RecursionError must never cost the client its answer)."""
     try:
-        document = json.loads(body)
+        return json.loads(body)
+    except RecursionError:
+        raise HttpError(400, "the JSON body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise HttpError(400, f"the body is not JSON: {error}") from None
+        raise HttpError(400, f"the body is not JSON: {error}"[:500]) from None
+
+
+def _json_to_protobuf(body: bytes | Any, signal: str = "traces") -> bytes:
+    """An OTLP JSON request (bytes, or the document ``parse_json`` made of them) as protobuf bytes."""
+    from google.protobuf import json_format
+
+    document = parse_json(body) if isinstance(body, bytes | bytearray) else body
     if not isinstance(document, dict):
-        raise HttpError(400, "an OTLP JSON trace request is an object with resourceSpans")
-    for span in _spans(document):
-        _hex_ids_to_base64(span)
-        for link in _list(span, "links"):
-            _hex_ids_to_base64(link)
-    request = ExportTraceServiceRequest()
+        raise HttpError(400, f"an OTLP JSON {signal} request is an object")
+    for item in _with_ids(document, signal):
+        _hex_ids_to_base64(item)
+    request = _request_class(signal)()
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except RecursionError:
+        raise HttpError(400, "the JSON request is nested too deeply for this service") from None
     except (json_format.ParseError, binascii.Error, ValueError, TypeError) as error:
-        raise HttpError(400, f"not an OTLP JSON trace request: {error}"[:500]) from None
+        raise HttpError(400, f"not an OTLP JSON {signal} request: {error}"[:500]) from None
     return request.SerializeToString()
