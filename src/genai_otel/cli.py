@@ -46,6 +46,32 @@ def main(argv: list[str] | None = None) -> int:
     processor.add_argument(
         "--config", help="YAML/JSON file: rules and their options, evaluators (see processor/config_file.py)"
     )
+    processor.add_argument(
+        "--max-send-bytes",
+        type=int,
+        default=4 << 20,
+        help="largest request sent downstream; bigger ones are split on span boundaries "
+        "(default 4 MiB: the Collector's and Jaeger's gRPC limit)",
+    )
+    processor.add_argument(
+        "--spool-max-bytes", type=int, default=1 << 30, help="byte cap of the spool (default 1 GiB)"
+    )
+    processor.add_argument(
+        "--dead-letter-dir",
+        help="where requests the downstream will never take are kept (default SPOOL/dead-letter)",
+    )
+    processor.add_argument(
+        "--dead-letter-max-bytes",
+        type=int,
+        default=256 << 20,
+        help="byte cap of the dead-letter directory, oldest dropped first (default 256 MiB)",
+    )
+    processor.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=10.0,
+        help="on SIGTERM, how long to keep forwarding what is queued before spooling the rest",
+    )
     commands.add_parser(
         "collector-config",
         help="print the pure-collector config (OTTL normalisation and cost) from conventions/",
@@ -71,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.config,
                 args.durable,
                 args.metrics_listen,
+                max_send_bytes=args.max_send_bytes,
+                spool_max_bytes=args.spool_max_bytes,
+                dead_letter_dir=args.dead_letter_dir,
+                dead_letter_max_bytes=args.dead_letter_max_bytes,
+                drain_seconds=args.drain_seconds,
             )
         except ConfigError as error:
             parser.error(f"--config: {error}")
