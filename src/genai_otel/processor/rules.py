@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from opentelemetry.semconv.attributes.exception_attributes import EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE
 
 from genai_otel import semconv
 from genai_otel.config import PRICES_FILE
 from genai_otel.processor.model import Rule, SpanRecord
-from genai_otel.telemetry.content import shorten
+from genai_otel.telemetry.content import TRUNCATION_MARKER, shorten
 from genai_otel.testing.conformance import expected_name, shape_of
 
 
@@ -32,11 +35,116 @@ def _read_table(path: str) -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+# -- hostile values ------------------------------------------------------------------------------------
+# Attribute values and log bodies decoded from OTLP can nest (arrays, key-value lists) as deep and as wide
+# as a sender likes. Rules never recurse into such a value before these checks have bounded it.
+
+#: Nesting a rule walks into (a log body, a structured attribute, parsed JSON content); deeper parts are
+#: replaced by the truncation marker.
+MAX_DEPTH = 32
+#: Values (nodes) in parsed JSON content beyond which it is cut as plain text, not re-serialised leaf by leaf.
+_MAX_JSON_NODES = 50_000
+_SCALAR_SIZE = 8  # what a number, boolean or null counts for in a size budget
+
+
+def _walk(value: Any, max_depth: int, visit: Callable[[Any], int]) -> bool:
+    """Visit every value inside ``value`` (map keys included, as strings) with ``visit``, depth first and
+    without recursion, so any value is safe to give; stop as soon as ``visit`` returns non-zero or a
+    container sits deeper than ``max_depth``. Whether the walk went to the end."""
+    stack: list[tuple[Any, bool]] = [(iter((value,)), False)]
+    while stack:
+        items, pairs = stack[-1]
+        for item in items:
+            if pairs:
+                key, item = item
+                if visit(key):
+                    return False
+            if visit(item):
+                return False
+            if isinstance(item, (dict, list, tuple)) and item:
+                if len(stack) > max_depth:
+                    return False
+                is_map = isinstance(item, dict)
+                stack.append((iter(item.items()) if is_map else iter(item), is_map))
+                break
+        else:
+            stack.pop()
+    return True
+
+
+def _walkable(value: Any, max_depth: int = MAX_DEPTH, max_nodes: int = _MAX_JSON_NODES) -> bool:
+    """Whether ``value`` nests at most ``max_depth`` levels and holds at most ``max_nodes`` values."""
+    nodes = 0
+
+    def count(_item: Any) -> int:
+        nonlocal nodes
+        nodes += 1
+        return nodes > max_nodes
+
+    return _walk(value, max_depth, count)
+
+
+def _size(value: Any, limit: int) -> int:
+    """Characters of the strings in ``value`` (bytes of a bytes value, map keys included, a few per other
+    scalar), counted only up to just past ``limit``; a value nested deeper than :data:`MAX_DEPTH` counts
+    as over the limit."""
+    if type(value) is str:
+        return len(value)
+    total = 0
+
+    def add(item: Any) -> int:
+        nonlocal total
+        if isinstance(item, (str, bytes)):
+            total += len(item)
+        elif not isinstance(item, (dict, list, tuple)):
+            total += _SCALAR_SIZE
+        return total > limit
+
+    return total if _walk(value, MAX_DEPTH, add) or total > limit else limit + 1
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the last one the marker ``…``."""
+    return text[: max(0, limit - 1)] + "…"
+
+
+def _fit(value: Any, budget: int, depth: int = 0) -> tuple[Any, int]:
+    """A copy of ``value`` that fits ``budget`` (as :func:`_size` counts) and its size: strings cut with
+    the marker, lists and maps cut short, nesting past :data:`MAX_DEPTH` replaced by the truncation marker.
+    The recursion is bounded by :data:`MAX_DEPTH`."""
+    if isinstance(value, str):
+        return (value, len(value)) if len(value) <= budget else (_cut(value, budget), max(budget, 1))
+    if isinstance(value, bytes):
+        return value[: max(0, budget)], min(len(value), max(0, budget))
+    if isinstance(value, (dict, list, tuple)):
+        if depth >= MAX_DEPTH and value:
+            return TRUNCATION_MARKER, len(TRUNCATION_MARKER)
+        used = 0
+        if isinstance(value, dict):
+            fitted: dict[Any, Any] = {}
+            for key, child in value.items():
+                key_size = len(key) if isinstance(key, str) else _SCALAR_SIZE
+                if used + key_size >= budget:
+                    break
+                fitted[key], size = _fit(child, budget - used - key_size, depth + 1)
+                used += key_size + size
+            return fitted, used
+        items = []
+        for child in value:
+            if used >= budget:
+                break
+            item, size = _fit(child, budget - used, depth + 1)
+            items.append(item)
+            used += size
+        return (tuple(items) if isinstance(value, tuple) else items), used
+    return value, _SCALAR_SIZE
+
+
 # -- normalise ---------------------------------------------------------------------------------------
 
 
 _MESSAGE_FIELD = re.compile(
-    r"^(?P<prefix>.+)\.(?P<index>\d+)\.(?:message\.)?(?P<field>role|content|finish_reason)$"
+    r"^(?P<prefix>.+)\.(?P<index>\d{1,9})\.(?:message\.)?(?P<field>role|content|finish_reason)$"
 )
 
 
@@ -57,7 +165,8 @@ class _Rename:
         if self.drop or any(attrs.get(key) != expected for key, expected in self.when):
             return
         if self.server_url:
-            _set_server(attrs, str(value))
+            if isinstance(value, str):
+                _set_server(attrs, value)
             return
         if self.values and isinstance(value, str):
             value = self.values.get(value, value)
@@ -78,6 +187,7 @@ class _Plan:
 
 
 _PLANS_PER_DIALECT = 4096
+_MAX_PLANNED_KEY = 1024
 
 
 class _Dialect:
@@ -105,22 +215,26 @@ class _Dialect:
         }
         self._plans: dict[tuple[str, ...], _Plan | None] = {}
 
-    def apply(self, span: SpanRecord) -> bool:
-        """Normalise ``span`` if this dialect's markers are on it; whether they were."""
-        attrs = span.attributes
+    def apply(self, attrs: dict[str, Any]) -> bool:
+        """Normalise ``attrs`` if this dialect's markers are in it; whether they were."""
         if self.detect.isdisjoint(attrs):
             return False
         keys = tuple(attrs)
         plan = self._plans.get(keys, False)
         if plan is False:
-            if len(self._plans) >= _PLANS_PER_DIALECT:
-                self._plans.clear()  # bounded: endless distinct key sets must not grow memory
-            plan = self._plans[keys] = self._plan(keys)
+            plan = self._plan(keys)
+            # Bounded: endless distinct key sets must not grow memory, nor may huge keys be kept (the
+            # limit rule drops those later; key sets holding one are planned afresh each time).
+            if max(map(len, keys)) <= _MAX_PLANNED_KEY:
+                if len(self._plans) >= _PLANS_PER_DIALECT:
+                    self._plans.clear()
+                self._plans[keys] = plan
         if plan is None:
             return False
         operation = self.operation
         if operation and operation["from"] in attrs and semconv.GEN_AI_OPERATION_NAME not in attrs:
-            value = operation["values"].get(str(attrs[operation["from"]]))
+            kind = attrs[operation["from"]]
+            value = operation["values"].get(kind) if isinstance(kind, str) else None
             if value:
                 attrs[semconv.GEN_AI_OPERATION_NAME] = value
         if self.params and self.params["from"] in attrs:
@@ -152,15 +266,27 @@ class _Dialect:
         )
 
     def _unpack_parameters(self, attrs: dict[str, Any]) -> None:
-        try:
-            parsed = json.loads(attrs.pop(self.params["from"]))
-        except (TypeError, ValueError):
-            parsed = {}
+        """The request parameters a JSON object attribute holds (OpenInference's
+        ``llm.invocation_parameters``), each written only when it has the conventions' type (a JSON
+        ``1.0`` is taken as the int 1); anything else -- not a JSON object, longer than
+        :data:`MAX_PARAMETERS_TEXT`, nested deeper than :data:`MAX_DEPTH` -- is dropped whole."""
+        raw = attrs.pop(self.params["from"])
+        if isinstance(raw, str) and len(raw) <= MAX_PARAMETERS_TEXT:
+            try:
+                parsed = json.loads(raw)
+            except (ValueError, RecursionError):
+                return
+        elif isinstance(raw, dict):  # an OTLP key-value list
+            parsed = raw
+        else:
+            return
         if not isinstance(parsed, dict):
             return
         for key, target in self.params["fields"].items():
             if key in parsed and target not in attrs:
-                attrs[target] = parsed[key]
+                value = _typed(semconv.ATTRIBUTES.get(target, {}).get("type"), parsed[key])
+                if value is not None:
+                    attrs[target] = value
 
     @staticmethod
     def _fold_messages(attrs: dict[str, Any], target: str, fields: tuple[tuple[str, int, str], ...]) -> None:
@@ -172,17 +298,56 @@ class _Dialect:
             attrs[target] = _COMPACT_JSON.encode([_message(per_index[index]) for index in sorted(per_index)])
 
 
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+#: The longest invocation-parameters JSON text parsed (real ones are well under 1 KB).
+MAX_PARAMETERS_TEXT = 16 * 1024
+_INT64 = 1 << 63
+
+
+def _typed(expected: str | None, value: Any) -> Any:
+    """``value`` in the conventions' type ``expected`` (int, double, string, boolean, string[]), or
+    ``None`` when it is not one (a JSON number that is whole counts as an int; NaN and infinities are no
+    doubles)."""
+    kind = type(value)
+    if expected == "int":
+        if kind is float and value.is_integer():
+            value, kind = int(value), int
+        return value if kind is int and -_INT64 <= value < _INT64 else None
+    if expected == "double":
+        return float(value) if (kind is int or kind is float) and math.isfinite(value) else None
+    if expected == "string":
+        return value if kind is str else None
+    if expected == "boolean":
+        return value if kind is bool else None
+    if expected == "string[]":
+        ok = isinstance(value, (list, tuple)) and all(type(v) is str for v in value)
+        return list(value) if ok else None
+    return None
+
+
+def _json_default(value: Any) -> Any:
+    """Bytes (an OTLP bytes value) and other non-JSON leaves in folded messages: their text."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), default=_json_default)
 
 
 def _message(fields: dict[str, Any]) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "role": fields.get("role", "user"),
-        "parts": [{"type": "text", "content": fields["content"]}] if "content" in fields else [],
+        "role": fields.get("role", "user") if isinstance(fields.get("role", "user"), str) else "user",
+        "parts": [{"type": "text", "content": _leaf(fields["content"])}] if "content" in fields else [],
     }
     if "finish_reason" in fields:
-        item["finish_reason"] = fields["finish_reason"]
+        item["finish_reason"] = _leaf(fields["finish_reason"])
     return item
+
+
+def _leaf(value: Any) -> Any:
+    """A message field as written into JSON: a structured value nested too deep for the encoder to walk
+    safely becomes the truncation marker."""
+    if isinstance(value, (dict, list, tuple)) and not _walkable(value, MAX_DEPTH, 1 << 62):
+        return TRUNCATION_MARKER
+    return value
 
 
 class NormalizeRule:
@@ -195,36 +360,59 @@ class NormalizeRule:
     def __init__(self, mapping: dict[str, Any] | None = None) -> None:
         self.dialects = [_Dialect(spec) for spec in (mapping or semconv.NORMALIZATION)["dialects"].values()]
 
+    #: Works on a copy of the attributes and commits it only at the end (see :class:`Rule`).
+    atomic: ClassVar[bool] = True
+
     def apply(self, span: SpanRecord) -> None:
-        foreign = False
+        if span.is_log:
+            return  # log records keep their own attribute names (no dialect maps event attributes)
+        work: dict[str, Any] | None = None
         for dialect in self.dialects:
-            foreign = dialect.apply(span) or foreign
-        if foreign:
-            _fit_shape(span)
+            attrs = span.attributes if work is None else work
+            if dialect.detect.isdisjoint(attrs):
+                continue
+            if work is None:
+                work = dict(attrs)  # copy-on-write: a foreign span is edited on a copy, committed below
+            dialect.apply(work)
+        if work is not None:
+            name = _fit_shape(span.name, work)
+            span.attributes = work
+            span.name = name
 
 
 def _set_server(attrs: dict[str, Any], url: str) -> None:
     """``server.address`` / ``server.port`` from a base URL (``http://host:port/v1``)."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url if "//" in url else f"//{url}")
-    if parts.hostname and semconv.SERVER_ADDRESS not in attrs:
-        attrs[semconv.SERVER_ADDRESS] = parts.hostname
-        attrs[semconv.SERVER_PORT] = parts.port or (80 if parts.scheme == "http" else 443)
-
-
-def _fit_shape(span: SpanRecord) -> None:
-    """A normalised foreign span takes the latest conventions' shape: its name from the template
-    (``openai.chat`` -> ``chat gpt-4o``) and no GenAI attribute the operation does not have (OpenLLMetry's
-    embedding inputs as ``gen_ai.input.messages``, a response id on embeddings, ...)."""
-    attrs = span.attributes
-    shape = shape_of(attrs)
-    if shape is None:
+    try:
+        parts = urlsplit(url if "//" in url else f"//{url}")
+        hostname, port = parts.hostname, parts.port
+    except ValueError:  # not a URL (a port out of range, a bad IPv6 literal): nothing to take from it
         return
+    if hostname and semconv.SERVER_ADDRESS not in attrs:
+        attrs[semconv.SERVER_ADDRESS] = hostname
+        attrs[semconv.SERVER_PORT] = port or (80 if parts.scheme == "http" else 443)
+
+
+def _fit_shape(name: str, attrs: dict[str, Any]) -> str:
+    """A normalised foreign span takes the latest conventions' shape: no GenAI attribute the operation
+    does not have (OpenLLMetry's embedding inputs as ``gen_ai.input.messages``, a response id on
+    embeddings, ...) and the name from the template (``openai.chat`` -> ``chat gpt-4o``), returned."""
+    try:
+        shape = shape_of(attrs)
+    except TypeError:  # an operation value that is a list or a map: no shape has it
+        return name
+    if shape is None:
+        return name
     allowed = shape["attributes"]
     for key in [k for k in attrs if k.startswith("gen_ai.") and k not in allowed]:
         del attrs[key]
-    span.name = expected_name(shape, attrs)
+    expected = expected_name(shape, attrs)
+    return expected if len(expected) <= _MAX_NAME else _cut(expected, _MAX_NAME)
+
+
+#: A span name made from attribute values (``chat <model>``) is cut to this many characters.
+_MAX_NAME = 256
 
 
 # -- cost ---------------------------------------------------------------------------------------------
@@ -294,30 +482,31 @@ class CostRule:
     output (reasoning tokens are output tokens; priced separately when the table says so)."""
 
     name = "cost"
+    #: Its only write is the last statement (see :class:`Rule`).
+    atomic: ClassVar[bool] = True
 
     def __init__(self, prices: PriceTable | None = None) -> None:
         self.prices = prices or load_prices(os.environ.get(PRICES_FILE) or None)
 
     def apply(self, span: SpanRecord) -> None:
         attrs = span.attributes
-        if attrs.get(semconv.GENAI_OTEL_USAGE_COST):
+        if span.is_log or attrs.get(semconv.GENAI_OTEL_USAGE_COST):
             return  # priced already (another library's 0 means it had no price: priced here)
+        provider = _text(attrs.get(semconv.GEN_AI_PROVIDER_NAME))
+        requested = _text(attrs.get(semconv.GEN_AI_REQUEST_MODEL))
         price = self.prices.lookup(
-            attrs.get(semconv.GEN_AI_PROVIDER_NAME),
-            attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL),
-        ) or self.prices.lookup(
-            attrs.get(semconv.GEN_AI_PROVIDER_NAME), attrs.get(semconv.GEN_AI_REQUEST_MODEL)
-        )
+            provider, _text(attrs.get(semconv.GEN_AI_RESPONSE_MODEL)) or requested
+        ) or self.prices.lookup(provider, requested)
         if price is None:
             return
-        tokens_in = int(attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS) or 0)
-        tokens_out = int(attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS) or 0)
-        cached = int(attrs.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) or 0)
-        written = int(attrs.get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS) or 0)
-        reasoning = int(attrs.get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS) or 0)
+        tokens_in = _tokens(attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
+        tokens_out = _tokens(attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
+        cached = _tokens(attrs.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS))
+        written = _tokens(attrs.get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS))
+        reasoning = min(_tokens(attrs.get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)), tokens_out)
         if not (tokens_in or tokens_out):
             return
-        cost = (tokens_in - cached - written) * price.input
+        cost = max(0, tokens_in - cached - written) * price.input
         cost += cached * (price.cached_input if price.cached_input is not None else price.input)
         cost += written * (price.cache_write_input if price.cache_write_input is not None else price.input)
         if price.reasoning is not None:
@@ -325,6 +514,22 @@ class CostRule:
         else:
             cost += tokens_out * price.output
         attrs[semconv.GENAI_OTEL_USAGE_COST] = round(cost / self.prices.per_tokens, 10)
+
+
+def _text(value: Any) -> str | None:
+    """A string attribute, or ``None`` for any other type (a list, a number)."""
+    return value if isinstance(value, str) else None
+
+
+#: The largest token count priced (more is not a real call; it would also overflow the float math).
+_MAX_TOKENS = 1 << 53
+
+
+def _tokens(value: Any) -> int:
+    """A token count as the conventions type it (int; a whole float is accepted), 0 for anything else --
+    a string, a negative or absurd number."""
+    value = _typed("int", value)
+    return value if value is not None and 0 <= value <= _MAX_TOKENS else 0
 
 
 # -- redact --------------------------------------------------------------------------------------------
@@ -341,7 +546,9 @@ def _luhn(digits: str) -> bool:
 
 
 DETECTORS: dict[str, re.Pattern[str]] = {
-    "EMAIL": re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
+    # Starts only where a run of address characters starts: with \b, every dot in "a.a.a.…@" was a
+    # start that rescanned the run (quadratic: 0.7 s for 17 KB).
+    "EMAIL": re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
     "API_KEY": re.compile(
         r"\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}"
         r"|xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})\b"
@@ -399,12 +606,17 @@ _LIKELY = [
 @dataclass
 class RedactRule:
     """Finds emails, phone numbers, card numbers (Luhn-checked), API keys and bearer tokens -- plus your
-    own patterns -- in content attributes and event attributes, and replaces them (``[REDACTED:EMAIL]``)
-    or hashes them (``[EMAIL:1a2b3c4d]``, stable, so equal values stay joinable)."""
+    own patterns -- and replaces them (``[REDACTED:EMAIL]``) or hashes them (``[EMAIL:1a2b3c4d]``, stable,
+    so equal values stay joinable). It looks at the content attributes and ``exception.message`` /
+    ``exception.stacktrace`` (a provider error quoting the prompt) of spans, span events and log records,
+    and at every string inside a log record's body or a structured content value (parts nested deeper
+    than :data:`MAX_DEPTH` are replaced by the truncation marker: they cannot be checked)."""
 
     mode: str = "replace"
     custom: dict[str, str] = field(default_factory=dict)
     name: str = "redact"
+    #: Works out every replacement first, then writes them (see :class:`Rule`).
+    atomic: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self.detectors = {**DETECTORS, **{label: re.compile(p) for label, p in self.custom.items()}}
@@ -463,68 +675,238 @@ class RedactRule:
 
         return self._pattern(chosen).sub(replace, text), hits
 
+    def redact_value(self, value: Any, depth: int = 0) -> tuple[Any, int]:
+        """``value`` -- a string, or lists and maps of them -- with every string redacted, and the number
+        of findings. Unchanged parts are returned as they are (the same objects); changed containers are
+        new ones. Map keys are kept; nesting beyond :data:`MAX_DEPTH` becomes the truncation marker."""
+        if isinstance(value, str):
+            return self.redact_text(value)
+        if isinstance(value, (list, tuple, dict)):
+            if depth >= MAX_DEPTH and value:
+                return TRUNCATION_MARKER, 0
+            hits = 0
+            changed = False
+            if isinstance(value, dict):
+                out: dict[Any, Any] = {}
+                for key, child in value.items():
+                    out[key], found = self.redact_value(child, depth + 1)
+                    hits += found
+                    changed = changed or out[key] is not child
+                return (out if changed else value), hits
+            items = []
+            for child in value:
+                item, found = self.redact_value(child, depth + 1)
+                items.append(item)
+                hits += found
+                changed = changed or item is not child
+            if not changed:
+                return value, hits
+            return (tuple(items) if isinstance(value, tuple) else items), hits
+        return value, 0
+
+    def _redacted(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        """The new values of the attributes in ``attributes`` that redaction changes."""
+        changes = {}
+        for key in _REDACTED_KEYS.intersection(attributes):
+            value = attributes[key]
+            new, hits = self.redact_text(value) if type(value) is str else self.redact_value(value)
+            if new is not value and (hits or new != value):
+                changes[key] = (new, hits)
+        return changes
+
     def apply(self, span: SpanRecord) -> None:
-        redacted = []
-        for key in [k for k in span.attributes if k in _CONTENT]:
-            value = span.attributes[key]
-            if isinstance(value, str):
-                span.attributes[key], hits = self.redact_text(value)
-                if hits:
-                    redacted.append(key)
-        for _name, attributes in span.events:
-            for key in [k for k in attributes if k in _CONTENT and isinstance(attributes[k], str)]:
-                attributes[key], _hits = self.redact_text(attributes[key])
+        changes = self._redacted(span.attributes)
+        events = [(index, c) for index, (_n, a) in enumerate(span.events) if (c := self._redacted(a))]
+        body = span.body
+        new_body = self.redact_value(body)[0] if body is not None else None
+        # Commit: plain assignments only.
+        attrs = span.attributes
+        for key, (value, _hits) in changes.items():
+            attrs[key] = value
+        for index, event_changes in events:
+            event_attributes = span.events[index][1]
+            for key, (value, _hits) in event_changes.items():
+                event_attributes[key] = value
+        if new_body is not body:
+            span.body = new_body
+        redacted = [key for key, (_value, hits) in changes.items() if hits]
         if redacted:
-            span.attributes[semconv.GENAI_OTEL_REDACTED] = sorted(redacted)
+            attrs[semconv.GENAI_OTEL_REDACTED] = sorted(redacted)
 
 
 _CONTENT = frozenset(semconv.CONTENT_ATTRIBUTES)
+#: What exceptions say: a provider error often quotes the request, secrets included.
+_EXCEPTION_TEXT = frozenset({EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE})
+_REDACTED_KEYS = _CONTENT | _EXCEPTION_TEXT
 
 
 # -- limit -----------------------------------------------------------------------------------------------
 
 
+#: What the limit rule did, since the process started: ``keys_dropped`` (attributes whose key was over
+#: the key cap), ``values_shortened`` (values other than content cut to their cap), ``content_shortened``
+#: (content attributes, exception texts and log bodies cut). Read it with :func:`limit_counts`.
+limited: Counter[str] = Counter()
+_limited_lock = threading.Lock()
+
+
+def limit_counts() -> dict[str, int]:
+    """A copy of :data:`limited`."""
+    with _limited_lock:
+        return dict(limited)
+
+
+_SIMPLE = (int, float, bool, type(None))
+
+
 @dataclass
 class LimitRule:
-    """Caps each content attribute at ``max_attribute`` characters (JSON kept valid) and a span's content
-    at ``max_span`` in total (largest first), listing what was cut in ``genai_otel.content.truncated``."""
+    """Size caps, for every attribute of spans, span events and log records, and for log bodies.
+
+    - ``max_attribute`` (16 KiB): each content attribute (``gen_ai.input.messages``, ...; JSON kept valid
+      where it can be, with the ``...[truncated]`` marker where not), ``exception.message`` and
+      ``exception.stacktrace``, and a log record's body (strings inside it cut, lists and maps cut short).
+    - ``max_span`` (64 KiB): a span's content attributes together (largest cut first). Content cut is
+      listed in ``genai_otel.content.truncated``.
+    - ``max_value`` (4 KiB): any other attribute value -- a string's characters, a byte string's bytes,
+      the strings of a list or map together; cut with the marker ``…``. Grafana Tempo keeps 2 KiB of an
+      attribute by default (``max_attribute_bytes``) and New Relic 4,095 characters: a longer id or
+      URL is noise, and megabytes in one are an attack on the pipeline.
+    - ``max_key`` (256 characters): an attribute whose key is longer is dropped (New Relic and Datadog
+      accept 255 and 200; no convention defines a key near that long).
+
+    Values nested deeper than :data:`MAX_DEPTH` have their deep parts replaced by the truncation marker.
+    ``None`` turns ``max_value`` / ``max_key`` off (``default_rules()``' final limit checks content only:
+    the earlier one has done the rest). Set them in the configuration file:
+    ``limit: {max_value: 8192, max_key: 512}``. Counts of what was cut: :data:`limited`."""
 
     max_attribute: int = 16 * 1024
     max_span: int = 64 * 1024
+    max_value: int | None = 4 * 1024
+    max_key: int | None = 256
     name: str = "limit"
+    #: Builds the capped attributes aside and assigns them at the end (see :class:`Rule`).
+    atomic: ClassVar[bool] = True
 
     def apply(self, span: SpanRecord) -> None:
-        attrs = span.attributes
-        sizes = [(len(v), k) for k, v in attrs.items() if k in _CONTENT and isinstance(v, str)]
-        if not sizes or (
-            max(sizes)[0] <= self.max_attribute and sum(size for size, _ in sizes) <= self.max_span
-        ):
-            return  # the common case: nothing to cut
-        cut = set(attrs.get(semconv.GENAI_OTEL_CONTENT_TRUNCATED) or ())
-        for size, key in sizes:
-            if size > self.max_attribute:
-                attrs[key], _ = _cap(attrs[key], self.max_attribute)
-                cut.add(key)
-        sizes = sorted(((len(attrs[k]), k) for _, k in sizes), reverse=True)
+        counts: Counter[str] = Counter()
+        attributes = self._capped(span.attributes, self.max_span, counts)
+        events = [
+            (index, (name, capped))
+            for index, (name, event_attributes) in enumerate(span.events)
+            if (capped := self._capped(event_attributes, None, counts)) is not None
+        ]
+        body = span.body
+        new_body = body if body is None or type(body) in _SIMPLE else self._capped_content(body)
+        if new_body is not body:
+            counts["content_shortened"] += 1
+        # Commit: plain assignments only.
+        if attributes is not None:
+            span.attributes = attributes
+        for index, event in events:
+            span.events[index] = event
+        span.body = new_body
+        if counts:
+            with _limited_lock:
+                limited.update(counts)
+
+    def _capped_content(self, value: Any) -> Any:
+        """A content value (text, or structured) within ``max_attribute``; the same object if it fits."""
+        limit = self.max_attribute
+        if isinstance(value, str):
+            return value if len(value) <= limit else _cap(value, limit)[0]
+        return value if _size(value, limit) <= limit else _fit(value, limit)[0]
+
+    def _capped(self, attrs: dict[str, Any], max_span: int | None, counts: Counter[str]) -> dict | None:
+        """``attrs`` with every cap applied, as a new dict; ``None`` when nothing is over a cap."""
+        max_value, max_key, max_attribute = self.max_value, self.max_key, self.max_attribute
+        content: list[tuple[int, str]] = []
+        over = False
+        if max_value is None:  # content and exception text only: the common case costs one pass
+            for key, value in attrs.items():
+                if key in _CONTENT:
+                    content.append((len(value) if type(value) is str else _size(value, max_attribute), key))
+                elif key in _EXCEPTION_TEXT and _size(value, max_attribute) > max_attribute:
+                    over = True
+        else:
+            for key, value in attrs.items():
+                kind = type(value)
+                if key in _CONTENT:
+                    content.append((len(value) if kind is str else _size(value, max_attribute), key))
+                elif kind is str:
+                    if len(value) > (max_attribute if key in _EXCEPTION_TEXT else max_value):
+                        over = True
+                elif kind not in _SIMPLE and _size(value, max_value) > max_value:
+                    over = True
+        if max_key is not None and attrs and max(map(len, attrs)) > max_key:
+            over = True
+        if content and not over:
+            over = max(content)[0] > max_attribute or (
+                max_span is not None and sum(size for size, _ in content) > max_span
+            )
+        if not over:
+            return None  # the common case: nothing to cut
+        truncated = attrs.get(semconv.GENAI_OTEL_CONTENT_TRUNCATED)
+        cut = set(truncated) if isinstance(truncated, (list, tuple)) else set()
+        capped: dict[str, Any] = {}
+        for key, value in attrs.items():
+            if max_key is not None and len(key) > max_key:
+                counts["keys_dropped"] += 1
+                continue
+            new = value
+            if key in _CONTENT or key in _EXCEPTION_TEXT:
+                new = self._capped_content(value)
+                if new is not value:
+                    counts["content_shortened"] += 1
+                    if key in _CONTENT:
+                        cut.add(key)
+            elif max_value is not None and type(value) not in _SIMPLE:
+                if isinstance(value, str):
+                    if len(value) > max_value:
+                        new = _cut(value, max_value)
+                elif _size(value, max_value) > max_value:
+                    new = _fit(value, max_value)[0]
+                if new is not value:
+                    counts["values_shortened"] += 1
+            capped[key] = new
+        if max_span is not None:
+            self._cap_span(capped, max_span, cut)
+        if cut:
+            capped[semconv.GENAI_OTEL_CONTENT_TRUNCATED] = sorted(k for k in cut if isinstance(k, str))
+        return capped
+
+    @staticmethod
+    def _cap_span(capped: dict[str, Any], max_span: int, cut: set[str]) -> None:
+        """The content of one span within ``max_span`` together, the largest attributes cut first."""
+        sizes = sorted(
+            ((_size(v, max_span), k) for k, v in capped.items() if k in _CONTENT),
+            reverse=True,
+        )
         total = sum(size for size, _ in sizes)
         for size, key in sizes:
-            if total <= self.max_span:
+            if total <= max_span:
                 break
-            keep = max(0, size - (total - self.max_span))
-            attrs[key], _ = _cap(attrs[key], keep)
-            total -= size - len(attrs[key])
+            keep = max(0, size - (total - max_span))
+            value = capped[key]
+            capped[key] = _cap(value, keep)[0] if type(value) is str else _fit(value, keep)[0]
+            total -= size - _size(capped[key], keep)
             cut.add(key)
-        if cut:
-            attrs[semconv.GENAI_OTEL_CONTENT_TRUNCATED] = sorted(cut)
 
 
 def _cap(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` within ``limit`` characters: JSON stays valid JSON (long strings inside cut) when it can be
+    parsed cheaply and safely -- nested at most :data:`MAX_DEPTH` levels, at most ``_MAX_JSON_NODES``
+    values --, anything else is cut as text."""
     if len(text) <= limit:
         return text, False
+    if text[:1] not in ("[", "{", '"'):
+        return _cut(text, limit), True
     try:
-        value = json.loads(text)
-    except ValueError:
-        return text[: max(0, limit - 1)] + "…", True
+        value = json.loads(text)  # the C parser: bounded by the interpreter's recursion limit, never deeper
+    except (ValueError, RecursionError):
+        return _cut(text, limit), True
+    if not _walkable(value):
+        return _cut(text, limit), True
     return shorten(value, text, limit), True  # not serialize(): the text is known to be too long
 
 
@@ -535,6 +917,16 @@ _LOOP_INPUTS = {
     semconv.OPERATION_EXECUTE_TOOL: (semconv.GEN_AI_TOOL_NAME, semconv.GEN_AI_TOOL_CALL_ARGUMENTS),
     semconv.OPERATION_INVOKE_AGENT: (semconv.GEN_AI_AGENT_NAME, semconv.GEN_AI_INPUT_MESSAGES),
 }
+
+
+def _identity(value: Any) -> bytes:
+    """Bytes that tell inputs apart: a string's own, else its JSON (a map or list from OTLP; one nested
+    beyond :data:`MAX_DEPTH` counts by its type only)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, (dict, list, tuple)) and not _walkable(value, MAX_DEPTH, 1 << 62):
+        return type(value).__name__.encode()
+    return _COMPACT_JSON.encode(value).encode("utf-8", "surrogatepass")
 
 
 @dataclass
@@ -566,14 +958,18 @@ class LoopFlagRule:
     _traces: OrderedDict[Any, _TraceCalls] = field(default_factory=OrderedDict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
+    #: Its only write to the span is the last statement (see :class:`Rule`).
+    atomic: ClassVar[bool] = True
+
     def apply(self, span: SpanRecord) -> None:
         attrs = span.attributes
-        fields = _LOOP_INPUTS.get(attrs.get(semconv.GEN_AI_OPERATION_NAME))
-        if fields is None or span.trace_id is None:
+        operation = attrs.get(semconv.GEN_AI_OPERATION_NAME)
+        fields = _LOOP_INPUTS.get(operation) if isinstance(operation, str) else None
+        if fields is None or span.trace_id is None or span.is_log:
             return
         name, given = attrs.get(fields[0]), attrs.get(fields[1])
-        digest = hashlib.blake2b(str(given).encode(), digest_size=8).hexdigest() if given is not None else ""
-        key = (attrs[semconv.GEN_AI_OPERATION_NAME], str(name), digest)
+        digest = hashlib.blake2b(_identity(given), digest_size=8).hexdigest() if given is not None else ""
+        key = (operation, _identity(name), digest)
         now = self.clock()
         with self._lock:
             calls = self._calls_of(span.trace_id, now)
@@ -602,7 +998,12 @@ REDACTION_MARGIN = 1024
 def default_rules() -> list[Rule]:
     """normalise -> cost -> loop flags -> pre-limit -> redact -> limit: cost and loop flags need normalised
     names (and loop flags the unredacted input, so equal inputs compare equal); the pre-limit keeps
-    redaction from scanning megabytes that the final limit throws away."""
-    final = LimitRule()
-    pre = LimitRule(final.max_attribute + REDACTION_MARGIN, final.max_span + REDACTION_MARGIN)
+    redaction from scanning megabytes that the final limit throws away, and caps keys and every other
+    value (see :class:`LimitRule` for the defaults)."""
+    pre = LimitRule()
+    pre.max_attribute += REDACTION_MARGIN
+    pre.max_span += REDACTION_MARGIN
+    # The pre-limit has capped keys and other values; redaction changes neither: the final limit checks
+    # content only, the cheaper pass.
+    final = LimitRule(max_value=None, max_key=None)
     return [NormalizeRule(), CostRule(), LoopFlagRule(), pre, RedactRule(), final]
