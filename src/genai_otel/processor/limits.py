@@ -42,8 +42,9 @@ class Limits:
     max_nesting: int = 3_000
     #: Concurrent OTLP/HTTP connections; beyond them a connection gets 503 at once (threads bounded).
     max_http_connections: int = 64
-    #: Concurrent gRPC calls being served; beyond them gRPC answers RESOURCE_EXHAUSTED at once.
-    max_concurrent_rpcs: int = 64
+    #: Concurrent gRPC calls being served; beyond them gRPC answers RESOURCE_EXHAUSTED at once. (gRPC
+    #: holds a call's whole message before any check of ours runs: this bounds that memory too.)
+    max_concurrent_rpcs: int = 16
     #: Seconds an idle HTTP connection may wait for its next request, and that headers may take.
     http_idle_seconds: float = 30.0
     http_header_seconds: float = 10.0

@@ -47,8 +47,10 @@ def _attributes(kvs: Any) -> dict[str, Any]:
 
 
 #: Nesting (arrays and kvlists in one another) converted to Python values; deeper values become their
-#: JSON text, so no request is refused and no conversion can exhaust Python's recursion limit.
-MAX_VALUE_NESTING = 64
+#: JSON text, so no request is refused and no conversion can exhaust Python's recursion limit. 30 levels
+#: (3 messages each) is also what a value written back into a span may hold for protobuf's default
+#: decoder, which the write-back uses.
+MAX_VALUE_NESTING = 30
 
 
 def python_value(value: Any, depth: int = 0) -> Any:
