@@ -327,9 +327,14 @@ class ProcessorService:
     # -- forwarding ------------------------------------------------------------------------------
 
     def _forward_loop(self) -> None:
-        channel = grpc.insecure_channel(
-            self.forward, options=[("grpc.max_send_message_length", max(MAX_MESSAGE, self.max_send_bytes))]
-        )
+        options = [
+            ("grpc.max_send_message_length", max(MAX_MESSAGE, self.max_send_bytes)),
+            # Reconnect within seconds once the downstream is back (gRPC's own backoff grows to 2 minutes).
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 5000),
+        ]
+        channel = grpc.insecure_channel(self.forward, options=options)
         # The queued bytes are already a serialized request: sent as they are, not parsed and re-encoded.
         exports = {
             name: channel.unary_unary(kind.method, response_deserializer=kind.response.FromString)
