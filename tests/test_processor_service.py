@@ -616,3 +616,266 @@ def test_service_evaluates_accepted_spans_and_sends_results_downstream(tmp_path)
         by_label[attributes[sc.GEN_AI_EVALUATION_SCORE_LABEL].string_value] = attributes
     assert by_label["refused"][sc.GEN_AI_EVALUATION_SCORE_VALUE].double_value == 1.0
     assert by_label["answered"][sc.GEN_AI_EVALUATION_NAME].string_value == "refusal"
+
+
+# -- delivery: poison requests, permanent errors, a full disk (issue 13 items 1 and 2) ----------------
+
+
+def test_a_poison_request_is_split_to_fit_and_the_queue_keeps_flowing(tmp_path):
+    """A 4.7 MB request (512 spans, 16 KB prompts) to a next hop with the standard 4 MiB limit: split on
+    span boundaries, delivered, and the 2,000 spans after it too; a spool written before (an oversized
+    request at its head, old file name) is split on restart instead of blocking it."""
+    from .reliability.delivery import LIMIT, Downstream, poison_request, trace_ids
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    legacy = poison_request(first=50_000_000)
+    (spool / "0000000000000000.pb").write_bytes(legacy.SerializeToString())  # before logs/metrics
+    poison = poison_request(first=10_000_000)
+    assert poison.ByteSize() > LIMIT
+    following = [export_request(CHAT, 100, "after", n) for n in range(0, 2000, 100)]
+    with Downstream() as downstream, ProcessorService("127.0.0.1:0", downstream.address, spool) as service:
+        options = [("grpc.max_send_message_length", 64 << 20)]
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}", options=options) as channel:
+            call = channel.unary_unary(EXPORT_METHOD)
+            for request in [poison, *following]:
+                call(request.SerializeToString(), timeout=10)
+        wait_until(lambda: len(downstream.trace_ids()) == 2 * 512 + 2000)
+        wait_until(lambda: len(service.spool) == 0)
+        assert service.counters.dead_lettered == 0
+    expected = trace_ids(legacy) + [t for r in [poison, *following] for t in trace_ids(r)]
+    assert downstream.trace_ids() == expected  # every span once, in order
+    assert max(request.ByteSize() for request in downstream.of()) <= LIMIT
+
+
+def test_permanent_downstream_errors_go_to_the_dead_letter_directory_once(tmp_path, caplog):
+    """The next hop refuses one request for good (INVALID_ARGUMENT), and one with RESOURCE_EXHAUSTED
+    without RetryInfo (permanent per the OTLP specification); a single span over the send limit cannot
+    be sent at all. Each is dead-lettered and logged once, counted, never retried, not resurrected by a
+    restart; everything else flows. UNAVAILABLE is retried."""
+    from .reliability.delivery import Downstream
+
+    answers = {
+        "refuse-invalid": grpc.StatusCode.INVALID_ARGUMENT,
+        "refuse-busy": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+    calls: list[str] = []
+
+    def refuse(signal, request):
+        name = request.resource_spans[0].scope_spans[0].spans[0].name
+        calls.append(name)
+        if name == "flaky" and calls.count("flaky") == 1:
+            return grpc.StatusCode.UNAVAILABLE
+        return answers.get(name)
+
+    spool = tmp_path / "spool"
+    small_limit = 64 << 10  # a 100 KB span (no rules: nothing cuts it) cannot be sent
+    with (
+        Downstream(refuse=refuse) as downstream,
+        ProcessorService(
+            "127.0.0.1:0", downstream.address, spool, rules=[], max_send_bytes=small_limit
+        ) as service,
+    ):
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            call = channel.unary_unary(EXPORT_METHOD)
+            for n, name in enumerate(["refuse-invalid", "flaky", "refuse-busy", "ok"]):
+                call(export_request(CHAT, 2, name, n * 10).SerializeToString(), timeout=10)
+            huge = export_request({**CHAT, "x.blob": "b" * (100 << 10)}, 1, "huge", 100)
+            call(huge.SerializeToString(), timeout=10)
+        wait_until(lambda: len(downstream.trace_ids()) == 4)
+        wait_until(lambda: service.counters.dead_lettered == 3)
+        metrics = service.prometheus_text()
+    assert calls.count("refuse-invalid") == 1 and calls.count("refuse-busy") == 1  # not retried
+    assert calls.count("flaky") == 2  # retried once, then delivered
+    assert {name for name in calls if name not in answers} == {"flaky", "ok"}
+    assert {span.name for _, span in _spans_of(downstream)} == {"flaky", "ok"}
+    assert "genai_otel_processor_dead_lettered_total 3" in metrics
+    dead = sorted(p.name for p in (spool / "dead-letter").glob("*.pb"))
+    assert len(dead) == 3 and all(name.endswith(".traces.pb") for name in dead)
+    reasons = " ".join(p.read_text() for p in (spool / "dead-letter").glob("*.txt"))
+    assert "INVALID_ARGUMENT" in reasons and "RESOURCE_EXHAUSTED" in reasons and "max-send-bytes" in reasons
+    logged = [r for r in caplog.records if "will not be forwarded" in r.getMessage()]
+    assert len(logged) == 3  # once per request
+    # a restart: nothing dead comes back
+    with (
+        Downstream(refuse=refuse) as downstream,
+        ProcessorService("127.0.0.1:0", downstream.address, spool) as again,
+    ):
+        assert len(again.spool) == 0
+    assert not downstream.requests
+
+
+def test_a_gzip_http_request_that_inflates_past_the_limit_is_split(tmp_path):
+    import gzip
+
+    from .reliability.delivery import LIMIT, Downstream, poison_request, trace_ids
+
+    poison = poison_request()
+    body = gzip.compress(poison.SerializeToString())
+    assert len(body) < 200_000 < LIMIT < poison.ByteSize()
+    with (
+        Downstream() as downstream,
+        ProcessorService(
+            "127.0.0.1:0", downstream.address, tmp_path / "spool", http_listen="127.0.0.1:0"
+        ) as service,
+    ):
+        code, _kind, _body = _post(
+            f"http://127.0.0.1:{service.http_port}/v1/traces", body, "application/x-protobuf", "gzip"
+        )
+        assert code == 200
+        wait_until(lambda: len(downstream.trace_ids()) == 512)
+    assert downstream.trace_ids() == trace_ids(poison) and len(downstream.of()) >= 2
+
+
+def test_a_full_spool_disk_answers_retry_later_and_leaks_nothing(tmp_path):
+    """ENOSPC while spooling (a real 1 MiB tmpfs): gRPC RESOURCE_EXHAUSTED with a RetryInfo detail,
+    OTLP/HTTP 503 with Retry-After, refused spans counted, no temporary file left; once the downstream is
+    back the spool drains and the client's retry gets through."""
+    from genai_otel.processor.retry import retry_delay
+
+    from .reliability.delivery import DiskUnavailable, Downstream, fill, tiny_disk
+
+    port = free_port()
+    try:
+        disk_context = tiny_disk("1m")
+        disk = disk_context.__enter__()
+    except DiskUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        spool = disk / "spool"
+        service = ProcessorService(
+            "127.0.0.1:0", f"127.0.0.1:{port}", spool, durable=True, http_listen="127.0.0.1:0"
+        ).start()
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+                call = channel.unary_unary(EXPORT_METHOD)
+                call(export_request(CHAT, 1, "kept").SerializeToString(), timeout=5)  # on disk
+                fill(disk)
+                request = export_request(CHAT, 3, "refused", 10).SerializeToString()
+                with pytest.raises(grpc.RpcError) as caught:
+                    call(request, timeout=5)
+                code, _kind, _body = _post(
+                    f"http://127.0.0.1:{service.http_port}/v1/traces", request, "application/x-protobuf"
+                )
+                assert code == 503
+                assert service.counters.rejected == 6 and service.counters.spool_errors == 2
+                assert not list(spool.glob("*.tmp"))
+                for filler in disk.glob("filler*"):
+                    filler.unlink()
+                with Downstream(port) as downstream:
+                    wait_until(lambda: len(downstream.trace_ids()) == 1)  # the spool drains
+                    call(request, timeout=5)  # the client's retry
+                    wait_until(lambda: len(downstream.trace_ids()) == 4)
+        finally:
+            service.stop(drain_seconds=1)
+    finally:
+        disk_context.__exit__(None, None, None)
+    error = caught.value
+    assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and retry_delay(error) == 1.0
+    assert "No space left" in error.details()
+
+
+def test_sigterm_with_a_full_spool_disk_says_what_it_could_not_keep(tmp_path):
+    """The CLI, default mode, the spool disk full and the downstream down: acknowledged spans cannot be
+    spilled; they are retried until the drain deadline, then the exit code (3) and the output say what
+    was lost (it used to exit 2 with an OSError traceback, silently)."""
+    import signal
+    import subprocess
+    import sys
+
+    from .reliability.delivery import DiskUnavailable, fill, tiny_disk
+    from .servers import wait_for_port
+
+    try:
+        disk_context = tiny_disk("1m")
+        disk = disk_context.__enter__()
+    except DiskUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        (disk / "spool").mkdir()
+        fill(disk)
+        port = free_port()
+        command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", f"127.0.0.1:{port}"]
+        command += ["--forward", f"127.0.0.1:{free_port()}", "--spool", str(disk / "spool")]
+        command += ["--drain-seconds", "0.5"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for_port(port, 60, process)
+        _send(f"127.0.0.1:{port}", 3, CHAT)
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    finally:
+        disk_context.__exit__(None, None, None)
+    assert process.returncode == 3, output
+    assert "LOST: 3 acknowledged request(s), 3 items" in output and "Traceback" not in output
+
+
+# -- logs and metrics (issue 13 item 5) ---------------------------------------------------------------
+
+
+def test_logs_go_through_the_rules_and_metrics_pass_through_on_grpc_and_http(tmp_path):
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    from .reliability.delivery import Downstream
+
+    secret = "mail me at jane.doe@example.com"
+    with (
+        Downstream() as downstream,
+        ProcessorService(
+            "127.0.0.1:0", downstream.address, tmp_path / "spool", http_listen="127.0.0.1:0"
+        ) as service,
+    ):
+        grpc_endpoint = f"127.0.0.1:{service.port}"
+        http_base = f"http://127.0.0.1:{service.http_port}"
+        for exporter in (
+            OTLPLogExporter(endpoint=grpc_endpoint, insecure=True),
+            HttpLogExporter(endpoint=f"{http_base}/v1/logs"),
+        ):
+            provider = LoggerProvider()
+            provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+            provider.get_logger("app").emit(
+                event_name=sc.EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
+                body={"content": secret},
+                attributes={sc.GEN_AI_INPUT_MESSAGES: secret, sc.GEN_AI_OPERATION_NAME: "chat"},
+            )
+            provider.shutdown()
+        for exporter in (
+            OTLPMetricExporter(endpoint=grpc_endpoint, insecure=True),
+            HttpMetricExporter(endpoint=f"{http_base}/v1/metrics"),
+        ):
+            reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
+            meters = MeterProvider(metric_readers=[reader])
+            meters.get_meter("app").create_counter("app.calls").add(7, {"route": "chat"})
+            meters.shutdown()
+        wait_until(lambda: len(downstream.of("logs")) == 2 and len(downstream.of("metrics")) == 2)
+        assert service.counters.logs_received == 2 and service.counters.metrics_received == 2
+        wait_until(lambda: service.counters.logs_forwarded == 2 and service.counters.metrics_forwarded == 2)
+    for request in downstream.of("logs"):
+        [record] = request.resource_logs[0].scope_logs[0].log_records
+        assert record.event_name == sc.EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
+        attributes = {kv.key: kv.value.string_value for kv in record.attributes}
+        assert "jane.doe@example.com" not in attributes[sc.GEN_AI_INPUT_MESSAGES]
+        assert "jane.doe@example.com" not in str(record.body)
+        assert attributes[sc.GEN_AI_OPERATION_NAME] == "chat"
+    for request in downstream.of("metrics"):
+        [metric] = request.resource_metrics[0].scope_metrics[0].metrics
+        assert metric.name == "app.calls" and metric.sum.data_points[0].as_int == 7
+    assert not downstream.of("traces")
+
+
+def _spans_of(downstream) -> list:
+    return [
+        (ss.scope, span)
+        for r in downstream.of()
+        for rs in r.resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+    ]
