@@ -91,6 +91,25 @@ def test_kvlists_deeper_than_the_protobuf_default_decode_and_convert_without_rec
         parse(ExportTraceServiceRequest, b"\x0a\x05junk")
 
 
+def test_json_kvlists_decode_as_deep_as_python_allows_and_beyond_that_get_a_400():
+    from genai_otel.processor.otlp_http import HttpError, _json_to_protobuf
+
+    def deep(levels: int) -> bytes:
+        value = '{"stringValue":"leaf"}'
+        for _ in range(levels):
+            value = '{"kvlistValue":{"values":[{"key":"k","value":' + value + "}]}}"
+        span = '{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"d",'
+        span += '"attributes":[{"key":"deep","value":' + value + "}]}"
+        return ('{"resourceSpans":[{"scopeSpans":[{"spans":[' + span + "]}]}]}").encode()
+
+    raw = _json_to_protobuf(deep(100))  # json_format's own default stops at 33
+    assert parse(ExportTraceServiceRequest, raw).resource_spans[0].scope_spans[0].spans[0].name == "d"
+    for levels in (1000, 10_000):
+        with pytest.raises(HttpError, match="nested too deep") as refused:
+            _json_to_protobuf(deep(levels))
+        assert refused.value.code == 400
+
+
 def test_deep_values_survive_enrichment_unchanged_or_as_text():
     raw = deep_request(300)
     request = parse(ExportTraceServiceRequest, raw)

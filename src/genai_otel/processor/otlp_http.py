@@ -226,7 +226,8 @@ def _json_to_protobuf(body: bytes | Any, signal: str = "traces") -> bytes:
         _hex_ids_to_base64(item)
     request = _request_class(signal)()
     try:
-        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+        # json_format stops at 100 nested messages by default; go as deep as Python's recursion allows.
+        json_format.ParseDict(document, request, ignore_unknown_fields=True, max_recursion_depth=3_000)
     except RecursionError:
         raise HttpError(400, "the JSON request is nested too deeply for this service") from None
     except (json_format.ParseError, binascii.Error, ValueError, TypeError) as error:
