@@ -3,9 +3,10 @@ metrics for Prometheus.
 
 Both are thread-per-connection servers with bounds: at most ``max_http_connections`` connections are
 served (one more gets 503 and is closed at once, so threads stay bounded), every read has a deadline (an
-idle connection waits ``http_idle_seconds`` for its next request, headers get ``http_header_seconds``, a
-body must arrive at ``http_min_body_rate`` -- slowloris clients are cut off), a client that goes away is
-a debug line, and every request that arrived whole gets an answer, whatever happens inside."""
+idle connection waits ``http_idle_seconds`` for its next request, a request head gets
+``http_header_seconds`` from its first byte, a body must arrive at ``http_min_body_rate`` -- slowloris
+clients are cut off), a client that goes away is a debug line, and every request that arrived whole gets
+an answer, whatever happens inside."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class _DeadlineReader(io.RawIOBase):
     def __init__(self, connection: socket.socket) -> None:
         self.connection = connection
         self.deadline = time.monotonic()
+        #: Once the first byte of a request arrives, the rest of its head must follow within this.
+        self.then: float | None = None
 
     def readable(self) -> bool:
         return True
@@ -47,7 +50,11 @@ class _DeadlineReader(io.RawIOBase):
         if remaining <= 0:
             raise TimeoutError("read deadline passed")
         self.connection.settimeout(remaining)
-        return self.connection.recv_into(buffer)
+        received = self.connection.recv_into(buffer)
+        if received and self.then is not None:
+            self.deadline = min(self.deadline, time.monotonic() + self.then)
+            self.then = None
+        return received
 
 
 class _BoundedHandler(BaseHTTPRequestHandler):
@@ -61,17 +68,18 @@ class _BoundedHandler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         # Waiting for the request line: an idle keep-alive connection is closed after http_idle_seconds.
         self._reader.deadline = time.monotonic() + self.limits.http_idle_seconds
+        self._reader.then = self.limits.http_header_seconds
         super().handle_one_request()
 
     def parse_request(self) -> bool:
-        self._reader.deadline = time.monotonic() + self.limits.http_header_seconds
+        self._reader.then = None  # the head's deadline, set at its first byte, stays
         return super().parse_request()
 
     def allow_body(self, length: int | None) -> None:
         """The deadline for a body of ``length`` bytes (None: chunked, allowed the largest request)."""
         size = self.limits.max_request_bytes if length is None else length
         seconds = self.limits.http_header_seconds + size / self.limits.http_min_body_rate
-        self._reader.deadline = time.monotonic() + seconds
+        self._reader.deadline, self._reader.then = time.monotonic() + seconds, None
 
     def log_message(self, *args: Any) -> None:
         pass
