@@ -9,7 +9,6 @@ the same execution context -- see :meth:`RunTracker.start`.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,23 @@ class Run:
     parent: Run | None = None
     #: Open child runs by id, so a failed or cancelled run closes what the framework left open.
     children: dict[Hashable, Run] = field(default_factory=dict)
+    #: Ended while another run's context was current over it: detach it once that one is detached.
+    released: bool = False
+    tracker: Any = None
+
+
+# The run whose context this is (set in every run's context), so a detach can see what it uncovers.
+_RUN = otel_context.create_key("genai_otel.framework_run")
+
+
+def _reset(run: Run) -> bool:
+    token, run.token = run.token, None
+    try:
+        token.var.reset(token)  # type: ignore[attr-defined]
+    except (ValueError, RuntimeError, AttributeError):
+        # Made in another contextvars.Context (a copy the framework ran us in): not ours to undo here.
+        return False
+    return True
 
 
 def _detach(run: Run) -> None:
@@ -47,21 +63,33 @@ def _detach(run: Run) -> None:
     A framework may end a run from another task or thread than the one it started it in (e.g. LangChain's
     ``agenerate`` ends runs inside ``asyncio.gather`` children), and runs may end out of order; resetting
     then would corrupt an unrelated context, so we leave it: the context it was attached to is one the
-    framework has finished with.
+    framework has finished with. Sibling runs started one after the other in one context (a ``batch``
+    starts all its runs, then ends them in the same order) end out of order: a run that is not current
+    when it ends keeps its token, and is reset when the run above it is detached and uncovers it.
     """
-    token, run.token = run.token, None
-    if token is None or otel_context.get_current() is not run.context:
+    if run.token is None:
         return
-    # A token made in another contextvars.Context (a copy the framework ran us in) cannot be reset here.
-    with contextlib.suppress(ValueError, RuntimeError, AttributeError):
-        token.var.reset(token)  # type: ignore[attr-defined]
+    if otel_context.get_current() is not run.context:
+        run.released = True  # a later detach that uncovers this context resets it
+        return
+    if not _reset(run):
+        return
+    uncovered = otel_context.get_value(_RUN, otel_context.get_current())
+    while isinstance(uncovered, Run) and uncovered.released and uncovered.token is not None:
+        if otel_context.get_current() is not uncovered.context or not _reset(uncovered):
+            return
+        uncovered = otel_context.get_value(_RUN, otel_context.get_current())
 
 
 class RunTracker:
     """Open runs by framework id. Thread-safe for distinct ids (dict operations are atomic)."""
 
-    def __init__(self, handler: TelemetryHandler) -> None:
+    def __init__(self, handler: TelemetryHandler, *, explicit_parents: bool = False) -> None:
+        """``explicit_parents``: the framework's parent ids are complete (LangChain's are), so a run
+        reported without a parent is a root even when a sibling's context is current -- a ``batch``
+        starts all its runs in one context before running any of them."""
         self.handler = handler
+        self.explicit_parents = explicit_parents
         self._runs: dict[Hashable, Run] = {}
 
     def get(self, run_id: Hashable) -> Run | None:
@@ -85,7 +113,14 @@ class RunTracker:
         call, a vector store query) nests under it and a client call merges into an owning record.
         """
         parent = self.get(parent_id) if parent_id is not None else None
-        parent_ctx = parent.context if parent is not None else live_context()
+        if parent is None:
+            parent_ctx = self._ambient()
+        else:
+            # The parent run's context, or what the application layered on it in this flow (a span it
+            # opened inside the run, baggage it set): the current context when it descends from the
+            # parent's with no other run of ours in between.
+            ambient = live_context()
+            parent_ctx = ambient if otel_context.get_value(_RUN, ambient) is parent else parent.context
         loop_error = None
         if inv is not None:
             context, loop_error = open_in_context(self.handler, inv, parent_ctx)
@@ -94,7 +129,8 @@ class RunTracker:
             span = self.handler.tracer.start_span(name or "run", context=parent_ctx, kind=SpanKind.INTERNAL)
             run = Run(None, span, trace.set_span_in_context(span, parent_ctx))
         run.scope = FrameworkScope(parent_ctx)
-        run.context = run.scope.enter(run.context)
+        run.tracker = self
+        run.context = otel_context.set_value(_RUN, run, run.scope.enter(run.context))
         if attach:
             run.token = otel_context.attach(run.context)
         self._runs[run_id] = run
@@ -103,6 +139,19 @@ class RunTracker:
             run.parent = parent
             parent.children[run_id] = run
         return run
+
+    def _ambient(self) -> otel_context.Context:
+        """The parent context of a run without a (known) parent run: the current one, less ended runs'
+        contexts and, with ``explicit_parents``, less runs of ours that are current as they were made
+        (nothing of the application's on top of them)."""
+        ctx = live_context()
+        if not self.explicit_parents:
+            return ctx
+        run = otel_context.get_value(_RUN, ctx)
+        while isinstance(run, Run) and run.tracker is self and ctx is run.context and run.scope is not None:
+            ctx = live_context(run.scope.parent)
+            run = otel_context.get_value(_RUN, ctx)
+        return ctx
 
     def alias(self, run_id: Hashable, parent_id: Hashable | None) -> None:
         """A run we do not show (framework plumbing): its children belong to its parent."""
@@ -114,6 +163,14 @@ class RunTracker:
         """The run itself, ``None`` for an alias or an unknown id."""
         run = self._runs.get(run_id)
         return run if run is not None and run.alias_of is None else None
+
+    def release(self, run_id: Hashable) -> None:
+        """The run is about to end: stop it being current, here. Integrations call this from the frame
+        that runs the run (where the framework calls its end), because the framework may then deliver the
+        end callback in another task or thread, where the attach made at start cannot be undone."""
+        run = self.own(run_id)
+        if run is not None:
+            _detach(run)
 
     def suspend(self, run_id: Hashable) -> Run | None:
         """The framework call returned but its work goes on (a stream the caller iterates later): stop

@@ -65,7 +65,7 @@ class GenAICallbackHandler(BaseCallbackHandler):
     def __init__(self, handler: TelemetryHandler, graph_runs: set[UUID]) -> None:
         super().__init__()
         self._handler = handler
-        self._runs = RunTracker(handler)
+        self._runs = RunTracker(handler, explicit_parents=True)
         self._graph_runs = graph_runs
         self.closed = False
 
@@ -76,6 +76,12 @@ class GenAICallbackHandler(BaseCallbackHandler):
     def close(self) -> None:
         self.closed = True
         self._runs.end_all()
+
+    def release(self, run_id: UUID) -> None:
+        """Called in the frame that ends the run, before LangChain delivers its end callback (maybe in
+        another task): the run stops being current there."""
+        if not self.closed:
+            self._runs.release(run_id)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -161,7 +167,7 @@ class GenAICallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._runs.end(run_id, error)
+        self._runs.end(run_id, _unless_control_flow(error))
 
     # -- chains, graphs, agents -----------------------------------------------------------------
 
@@ -233,7 +239,7 @@ class GenAICallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._runs.end(run_id, error)
+        self._runs.end(run_id, _unless_control_flow(error))
 
     # -- retrievers -----------------------------------------------------------------------------
 
@@ -257,7 +263,7 @@ class GenAICallbackHandler(BaseCallbackHandler):
 
     @_guarded
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._runs.end(run_id, error)
+        self._runs.end(run_id, _unless_control_flow(error))
 
 
 def _serialized_name(serialized: Any) -> str | None:
@@ -268,7 +274,10 @@ def _serialized_name(serialized: Any) -> str | None:
 
 def _unless_control_flow(error: BaseException) -> BaseException | None:
     # LangGraph interrupts (human-in-the-loop) and Command-based hand-offs end a run by raising; they
-    # are not failures.
+    # are not failures. Neither is a consumer that stops reading a stream early (``break``, ``close()``):
+    # LangChain reports that as the GeneratorExit that closed the stream.
+    if isinstance(error, GeneratorExit):
+        return None
     return None if type(error).__name__ in ("GraphInterrupt", "ParentCommand", "GraphBubbleUp") else error
 
 
