@@ -492,18 +492,22 @@ class CostRule:
         attrs = span.attributes
         if span.is_log or attrs.get(semconv.GENAI_OTEL_USAGE_COST):
             return  # priced already (another library's 0 means it had no price: priced here)
-        provider = _text(attrs.get(semconv.GEN_AI_PROVIDER_NAME))
-        requested = _text(attrs.get(semconv.GEN_AI_REQUEST_MODEL))
-        price = self.prices.lookup(
-            provider, _text(attrs.get(semconv.GEN_AI_RESPONSE_MODEL)) or requested
-        ) or self.prices.lookup(provider, requested)
+        provider = attrs.get(semconv.GEN_AI_PROVIDER_NAME)
+        requested = attrs.get(semconv.GEN_AI_REQUEST_MODEL)
+        responded = attrs.get(semconv.GEN_AI_RESPONSE_MODEL)
+        if type(provider) is not str:  # a list or a number would be looked up as a key: priced nowhere
+            return
+        requested = requested if type(requested) is str else None
+        responded = responded if type(responded) is str else None
+        price = self.prices.lookup(provider, responded or requested)
+        price = price or self.prices.lookup(provider, requested)
         if price is None:
             return
-        tokens_in = _tokens(attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
-        tokens_out = _tokens(attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
-        cached = _tokens(attrs.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS))
-        written = _tokens(attrs.get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS))
-        reasoning = min(_tokens(attrs.get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)), tokens_out)
+        tokens_in, tokens_out, cached, written, reasoning = [
+            0 if v is None else v if type(v) is int and 0 <= v <= _MAX_TOKENS else _tokens(v)
+            for v in map(attrs.get, _TOKEN_KEYS)
+        ]
+        reasoning = min(reasoning, tokens_out)
         if not (tokens_in or tokens_out):
             return
         cost = max(0, tokens_in - cached - written) * price.input
@@ -516,11 +520,13 @@ class CostRule:
         attrs[semconv.GENAI_OTEL_USAGE_COST] = round(cost / self.prices.per_tokens, 10)
 
 
-def _text(value: Any) -> str | None:
-    """A string attribute, or ``None`` for any other type (a list, a number)."""
-    return value if isinstance(value, str) else None
-
-
+_TOKEN_KEYS = (
+    semconv.GEN_AI_USAGE_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+    semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+)
 #: The largest token count priced (more is not a real call; it would also overflow the float math).
 _MAX_TOKENS = 1 << 53
 
@@ -528,6 +534,10 @@ _MAX_TOKENS = 1 << 53
 def _tokens(value: Any) -> int:
     """A token count as the conventions type it (int; a whole float is accepted), 0 for anything else --
     a string, a negative or absurd number."""
+    if type(value) is int and 0 <= value <= _MAX_TOKENS:
+        return value  # the common case, first
+    if value is None:
+        return 0
     value = _typed("int", value)
     return value if value is not None and 0 <= value <= _MAX_TOKENS else 0
 
@@ -789,17 +799,18 @@ class LimitRule:
     atomic: ClassVar[bool] = True
 
     def apply(self, span: SpanRecord) -> None:
-        counts: Counter[str] = Counter()
+        counts: dict[str, int] = {}
         attributes = self._capped(span.attributes, self.max_span, counts)
-        events = [
+        events = span.events and [
             (index, (name, capped))
             for index, (name, event_attributes) in enumerate(span.events)
             if (capped := self._capped(event_attributes, None, counts)) is not None
         ]
-        body = span.body
-        new_body = body if body is None or type(body) in _SIMPLE else self._capped_content(body)
-        if new_body is not body:
-            counts["content_shortened"] += 1
+        body = new_body = span.body
+        if body is not None and type(body) not in _SIMPLE:
+            new_body = self._capped_content(body)
+            if new_body is not body:
+                counts["content_shortened"] = counts.get("content_shortened", 0) + 1
         # Commit: plain assignments only.
         if attributes is not None:
             span.attributes = attributes
@@ -817,33 +828,35 @@ class LimitRule:
             return value if len(value) <= limit else _cap(value, limit)[0]
         return value if _size(value, limit) <= limit else _fit(value, limit)[0]
 
-    def _capped(self, attrs: dict[str, Any], max_span: int | None, counts: Counter[str]) -> dict | None:
+    def _capped(self, attrs: dict[str, Any], max_span: int | None, counts: dict[str, int]) -> dict | None:
         """``attrs`` with every cap applied, as a new dict; ``None`` when nothing is over a cap."""
         max_value, max_key, max_attribute = self.max_value, self.max_key, self.max_attribute
-        content: list[tuple[int, str]] = []
-        over = False
-        if max_value is None:  # content and exception text only: the common case costs one pass
-            for key, value in attrs.items():
-                if key in _CONTENT:
-                    content.append((len(value) if type(value) is str else _size(value, max_attribute), key))
-                elif key in _EXCEPTION_TEXT and _size(value, max_attribute) > max_attribute:
-                    over = True
-        else:
-            for key, value in attrs.items():
+        sizes = [
+            len(value) if type(value) is str else _size(value, max_attribute)
+            for key, value in attrs.items()
+            if key in _CONTENT
+        ]
+        over = bool(sizes) and (
+            max(sizes) > max_attribute or (max_span is not None and sum(sizes) > max_span)
+        )
+        if not over and not _EXCEPTION_TEXT.isdisjoint(attrs):
+            texts = _EXCEPTION_TEXT.intersection(attrs)
+            over = any(_size(attrs[key], max_attribute) > max_attribute for key in texts)
+        if max_value is not None and not over:
+            # Values alone first (most are short strings and numbers); keys only for a value that is long.
+            for value in attrs.values():
                 kind = type(value)
-                if key in _CONTENT:
-                    content.append((len(value) if kind is str else _size(value, max_attribute), key))
-                elif kind is str:
-                    if len(value) > (max_attribute if key in _EXCEPTION_TEXT else max_value):
-                        over = True
-                elif kind not in _SIMPLE and _size(value, max_value) > max_value:
-                    over = True
-        if max_key is not None and attrs and max(map(len, attrs)) > max_key:
+                if (kind is str and len(value) > max_value) or (kind not in _SIMPLE and kind is not str):
+                    over = any(
+                        key not in _CONTENT
+                        and key not in _EXCEPTION_TEXT
+                        and type(value) not in _SIMPLE
+                        and _size(value, max_value) > max_value
+                        for key, value in attrs.items()
+                    )
+                    break
+        if max_key is not None and attrs and not over and max(map(len, attrs)) > max_key:
             over = True
-        if content and not over:
-            over = max(content)[0] > max_attribute or (
-                max_span is not None and sum(size for size, _ in content) > max_span
-            )
         if not over:
             return None  # the common case: nothing to cut
         truncated = attrs.get(semconv.GENAI_OTEL_CONTENT_TRUNCATED)
@@ -851,13 +864,13 @@ class LimitRule:
         capped: dict[str, Any] = {}
         for key, value in attrs.items():
             if max_key is not None and len(key) > max_key:
-                counts["keys_dropped"] += 1
+                counts["keys_dropped"] = counts.get("keys_dropped", 0) + 1
                 continue
             new = value
             if key in _CONTENT or key in _EXCEPTION_TEXT:
                 new = self._capped_content(value)
                 if new is not value:
-                    counts["content_shortened"] += 1
+                    counts["content_shortened"] = counts.get("content_shortened", 0) + 1
                     if key in _CONTENT:
                         cut.add(key)
             elif max_value is not None and type(value) not in _SIMPLE:
@@ -867,7 +880,7 @@ class LimitRule:
                 elif _size(value, max_value) > max_value:
                     new = _fit(value, max_value)[0]
                 if new is not value:
-                    counts["values_shortened"] += 1
+                    counts["values_shortened"] = counts.get("values_shortened", 0) + 1
             capped[key] = new
         if max_span is not None:
             self._cap_span(capped, max_span, cut)
