@@ -109,9 +109,10 @@ def value_text(value: Any) -> str:
 _decode_lock = threading.Lock()
 
 
-def parse(message_class: Any, raw: bytes, max_nesting: int = 3_000) -> Any:
+def parse(message_class: Any, raw: bytes, max_nesting: int | None = None) -> Any:
     """``message_class.FromString(raw)``, also for messages nested deeper than the protobuf runtime's
-    default limit of 100 (a kvlist attribute level costs 3), up to ``max_nesting`` (the Collector takes
+    default limit of 100 (a kvlist attribute level costs 3), up to ``max_nesting`` (default
+    :attr:`Limits.max_nesting <genai_otel.processor.limits.Limits.max_nesting>`; the Collector takes
     deep attribute values; the C decoder recurses, so the depth is checked first, iteratively).
 
     Every decode in the service goes through here: the deeper limit is a process-wide switch of the
@@ -125,8 +126,9 @@ def parse(message_class: Any, raw: bytes, max_nesting: int = 3_000) -> Any:
             pass
     from google._upb import _message as upb  # the C runtime (the service requires it, as grpc does)
 
-    from genai_otel.processor.limits import nesting_depth
+    from genai_otel.processor.limits import Limits, nesting_depth
 
+    max_nesting = max_nesting or Limits.max_nesting
     depth = nesting_depth(raw, message_class.DESCRIPTOR, max_nesting)
     if depth is None or depth <= 100:
         raise DecodeError(
