@@ -12,17 +12,17 @@ from opentelemetry import context as otel_context
 import genai_otel
 from genai_otel import propagation
 from genai_otel import semconv as sc
-from genai_otel.config import Settings
+from genai_otel.config import DEFAULT_BAGGAGE_TRUSTED_HOSTS, DEFAULT_TRUSTED_PEERS, Settings
 from genai_otel.propagation.policy import BaggagePolicy
 
 from .servers import serve_asgi, wait_until
 
 
-def _remote(carrier):
-    """What a service receiving ``carrier`` sees: a fresh context, then the extracted one."""
+def _remote(carrier, peer=propagation.TRUSTED):
+    """What a service receiving ``carrier`` (from ``peer``) sees: a fresh context, then the extracted one."""
     token = otel_context.attach(otel_context.Context())
     try:
-        return propagation.extract(carrier)
+        return propagation.extract(carrier, peer=peer)
     finally:
         otel_context.detach(token)
 
@@ -39,6 +39,9 @@ def test_inject_extract_carries_trace_and_agent_baggage(otel):
         "genai_otel.agent.path": "supervisor",
         "genai_otel.agent.hops": "1",
     }
+    # A carrier that does not say who sent it: the hop count is not believed, the rest arrives.
+    assert "genai_otel.agent.hops" not in baggage.get_all(_remote(carrier, peer=None))
+    assert baggage.get_all(_remote(carrier, peer=None))["genai_otel.agent.path"] == "supervisor"
 
 
 @pytest.mark.parametrize(
@@ -208,6 +211,12 @@ def _ancestors(span, spans):
 # -- gRPC: contrib client and server interceptors ---------------------------------------------------
 
 
+# The contrib gRPC client and server name neither the destination nor the peer: an internal
+# deployment that wants agent baggage and hop counts over gRPC trusts "unknown" explicitly.
+@pytest.mark.genai_settings(
+    baggage_trusted_hosts=(*DEFAULT_BAGGAGE_TRUSTED_HOSTS, "unknown"),
+    trusted_peers=(*DEFAULT_TRUSTED_PEERS, "unknown"),
+)
 def test_grpc_hop_continues_the_trace_with_agent_baggage(otel):
     import grpc
     from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer

@@ -27,6 +27,7 @@ from genai_otel.version import __version__  # noqa: E402
 
 _logger = logging.getLogger(__name__)
 _active: dict[str, Any] = {}
+_policy_installed = False
 
 __all__ = [
     "AgentLoopError",
@@ -68,8 +69,12 @@ def instrument(
     from genai_otel.instrumentation import INSTRUMENTORS
     from genai_otel.telemetry.handler import TelemetryHandler, set_default_handler
 
+    global _policy_installed
     settings = settings or Settings.from_env()
-    propagation.install(settings)
+    propagation.install(settings)  # reference-counted: one per instrument() until uninstrument()
+    if _policy_installed:
+        propagation.uninstall()  # a repeated instrument(): the new settings, not a second reference
+    _policy_installed = True
     set_default_handler(TelemetryHandler(tracer_provider, meter_provider, logger_provider, settings=settings))
     done = []
     for name, path in INSTRUMENTORS.items():
@@ -108,7 +113,10 @@ def uninstrument() -> None:
     from genai_otel import propagation
     from genai_otel.telemetry.handler import set_default_handler
 
-    propagation.uninstall()
+    global _policy_installed
+    if _policy_installed:
+        propagation.uninstall()
+        _policy_installed = False
     set_default_handler(None)
     while _active:
         _name, instrumentor = _active.popitem()

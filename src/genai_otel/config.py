@@ -32,6 +32,7 @@ BAGGAGE_ALLOWED_KEYS = "GENAI_OTEL_BAGGAGE_ALLOWED_KEYS"
 BAGGAGE_MAX_VALUE_LENGTH = "GENAI_OTEL_BAGGAGE_MAX_VALUE_LENGTH"
 BAGGAGE_MAX_ENTRIES = "GENAI_OTEL_BAGGAGE_MAX_ENTRIES"
 BAGGAGE_TRUSTED_HOSTS = "GENAI_OTEL_BAGGAGE_TRUSTED_HOSTS"
+TRUSTED_PEERS = "GENAI_OTEL_TRUSTED_PEERS"
 # The enrichment processor.
 PRICES_FILE = "GENAI_OTEL_PRICES_FILE"
 
@@ -43,6 +44,11 @@ DEFAULT_BAGGAGE_MAX_ENTRIES = 16
 # Hosts that may receive baggage besides the always-trusted loopback, private-network and
 # single-label (in-cluster service) names. ``*.`` matches any subdomain.
 DEFAULT_BAGGAGE_TRUSTED_HOSTS = ("*.internal", "*.local", "*.svc", "*.svc.cluster.local")
+# Inbound peers whose loop-guard baggage (hop count) is believed: loopback and private-network
+# addresses. An internet-facing service behind a proxy sees the proxy's private address: it should
+# set GENAI_OTEL_TRUSTED_PEERS=none (or its agent peers' networks). ``unknown`` also trusts carriers
+# that name no peer (gRPC metadata, queue messages).
+DEFAULT_TRUSTED_PEERS = ("loopback", "private")
 
 
 class LoopGuardAction(enum.Enum):
@@ -156,6 +162,9 @@ class Settings:
     baggage_max_entries: int = DEFAULT_BAGGAGE_MAX_ENTRIES
     #: Extra host patterns that may receive baggage (``*.example.com``, ``agents.example.com``).
     baggage_trusted_hosts: tuple[str, ...] = DEFAULT_BAGGAGE_TRUSTED_HOSTS
+    #: Inbound peers (``loopback``, ``private``, ``unknown``, ``none``, addresses, networks such as
+    #: ``10.8.0.0/16``, host patterns) whose agent hop count and loop-guard marker are believed.
+    trusted_peers: tuple[str, ...] = DEFAULT_TRUSTED_PEERS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -190,6 +199,7 @@ class Settings:
                 env.get(BAGGAGE_MAX_ENTRIES), DEFAULT_BAGGAGE_MAX_ENTRIES, BAGGAGE_MAX_ENTRIES
             ),
             baggage_trusted_hosts=DEFAULT_BAGGAGE_TRUSTED_HOSTS + _parse_list(env.get(BAGGAGE_TRUSTED_HOSTS)),
+            trusted_peers=_parse_list(env.get(TRUSTED_PEERS)) or DEFAULT_TRUSTED_PEERS,
         )
 
     @property

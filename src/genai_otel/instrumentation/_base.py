@@ -19,9 +19,10 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 from wrapt import wrap_function_wrapper
 
+from genai_otel import propagation
 from genai_otel.agents import count_step
 from genai_otel.config import Settings
-from genai_otel.telemetry.handler import TelemetryHandler
+from genai_otel.telemetry.handler import TelemetryHandler, adopt_default_handler, release_default_handler
 from genai_otel.telemetry.invocation import Invocation
 from genai_otel.telemetry.safety import report_internal_error, safely
 from genai_otel.telemetry.streams import InstrumentedAsyncStream, InstrumentedStream, StreamAccumulator
@@ -178,6 +179,10 @@ class GenAIInstrumentor(BaseInstrumentor):
             logger_provider=kwargs.get("logger_provider"),
             settings=settings,
         )
+        # Under `opentelemetry-instrument` no genai_otel.instrument() runs: each instrumentor sets up
+        # what it would (the baggage policy, reference-counted; the agent/tool handler if none).
+        propagation.install(settings)
+        adopt_default_handler(self.handler)
         self._applied: list[Patch] = []
         for patch in self.patches():
             try:
@@ -197,6 +202,8 @@ class GenAIInstrumentor(BaseInstrumentor):
             unwrap(owner, method)
         self._applied = []
         self._on_uninstrument()
+        release_default_handler(getattr(self, "handler", None))
+        propagation.uninstall()
 
     def _on_instrument(self) -> None:
         """Hook for extra set-up beyond method patches."""

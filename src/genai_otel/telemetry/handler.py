@@ -481,3 +481,17 @@ def default_handler() -> TelemetryHandler:
 def set_default_handler(handler: TelemetryHandler | None) -> None:
     global _default_handler
     _default_handler = handler
+
+
+def adopt_default_handler(handler: TelemetryHandler) -> None:
+    """Make ``handler`` (an instrumentor's) the default when none is set: the zero-code path."""
+    global _default_handler
+    if _default_handler is None:
+        _default_handler = handler
+
+
+def release_default_handler(handler: TelemetryHandler | None) -> None:
+    """Forget ``handler`` as the default (its instrumentor was uninstrumented)."""
+    global _default_handler
+    if handler is not None and _default_handler is handler:
+        _default_handler = None
