@@ -278,3 +278,31 @@ def test_http_connections_are_capped_timed_out_and_quiet(http_service, capfd):
 def test_unknown_paths_are_404(http_service):
     service, _ = http_service
     assert _post(service.http_port, "/v1/other", b"x").startswith(b"HTTP/1.1 404")
+
+
+def test_the_processor_command_takes_the_limits_as_flags(tmp_path):
+    """`genai-otel processor --max-items N` reaches the running service (and its workers' command lines)."""
+    import subprocess
+    import sys
+
+    from genai_otel.processor.limits import to_arguments
+    from genai_otel.testing.net import free_port, wait_for_port
+
+    assert to_arguments(Limits(max_items=7))[to_arguments(Limits()).index("--max-items") + 1] == "7"
+    port = free_port()
+    command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", f"127.0.0.1:{port}"]
+    command += ["--forward", f"127.0.0.1:{free_port()}", "--spool", str(tmp_path / "spool")]
+    command += ["--max-items", "5"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, 120, process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary(EXPORT_METHOD)
+            export(export_request({"gen_ai.operation.name": "chat"}, 5).SerializeToString(), timeout=30)
+            with pytest.raises(grpc.RpcError) as refused:
+                export(export_request({"gen_ai.operation.name": "chat"}, 6).SerializeToString(), timeout=30)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "permanent" in refused.value.details()
+    finally:
+        process.terminate()
+        process.wait(30)

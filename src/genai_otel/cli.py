@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         default=10.0,
         help="on SIGTERM, how long to keep forwarding what is queued before spooling the rest",
     )
+    from genai_otel.processor.limits import add_arguments as add_limit_arguments
+
+    add_limit_arguments(processor)
     commands.add_parser(
         "collector-config",
         help="print the pure-collector config (OTTL normalisation and cost) from conventions/",
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "processor":
         from genai_otel.processor.config_file import ConfigError
+        from genai_otel.processor.limits import from_arguments
         from genai_otel.processor.service import serve
 
         try:
@@ -102,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 dead_letter_dir=args.dead_letter_dir,
                 dead_letter_max_bytes=args.dead_letter_max_bytes,
                 drain_seconds=args.drain_seconds,
+                limits=from_arguments(args),
             )
         except ConfigError as error:
             parser.error(f"--config: {error}")

@@ -53,6 +53,34 @@ class Limits:
     http_min_body_rate: int = 256 * 1024
 
 
+#: The limits the ``processor`` command takes as flags: field -> (flag, help).
+CLI_FLAGS: dict[str, tuple[str, str]] = {
+    "max_request_bytes": ("--max-request-bytes", "largest request once decompressed (default 64 MiB)"),
+    "max_items": ("--max-items", "most spans / log records / metric points per request (default 100,000)"),
+    "memory_budget_bytes": (
+        "--memory-budget-bytes",
+        "memory of the requests decoded at once; beyond it clients are told to retry (default 512 MiB)",
+    ),
+    "max_http_connections": ("--max-http-connections", "concurrent OTLP/HTTP connections (default 64)"),
+    "max_concurrent_rpcs": ("--max-concurrent-rpcs", "concurrent gRPC calls served (default 16)"),
+}
+
+
+def add_arguments(parser: Any) -> None:
+    """The :data:`CLI_FLAGS` on an argparse parser (defaults from :class:`Limits`)."""
+    for field_name, (flag, brief) in CLI_FLAGS.items():
+        parser.add_argument(flag, dest=field_name, type=int, default=getattr(Limits, field_name), help=brief)
+
+
+def from_arguments(args: Any) -> Limits:
+    return Limits(**{name: getattr(args, name) for name in CLI_FLAGS})
+
+
+def to_arguments(limits: Limits) -> list[str]:
+    """The flags that give a worker process the same limits."""
+    return [part for name, (flag, _) in CLI_FLAGS.items() for part in (flag, str(getattr(limits, name)))]
+
+
 class Refused(Exception):
     """A request not taken: ``permanent`` (never retry it) or retryable (retry later)."""
 

@@ -31,7 +31,7 @@ from genai_otel.processor.config_file import ProcessorConfig
 from genai_otel.processor.config_file import load as load_config
 from genai_otel.processor.evaluation import EvaluationRunner
 from genai_otel.processor.http_server import MAX_MESSAGE, metrics_server, otlp_http_server
-from genai_otel.processor.limits import Admission, Limits, grpc_interceptor, signal_of_method
+from genai_otel.processor.limits import Admission, Limits, grpc_interceptor, signal_of_method, to_arguments
 from genai_otel.processor.model import Rule, SpanRecord, apply_rules_to_batch
 from genai_otel.processor.otlp import drop_invalid_spans, enrich_request
 from genai_otel.processor.queue import EXPORT_METHOD, Counters, DeadLetter, Item, Queue  # noqa: F401
@@ -256,7 +256,7 @@ class ProcessorService:
                 to_evaluate.extend(r for r in records if self.config.should_evaluate(r.attributes))
 
         try:
-            request = kind.request.FromString(raw)
+            request = kind.parse(raw)
             if signal == "traces":
                 rejected = drop_invalid_spans(request)
                 items = enrich_request(request, enrich)
@@ -361,7 +361,7 @@ class ProcessorService:
         if len(item.data) <= self.max_send_bytes:
             pending = [(item.data, item.count)]
         else:
-            pending, too_big = split_request(kind.request.FromString(item.data), kind, self.max_send_bytes)
+            pending, too_big = split_request(kind.parse(item.data), kind, self.max_send_bytes)
             for data, count in too_big:
                 self.dead_letter.put(data, item.signal, count, self._too_big)
         progressed = False
@@ -498,6 +498,7 @@ def serve(
     dead_letter_dir: str | None = None,
     dead_letter_max_bytes: int = 256 << 20,
     drain_seconds: float = 10.0,
+    limits: Limits | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM, then drain. ``workers`` > 1 runs that many processes sharing the ports
     (SO_REUSEPORT), each with its own spool directory (``spool_dir/worker-N``), dead-letter directory
@@ -511,6 +512,7 @@ def serve(
         extra = ["--max-send-bytes", str(max_send_bytes), "--spool-max-bytes", str(spool_max_bytes)]
         extra += ["--dead-letter-max-bytes", str(dead_letter_max_bytes)]
         extra += ["--drain-seconds", str(drain_seconds)]
+        extra += to_arguments(limits or Limits())
         return _supervise(
             listen, forward, spool_dir, http_listen, workers, config_file, durable, metrics_listen,
             extra, dead_letter_dir,
@@ -527,6 +529,7 @@ def serve(
         max_spool_bytes=spool_max_bytes,
         dead_letter_dir=dead_letter_dir,
         dead_letter_max_bytes=dead_letter_max_bytes,
+        limits=limits,
     ).start()
     http = f", OTLP/HTTP on {http_listen}" if http_listen else ""
     http += f", metrics on {metrics_listen}/metrics" if metrics_listen else ""

@@ -13,8 +13,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from genai_otel.processor.model import SpanRecord
-from genai_otel.processor.otlp import _attributes, _encode_pair, _field, any_value
-from genai_otel.testing.conformance import otlp_value
+from genai_otel.processor.otlp import _attributes, _encode_pair, _field, any_value, parse, python_value
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,10 @@ class Signal:
     def method(self) -> str:
         return f"/{self.service}/Export"
 
+    def parse(self, data: bytes) -> Any:
+        """A serialized request of this signal, decoded as deep as the Collector takes (``otlp.parse``)."""
+        return parse(self.request, data)
+
     def response_for(self, rejected: int, message: str) -> Any:
         """The Export answer; a partial success names what was refused."""
         if not rejected:
@@ -53,7 +56,7 @@ class Signal:
         )
 
     def count_bytes(self, data: bytes) -> int:
-        return self.count(self.request.FromString(data))
+        return self.count(self.parse(data))
 
 
 SIGNALS: dict[str, Signal] = {
@@ -117,7 +120,7 @@ def drop_invalid_log_records(request: Any) -> int:
 
 
 def _body(record: Any) -> Any:
-    return otlp_value(record.body) if record.HasField("body") else None
+    return python_value(record.body) if record.HasField("body") else None
 
 
 def enrich_logs(request: Any, apply: Callable[[list[SpanRecord]], Any]) -> int:

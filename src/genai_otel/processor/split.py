@@ -109,7 +109,7 @@ def split_request(
 def halve_request(data: bytes, kind: Signal) -> list[tuple[bytes, int]]:
     """A serialized request as two requests of about half the items each (one when it has one item):
     for a next hop whose limit is smaller than ours."""
-    items = _items(kind.request.FromString(data), kind)
+    items = _items(kind.parse(data), kind)
     if len(items) < 2:
         return [(data, len(items))]
     halves = []
