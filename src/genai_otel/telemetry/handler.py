@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
 from opentelemetry.trace import Status, StatusCode
 
-from genai_otel import semconv
+from genai_otel import propagation, semconv
 from genai_otel.config import Settings
 from genai_otel.telemetry import content
 from genai_otel.telemetry.invocation import (
@@ -26,6 +27,7 @@ from genai_otel.telemetry.invocation import (
     ToolInvocation,
     VectorDbInvocation,
     error_type_of,
+    record_error,
 )
 from genai_otel.telemetry.messaging import MessagingTelemetry
 from genai_otel.telemetry.metrics import DbMetricRecorder, MetricRecorder
@@ -220,8 +222,10 @@ def _merge(inv: Invocation, owner: Invocation) -> None:
     # Frameworks that do not know the model (or provider) before the call learn it from the client.
     if owner.request_model is None:
         owner.request_model = inv.request_model
-    if owner.provider is None:
+    if owner.provider is None or ("provider" in owner.guessed and inv.provider is not None):
         owner.provider = inv.provider
+    if "operation" in owner.guessed and inv.is_inference:
+        owner.operation = inv.operation  # e.g. a custom LLM's complete() that makes a chat call
     if getattr(inv, "stream", None) and not getattr(owner, "first_chunk_ns", 0):
         # The framework did not see the stream (it consumed it inside one call): the client's timing.
         owner.stream = True
@@ -234,13 +238,87 @@ def _merge(inv: Invocation, owner: Invocation) -> None:
     owner.response_attributes.update(inv.response_attributes)
 
 
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _as_strings(value: Any) -> list[str] | None:
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+_COERCERS: dict[str, tuple[type, Any]] = {
+    "int": (int, _as_int),
+    "double": (float, _as_float),
+    "string": (str, lambda v: v if isinstance(v, str) else None),
+    "boolean": (bool, lambda v: v if isinstance(v, bool) else None),
+    "string[]": (list, _as_strings),
+}
+# attribute -> (the Python type its declared type takes, the coercer): computed once from
+# conventions/attributes.yaml (via semconv). Attributes of type ``any`` or unknown are not checked.
+_ATTRIBUTE_TYPES: dict[str, tuple[type, Any]] = {
+    name: _COERCERS[spec["type"]]
+    for name, spec in semconv.ATTRIBUTES.items()
+    if spec.get("type") in _COERCERS
+}
+_logger = logging.getLogger(__name__)
+
+
+def coerce(attribute: str, value: Any) -> Any:
+    """``value`` as the type the conventions declare for ``attribute`` (an int from ``"12"``, a float
+    from ``3``), or ``None`` when it cannot be one (a garbage provider response): then it is skipped."""
+    declared = _ATTRIBUTE_TYPES.get(attribute)
+    if declared is None:
+        return value
+    kind, convert = declared
+    if type(value) is kind and kind is not list:  # the common case: already right
+        return value
+    converted = convert(value)
+    if converted is None:
+        _logger.debug("genai-otel: %s=%r is not a valid %s; skipped", attribute, value, kind.__name__)
+    return converted
+
+
 def _read(inv: Invocation, fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     out = {}
     for field_name, attribute in fields:
         value = getattr(inv, field_name)
-        if value is not None:
-            out[attribute] = value
+        if value is None:
+            continue
+        declared = _ATTRIBUTE_TYPES.get(attribute)
+        if declared is not None and (type(value) is not declared[0] or declared[0] is list):
+            fixed = coerce(attribute, value)
+            if fixed is not value:
+                setattr(inv, field_name, fixed)  # metrics read the record: they get the checked value
+            if fixed is None:
+                continue
+            value = fixed
+        out[attribute] = value
     return out
+
+
+def _coerce_extra(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Provider-specific attributes (``inv.attributes`` / ``response_attributes``) checked the same way."""
+    if all(
+        k not in _ATTRIBUTE_TYPES or (type(v) is _ATTRIBUTE_TYPES[k][0] and not isinstance(v, list))
+        for k, v in attributes.items()
+    ):
+        return attributes
+    checked = {k: coerce(k, v) for k, v in attributes.items()}
+    return {k: v for k, v in checked.items() if v is not None}
 
 
 class TelemetryHandler:
@@ -315,7 +393,7 @@ class TelemetryHandler:
         if choice_count is not None and choice_count != 1:
             attributes[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choice_count
         if inv.attributes:
-            attributes.update(inv.attributes)
+            attributes.update(_coerce_extra(inv.attributes))
         name = _span_name(inv)
         inv.start_ns = time.perf_counter_ns()
         inv.span = self._tracer.start_span(
@@ -332,6 +410,10 @@ class TelemetryHandler:
         ctx = trace.set_span_in_context(inv.span, base) if inv.span is not None else base
         if inv.owns_client_calls:
             ctx = otel_context.set_value(_OWNER, inv, ctx)
+        elif inv.server_address and inv.span is not None and not inv.span.is_recording():
+            # A recording span tells the propagator where this call goes (server.address); an
+            # unsampled one does not: say it here, so baggage never depends on sampling.
+            ctx = otel_context.set_value(propagation.CALL_DESTINATION, inv.server_address, ctx)
         return ctx or otel_context.get_current()
 
     def update_request(self, inv: Invocation, **values: Any) -> None:
@@ -405,6 +487,7 @@ class TelemetryHandler:
         attributes = _read(inv, response_fields)
         if inv.owns_client_calls:  # a merged client call or the response told us more after the start
             attributes.update(_read(inv, request_fields))
+            attributes[inv.OPERATION_ATTRIBUTE] = inv.operation
             name = _span_name(inv)
             if getattr(span, "name", name) != name:  # e.g. the model, which Haystack names only in replies
                 span.update_name(name)
@@ -412,13 +495,12 @@ class TelemetryHandler:
         if ttfc:
             attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (ttfc - inv.start_ns) / 1e9
         if inv.response_attributes:
-            attributes.update(inv.response_attributes)
+            attributes.update(_coerce_extra(inv.response_attributes))
         content_attributes = self._content(inv, content_fields) if self.capture_content else {}
         if self.settings.content_capture.on_span:
             attributes.update(content_attributes)
         if error is not None:
-            span.set_status(Status(StatusCode.ERROR, str(error)[:1024] or inv.error_type))
-            span.record_exception(error)
+            record_error(span, error, with_content=self.settings.content_capture.on_span)
         elif inv.error_type is not None:
             span.set_status(Status(StatusCode.ERROR, inv.error_type))
         span.set_attributes(self._alias(attributes))

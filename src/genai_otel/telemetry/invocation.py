@@ -9,6 +9,8 @@ filled only when ``handler.capture_content`` is true, in the JSON shapes of the 
 
 from __future__ import annotations
 
+import re
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -24,10 +26,89 @@ def error_type_of(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def mark_failed(span: Span, error: BaseException) -> None:
-    """A plain (non-record) span that ended with ``error``: ``error.type`` and status ERROR."""
+# A provider's error code or type: a short identifier, never free text that could quote the input.
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}|[0-9]{1,6}")
+
+
+def _http_status(exc: BaseException) -> int | None:
+    for holder in (exc, getattr(exc, "response", None)):
+        status = getattr(holder, "status_code", None)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
+    response = getattr(exc, "response", None)  # botocore ClientError: a dict
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return status if isinstance(status, int) else None
+    return None
+
+
+def _error_codes(exc: BaseException) -> list[str]:
+    codes = []
+    response = getattr(exc, "response", None)
+    candidates = [getattr(exc, "code", None), getattr(exc, "type", None), getattr(exc, "status", None)]
+    if isinstance(response, dict):
+        candidates.append(response.get("Error", {}).get("Code"))
+    for value in candidates:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str) and _ERROR_CODE.fullmatch(value) and value not in codes:
+            codes.append(value)
+    return codes
+
+
+def error_summary(exc: BaseException) -> str:
+    """A description of ``exc`` that cannot quote message content: the exception type plus the HTTP
+    status and the provider's error code/type when known (``BadRequestError: HTTP 400,
+    invalid_request_error``), never the exception's text -- providers echo the prompt (and any key
+    pasted in it) there."""
+    details = []
+    status = _http_status(exc)
+    if status is not None:
+        details.append(f"HTTP {status}")
+    details.extend(code for code in _error_codes(exc) if code != str(status))
+    name = error_type_of(exc)
+    return f"{name}: {', '.join(details)}" if details else name
+
+
+def safe_stacktrace(exc: BaseException) -> str:
+    """The traceback's frames (file, line, function, source line) and the :func:`error_summary`:
+    where it failed, without the exception texts (of ``exc`` or chained ones) that may quote content."""
+    frames = traceback.format_list(traceback.extract_tb(exc.__traceback__))
+    return "Traceback (most recent call last):\n" + "".join(frames) + error_summary(exc)
+
+
+def record_error(span: Span, error: BaseException, *, with_content: bool) -> None:
+    """Status ERROR and the ``exception`` event for ``error`` on ``span``.
+
+    Without content capture (the default) the status description, ``exception.message`` and
+    ``exception.stacktrace`` hold only :func:`error_summary` and the frames (:func:`safe_stacktrace`):
+    a provider error quoting the prompt stays out of telemetry. With content capture on the span
+    (``with_content``) the exception's own text and full traceback are recorded, as the SDK does.
+    The exception itself is never changed."""
+    if with_content:
+        span.set_status(Status(StatusCode.ERROR, str(error)[:1024] or error_type_of(error)))
+        span.record_exception(error)
+        return
+    summary = error_summary(error)
+    span.set_status(Status(StatusCode.ERROR, summary))
+    module = type(error).__module__
+    qualname = type(error).__qualname__
+    span.add_event(
+        "exception",
+        {
+            "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
+            "exception.message": summary,
+            "exception.stacktrace": safe_stacktrace(error),
+        },
+    )
+
+
+def mark_failed(span: Span, error: BaseException, *, with_content: bool = False) -> None:
+    """A plain (non-record) span that ended with ``error``: ``error.type`` and status ERROR, the
+    description without the exception's text unless ``with_content`` (see :func:`error_summary`)."""
     span.set_attribute(semconv.ERROR_TYPE, error_type_of(error))
-    span.set_status(Status(StatusCode.ERROR, str(error)[:1024] or error_type_of(error)))
+    description = str(error)[:1024] if with_content else ""
+    span.set_status(Status(StatusCode.ERROR, description or error_summary(error)))
 
 
 @dataclass(eq=False)
@@ -54,6 +135,9 @@ class Invocation:
     #: A framework-level record (litellm, LangChain, ...) sets this: a client-level call made
     #: while it is current merges its exact details into it instead of opening a second span.
     owns_client_calls: bool = False
+    #: Request fields the framework only guessed (``"provider"``, ``"operation"``): a client call
+    #: merged into this record overrides them with what it knows exactly.
+    guessed: frozenset[str] = frozenset()
     # Filled by the handler.
     owner: Invocation | None = None
     claimed: bool = False

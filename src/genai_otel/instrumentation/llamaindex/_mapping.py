@@ -100,6 +100,7 @@ def record_for(
             provider=provider_of(instance),
             request_model=getattr(instance, "model_name", None),
             owns_client_calls=True,
+            guessed=_guessed(instance),
         )
     if isinstance(instance, classes.retriever) and method in _RETRIEVE:
         inv = RetrievalInvocation(provider=PROVIDER, data_source_id=_data_source(instance))
@@ -128,6 +129,13 @@ def provider_of(instance: Any) -> str:
     return type(instance).__name__.lower()
 
 
+def _guessed(instance: Any, *fields: str) -> frozenset[str]:
+    """What the client call merged into this record knows better: the operation (a custom LLM's
+    ``complete`` may make a chat call) and, for a class we do not know, the provider."""
+    known = any(cls.__name__ in _PROVIDERS for cls in type(instance).__mro__)
+    return frozenset(fields if known else (*fields, "provider"))
+
+
 def _data_source(retriever: Any) -> str:
     # A vector index retriever names its store (ChromaVectorStore, ...); others their own class.
     index = getattr(retriever, "_index", None)
@@ -142,6 +150,7 @@ def _model_call(method: str, llm: Any, arguments: dict[str, Any], capture: bool)
         provider=provider_of(llm),
         request_model=getattr(llm, "model", None) or getattr(llm, "model_name", None),
         owns_client_calls=True,
+        guessed=_guessed(llm, "operation"),
     )
     temperature = getattr(llm, "temperature", None)
     inv.temperature = float(temperature) if isinstance(temperature, (int, float)) else None
