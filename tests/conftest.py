@@ -79,30 +79,43 @@ def _settings_from_marker(request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-def otel(request: pytest.FixtureRequest) -> Iterator[Otel]:
+def otel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Otel]:
     """Instrument every installed library (or those of ``instrument_only``) with fresh metric and log
-    providers; check conformance after."""
+    providers; check conformance of spans, metrics and GenAI events after.
+
+    A test that re-instruments (``genai_otel.uninstrument()`` then ``genai_otel.instrument(only=...)``)
+    keeps this fixture's metric and log providers unless it passes its own: otherwise every metric and
+    event after the re-instrument would go to the global no-op providers, unseen by the teardown check.
+    """
     _SPANS.clear()
     settings = _settings_from_marker(request)
     reader = InMemoryMetricReader()
     logs = InMemoryLogRecordExporter()
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    meter_provider = MeterProvider(metric_readers=[reader])
+    instrument = genai_otel.instrument
+
+    def instrument_keeping_providers(**kwargs: Any) -> list[str]:
+        kwargs.setdefault("meter_provider", meter_provider)
+        kwargs.setdefault("logger_provider", logger_provider)
+        return instrument(**kwargs)
+
+    monkeypatch.setattr(genai_otel, "instrument", instrument_keeping_providers)
     only = request.node.get_closest_marker("instrument_only")
-    genai_otel.instrument(
-        meter_provider=MeterProvider(metric_readers=[reader]),
-        logger_provider=logger_provider,
-        settings=settings,
-        only=list(only.args) if only else None,
-    )
+    genai_otel.instrument(settings=settings, only=list(only.args) if only else None)
     handle = Otel(settings, reader, logs)
     try:
         yield handle
     finally:
         genai_otel.uninstrument()
-    content = settings.content_capture.on_span
     assert_conformant(
-        handle.genai_spans(), reader.get_metrics_data(), content_captured=content, profiles=settings.profiles
+        handle.genai_spans(),
+        reader.get_metrics_data(),
+        content_captured=settings.content_capture.on_span,
+        profiles=settings.profiles,
+        log_records=handle.logs(),
+        content_in_events=settings.content_capture.on_event,
     )
 
 

@@ -256,6 +256,50 @@ def _check_metric(
     return out
 
 
+def _log_view(record: Any) -> tuple[str | None, dict[str, Any], Any]:
+    """``(event_name, attributes, body)`` of an SDK ``LogRecord`` (or ``ReadableLogRecord``) or an OTLP
+    proto ``LogRecord``."""
+    record = getattr(record, "log_record", record)
+    if hasattr(record, "time_unix_nano"):  # OTLP proto
+        body = otlp_value(record.body) if record.HasField("body") else None
+        return record.event_name or None, {kv.key: otlp_value(kv.value) for kv in record.attributes}, body
+    return getattr(record, "event_name", None), dict(record.attributes or {}), record.body
+
+
+def check_log_records(records: Iterable[Any], *, content_captured: bool = False) -> list[Violation]:
+    """Check GenAI events (log records named ``gen_ai.*``): registered name, allowed and well-typed
+    attributes, and no content -- neither in a content attribute nor in the body -- unless content capture
+    includes events (``content_captured``)."""
+    out: list[Violation] = []
+    for record in records:
+        name, attributes, body = _log_view(record)
+        if not name or not name.startswith("gen_ai."):
+            continue
+        subject = f"event {name!r}"
+        spec = semconv.EVENTS.get(name)
+        if spec is None:
+            out.append(Violation(subject, "unregistered", "not in conventions/"))
+            continue
+        content_names = set(spec["content_attributes"])
+        allowed = set(spec["attributes"]) | content_names
+        for key, value in attributes.items():
+            registered = semconv.ATTRIBUTES.get(key)
+            if key not in allowed:
+                out.append(Violation(subject, "not-allowed", f"{key} is not part of the {name} event"))
+            elif registered is not None and not _type_ok(registered["type"], value):
+                out.append(
+                    Violation(
+                        subject, "type", f"{key} should be {registered['type']}, got {type(value).__name__}"
+                    )
+                )
+            is_content = key in content_names or (registered or {}).get("content")
+            if is_content and not content_captured:
+                out.append(Violation(subject, "content-off", f"{key} recorded while content capture is off"))
+        if body not in (None, "", {}, ()) and not content_captured:
+            out.append(Violation(subject, "content-off", "a body (content) while content capture is off"))
+    return out
+
+
 def format_violations(violations: Iterable[Violation]) -> str:
     return "\n".join(str(v) for v in violations)
 
@@ -266,10 +310,14 @@ def assert_conformant(
     *,
     content_captured: bool = False,
     profiles: Sequence[str] = ("latest",),
+    log_records: Iterable[Any] = (),
+    content_in_events: bool = False,
 ) -> None:
-    """Raise ``AssertionError`` listing every violation."""
+    """Raise ``AssertionError`` listing every violation (of spans, metrics, and GenAI events among
+    ``log_records``; ``content_in_events``: whether capture includes events)."""
     violations = check_spans(spans, content_captured=content_captured, profiles=profiles)
     if metrics_data is not None:
         violations += check_metrics(metrics_data, profiles=profiles)
+    violations += check_log_records(log_records, content_captured=content_in_events)
     if violations:
         raise AssertionError("GenAI conventions violated:\n" + format_violations(violations))
