@@ -348,9 +348,10 @@ def _open_runs() -> int:
     return genai_otel._active["langchain_core"].callback_handler.open_runs
 
 
-@pytest.mark.parametrize("how", ["cancel", "timeout"])
+@pytest.mark.parametrize("how", ["cancel", "timeout", "wait_for"])
 def test_cancelled_run_leaves_the_callers_context(otel, model_server, how):
-    """The caller's own task is cancelled mid-run (``task.cancel()`` or ``asyncio.timeout``)."""
+    """The caller's task is cancelled mid-run: ``task.cancel()``, ``asyncio.timeout`` (in the caller's own
+    task) or ``asyncio.wait_for`` (a task of its own before Python 3.12, the caller's since)."""
     graph = _graph(model_server, "gpt-4o-mini-slow")
     seen: list[Caller] = []
 
@@ -361,6 +362,8 @@ def test_cancelled_run_leaves_the_callers_context(otel, model_server, how):
                 if how == "timeout":
                     async with asyncio.timeout(0.5):
                         await graph.ainvoke({"question": "x", "steps": []})
+                elif how == "wait_for":
+                    await asyncio.wait_for(graph.ainvoke({"question": "x", "steps": []}), 0.5)
                 else:
                     await graph.ainvoke({"question": "x", "steps": []})
             except (asyncio.CancelledError, TimeoutError):
@@ -486,3 +489,20 @@ def test_http_call_after_the_run_does_not_join_the_runs_trace(otel, model_server
     assert "baggage" not in headers
     (http_span,) = [s for s in otel.spans() if s.name == "POST" and s.parent is None]
     assert http_span.context.trace_id != int(run_trace, 16)
+
+
+# -- uninstrument ----------------------------------------------------------------------------------------
+
+
+def test_uninstrument_restores_every_wrapped_method(otel):
+    import genai_otel
+    from genai_otel.instrumentation.langchain import _RUN_ENDS, _STREAMS
+
+    instrumentor = genai_otel._active["langchain_core"]
+    wrapped = list(instrumentor._wrapped)
+    # every run end and every stream generator of the installed versions is wrapped
+    assert len(wrapped) == 1 + sum(len(m) for _, m in _RUN_ENDS) + sum(len(m) for *_, m in _STREAMS) + 2
+    originals = [(owner, name, owner.__dict__[name].__wrapped__) for owner, name in wrapped]
+    genai_otel.uninstrument()
+    for owner, name, original in originals:
+        assert owner.__dict__[name] is original, f"{owner.__name__}.{name}"
