@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from genai_otel import semconv as sc
-from genai_otel.testing.conformance import check_spans, format_violations, span_view
+from genai_otel.config import ContentCapture
+from genai_otel.testing.conformance import check_log_records, check_spans, format_violations, span_view
 from genai_otel.testing.otlp_receiver import OtlpReceiver
 
 from .trees import render
@@ -68,8 +69,8 @@ def run_app(
         OTEL_EXPORTER_OTLP_INSECURE="true",
         APP_API_KEY=SECRET,
         ANONYMIZED_TELEMETRY="False",
-        **env_extra,
     )
+    env.update(env_extra)
     if receiver:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
     if disabled:
@@ -155,7 +156,15 @@ CLIENT_SPANS = {
 
 
 def test_llm_clients_under_opentelemetry_instrument(model_server, receiver, tmp_path):
-    run_app(CLIENTS_APP, tmp_path, receiver, _STORES_AND_FRAMEWORKS, MODEL_SERVER_URL=model_server.url)
+    run_app(
+        CLIENTS_APP,
+        tmp_path,
+        receiver,
+        _STORES_AND_FRAMEWORKS,
+        MODEL_SERVER_URL=model_server.url,
+        OTEL_LOGS_EXPORTER="otlp",
+        OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT="true",  # the operation-details events, without content
+    )
     spans = _genai(receiver)
     assert sorted(s.name for s in spans) == sorted(CLIENT_SPANS)
     for span in spans:
@@ -175,6 +184,24 @@ def test_llm_clients_under_opentelemetry_instrument(model_server, receiver, tmp_
     assert http and all(s.parent_span_id in ids for s in http), [(s.name, s.parent_span_id) for s in http]
     assert {sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION} <= {m.name for m in receiver.metrics()}
     assert SECRET not in repr(receiver.trace_requests)
+    events = [
+        r for r in receiver.logs() if r.event_name == sc.EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
+    ]
+    assert len(events) == len(CLIENT_SPANS)
+    assert {r.span_id for r in events} == {s.span_id for s in spans}  # each tied to its span
+    violations = check_log_records(receiver.logs(), content_captured=False)
+    assert not violations, format_violations(violations)
+    assert "hi there" not in repr(receiver.log_requests)
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_AND_EVENT)
+@pytest.mark.instrument_only("openai")
+def test_the_event_check_finds_content_in_events_when_capture_is_off(otel, openai_client):
+    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert len(otel.logs()) == 1
+    rules = {(v.rule, v.detail.split()[0]) for v in check_log_records(otel.logs(), content_captured=False)}
+    assert rules == {("content-off", sc.GEN_AI_INPUT_MESSAGES), ("content-off", sc.GEN_AI_OUTPUT_MESSAGES)}
+    assert check_log_records(otel.logs(), content_captured=True) == []
 
 
 # -- a framework with a vector store -----------------------------------------------------------------------
