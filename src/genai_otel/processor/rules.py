@@ -126,7 +126,10 @@ def _fit(value: Any, budget: int, depth: int = 0) -> tuple[Any, int]:
                 key_size = len(key) if isinstance(key, str) else _SCALAR_SIZE
                 if used + key_size >= budget:
                     break
-                fitted[key], size = _fit(child, budget - used - key_size, depth + 1)
+                item, size = _fit(child, budget - used - key_size, depth + 1)
+                if used + key_size + size > budget:
+                    break  # a number or null that does not fit
+                fitted[key] = item
                 used += key_size + size
             return fitted, used
         items = []
@@ -134,6 +137,8 @@ def _fit(value: Any, budget: int, depth: int = 0) -> tuple[Any, int]:
             if used >= budget:
                 break
             item, size = _fit(child, budget - used, depth + 1)
+            if used + size > budget:
+                break
             items.append(item)
             used += size
         return (tuple(items) if isinstance(value, tuple) else items), used
@@ -860,7 +865,12 @@ class LimitRule:
         if not over:
             return None  # the common case: nothing to cut
         truncated = attrs.get(semconv.GENAI_OTEL_CONTENT_TRUNCATED)
-        cut = set(truncated) if isinstance(truncated, (list, tuple)) else set()
+        # What an earlier limit (in this process or a processor before) listed: content names only.
+        cut = (
+            {k for k in truncated if type(k) is str and k in _CONTENT}
+            if type(truncated) in (list, tuple)
+            else set()
+        )
         capped: dict[str, Any] = {}
         for key, value in attrs.items():
             if max_key is not None and len(key) > max_key:
@@ -885,7 +895,7 @@ class LimitRule:
         if max_span is not None:
             self._cap_span(capped, max_span, cut)
         if cut:
-            capped[semconv.GENAI_OTEL_CONTENT_TRUNCATED] = sorted(k for k in cut if isinstance(k, str))
+            capped[semconv.GENAI_OTEL_CONTENT_TRUNCATED] = sorted(cut)
         return capped
 
     @staticmethod
