@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
 from genai_otel import semconv
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 from genai_otel.telemetry import TelemetryHandler
@@ -32,6 +34,8 @@ def _publish(handler: TelemetryHandler) -> Any:
     messaging = handler.messaging
 
     async def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not is_instrumentation_enabled():  # suppress_instrumentation(): no span, headers as given
+            return await wrapped(*args, **kwargs)
         subject = args[0] if args else kwargs.get("subject", "")
         headers = dict(kwargs.get("headers") or (args[3] if len(args) > 3 and args[3] else {}))
         span = safely(

@@ -14,6 +14,8 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
 from genai_otel import semconv
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 from genai_otel.propagation import fields_getter
@@ -59,7 +61,8 @@ def _xadd(handler: TelemetryHandler) -> Any:
     def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         name = args[0] if args else kwargs.get("name")
         fields = args[1] if len(args) > 1 else kwargs.get("fields")
-        if not isinstance(fields, Mapping):
+        # Under suppress_instrumentation() the entry goes out as the caller wrote it, with no span.
+        if not isinstance(fields, Mapping) or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         carrier = dict(fields)  # never mutate the caller's dict
         span = safely(
@@ -127,6 +130,8 @@ def _xread(handler: TelemetryHandler, operation: str) -> Any:
             )
 
     def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
         result = wrapped(*args, **kwargs)
         if operation == "xreadgroup" and args:
             kwargs = {**kwargs, "groupname": args[0]}
