@@ -427,7 +427,11 @@ def test_the_service_reports_its_own_metrics(tmp_path):
             meter_provider=MeterProvider(metric_readers=[reader]),
             metrics_listen="127.0.0.1:0",
         ) as service:
-            _send(f"127.0.0.1:{service.port}", 3, {sc.GEN_AI_OPERATION_NAME: "chat"})
+            before = {name: service.metric_value(name) for name in ("keys_dropped", "values_shortened")}
+            # One span with a key and a non-content value over the limit rule's caps: counted as cut.
+            hostile = {sc.GEN_AI_OPERATION_NAME: "chat", "k" * 1000: "v", "app.note": "x" * 100_000}
+            _send(f"127.0.0.1:{service.port}", 1, hostile)
+            _send(f"127.0.0.1:{service.port}", 2, {sc.GEN_AI_OPERATION_NAME: "chat"})
             wait_until(lambda: len(downstream.spans()) == 3)
             wait_until(lambda: service.counters.forwarded == 3)
             data = reader.get_metrics_data()
@@ -436,6 +440,15 @@ def test_the_service_reports_its_own_metrics(tmp_path):
     assert scrape["genai_otel_processor_received_total"] == 3
     assert scrape["genai_otel_processor_forwarded_total"] == 3
     assert scrape["genai_otel_processor_rejected_total"] == 0 and scrape["genai_otel_processor_queued"] == 0
+    assert scrape["genai_otel_processor_keys_dropped_total"] >= before["keys_dropped"] + 1
+    assert scrape["genai_otel_processor_values_shortened_total"] >= before["values_shortened"] + 1
+    assert "genai_otel_processor_rule_failures_total" in scrape
+    cut = next(
+        {kv.key: kv.value for kv in span.attributes}
+        for _, span in downstream.spans()
+        if span.name == "openai.chat 0" and any(kv.key == "app.note" for kv in span.attributes)
+    )
+    assert "k" * 1000 not in cut and len(cut["app.note"].string_value) < 5000
     values = {
         m.name: m.data.data_points[0].value
         for rm in data.resource_metrics

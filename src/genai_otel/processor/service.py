@@ -32,10 +32,11 @@ from genai_otel.processor.config_file import load as load_config
 from genai_otel.processor.evaluation import EvaluationRunner
 from genai_otel.processor.http_server import MAX_MESSAGE, metrics_server, otlp_http_server
 from genai_otel.processor.limits import Admission, Limits, grpc_interceptor, signal_of_method, to_arguments
-from genai_otel.processor.model import Rule, SpanRecord, apply_rules_to_batch
+from genai_otel.processor.model import Rule, SpanRecord, apply_rules_to_batch, rule_failures
 from genai_otel.processor.otlp import drop_invalid_spans, enrich_request
 from genai_otel.processor.queue import EXPORT_METHOD, Counters, DeadLetter, Item, Queue  # noqa: F401
 from genai_otel.processor.retry import PERMANENT, RETRY, SPLIT, classify, retry_later
+from genai_otel.processor.rules import limit_counts
 from genai_otel.processor.signals import SIGNALS, drop_invalid_log_records, enrich_logs
 from genai_otel.processor.split import halve_request, split_request
 
@@ -80,6 +81,16 @@ SERVICE_METRICS = (
     ("metrics_received", "counter", "{metric}", "Metrics accepted (passed through unchanged)."),
     ("metrics_forwarded", "counter", "{metric}", "Metrics the downstream took."),
     ("metrics_rejected", "counter", "{metric}", "Metrics refused."),
+    (
+        "rule_failures",
+        "counter",
+        "{record}",
+        "Records a rule failed on and left as they were (each rule applies to a record completely or not "
+        "at all).",
+    ),
+    ("keys_dropped", "counter", "{attribute}", "Attributes dropped for a key over the limit rule's cap."),
+    ("values_shortened", "counter", "{attribute}", "Non-content values shortened to the limit rule's cap."),
+    ("content_shortened", "counter", "{attribute}", "Content values shortened to the limit rule's cap."),
 )
 
 
@@ -227,6 +238,10 @@ class ProcessorService:
             return len(self.spool)
         if name == "queued":
             return self.queue.in_memory
+        if name == "rule_failures":  # the rules' own counters: per process, like the rules' caches
+            return sum(rule_failures().values())
+        if name in ("keys_dropped", "values_shortened", "content_shortened"):
+            return limit_counts().get(name, 0)
         return getattr(self.counters, name)
 
     def prometheus_text(self) -> str:
