@@ -5,6 +5,11 @@ Frameworks report a run's start and end through callbacks that may happen in dif
 or asyncio tasks (parallel branches, ``asyncio.gather``); a run's span is therefore parented from
 the framework's parent id, and its context is made current only as long as the framework stays in
 the same execution context -- see :meth:`RunTracker.start`.
+
+A run's context must never outlive the run in its caller: where a framework may end a run in another
+task or thread, the integration calls :meth:`RunTracker.release` from the frame that ends it (and
+drives the framework's generators with :mod:`genai_otel.telemetry.scoped`), so the attach made at
+start is undone in the context it was made in.
 """
 
 from __future__ import annotations
