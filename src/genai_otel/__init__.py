@@ -68,6 +68,7 @@ def instrument(
     from genai_otel import propagation
     from genai_otel.instrumentation import INSTRUMENTORS
     from genai_otel.telemetry.handler import TelemetryHandler, set_default_handler
+    from genai_otel.telemetry.safety import safely
 
     global _policy_installed
     settings = settings or Settings.from_env()
@@ -75,7 +76,10 @@ def instrument(
     if _policy_installed:
         propagation.uninstall()  # a repeated instrument(): the new settings, not a second reference
     _policy_installed = True
-    set_default_handler(TelemetryHandler(tracer_provider, meter_provider, logger_provider, settings=settings))
+    # A provider that fails here is our problem to report, not the app's: the agent/tool API then
+    # falls back to a handler on the global providers.
+    providers = (tracer_provider, meter_provider, logger_provider)
+    set_default_handler(safely("instrument", TelemetryHandler, *providers, settings=settings))
     done = []
     for name, path in INSTRUMENTORS.items():
         if (only is not None and name not in only) or name in settings.disabled_instrumentations:
