@@ -47,17 +47,36 @@ class Jaeger:
             raise
         return data[0] if data else None
 
-    def wait_for_trace(self, trace_id: str, *, min_spans: int, timeout: float = 30) -> dict[str, Any]:
-        """The trace once it has at least ``min_spans`` spans and stopped growing."""
+    def wait_for_trace(
+        self, trace_id: str, *, spans: int | None = None, min_spans: int | None = None, timeout: float = 60
+    ) -> dict[str, Any]:
+        """The trace once it holds the expected number of spans.
+
+        ``spans``: exactly that many -- returned as soon as they are all there, an error as soon as more
+        arrive. ``min_spans`` (for callers that cannot count their trace in advance): at least that many
+        and unchanged over two polls, which can return before a late batch lands; prefer ``spans``.
+        """
+        if (spans is None) == (min_spans is None):
+            raise TypeError("give exactly one of spans= and min_spans=")
         deadline, last_count, found = time.monotonic() + timeout, -1, None
         while time.monotonic() < deadline:
             found = self.trace(trace_id)
             count = len(found["spans"]) if found else 0
-            if count >= min_spans and count == last_count:
-                return found
+            if spans is not None:
+                names = sorted(s["operationName"] for s in found["spans"]) if found else []
+                assert count <= spans, (
+                    f"trace {trace_id} has {count} spans in Jaeger, expected {spans}: {names}"
+                )
+                if count == spans:
+                    return found  # type: ignore[return-value]
+            elif count >= min_spans and count == last_count:  # type: ignore[operator]
+                return found  # type: ignore[return-value]
             last_count = count
-            time.sleep(0.5)
-        raise AssertionError(f"trace {trace_id} has {last_count} spans in Jaeger, expected >= {min_spans}")
+            time.sleep(0.2)
+        expected = spans if spans is not None else f">= {min_spans}"
+        raise AssertionError(
+            f"trace {trace_id} has {last_count} spans in Jaeger after {timeout} s, expected {expected}"
+        )
 
 
 _TELEMETRY_OFF = """

@@ -85,7 +85,7 @@ def test_app_to_collector_to_processor_to_jaeger(tmp_path: Path):
                 tracer.start_as_current_span("openai.chat", attributes=OPENLLMETRY) as span,
             ):
                 trace_id = format(span.get_span_context().trace_id, "032x")
-            found = backend.wait_for_trace(trace_id, min_spans=1)
+            found = backend.wait_for_trace(trace_id, spans=1)
     [span] = found["spans"]
     tags = {t["key"]: t["value"] for t in span["tags"]}
     assert tags["gen_ai.provider.name"] == "openai" and tags["gen_ai.operation.name"] == "chat"
