@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import genai_otel
+from genai_otel import semconv as sc
 from genai_otel.config import Settings
 from genai_otel.instrumentation import INSTRUMENTORS
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
@@ -257,3 +258,16 @@ def test_messaging_calls_after_uninstrument_make_no_spans(spans, redis_url, nats
     client.xadd("uninstrument-check", {"k": "v"})
     asyncio.run(_nats_publish(nats_url))
     assert spans.get_finished_spans() == ()
+
+
+@pytest.mark.instrument_only("openai")
+@pytest.mark.genai_settings(emit_event=True)
+def test_a_test_that_reinstruments_keeps_the_fixtures_metric_and_log_providers(otel, openai_client):
+    """Before, metrics and events after a re-instrument went to the global no-op providers: the teardown
+    conformance check never saw them."""
+    genai_otel.uninstrument()
+    genai_otel.instrument(settings=otel.settings, only=["openai"])
+    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    duration = otel.metrics()[sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION]
+    assert sum(point.count for point in duration.data.data_points) == 1
+    assert [r.event_name for r in otel.logs()] == [sc.EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS]
