@@ -4,7 +4,7 @@ afterwards make no spans; instrumenting again after that wraps once (one span pe
 Every instrumentor built on :class:`~genai_otel.instrumentation._base.GenAIInstrumentor` patches what its
 ``patches()`` lists, so the identity check runs over that list for each of them. The frameworks
 (LangChain, LlamaIndex, Haystack) install handlers instead of patches: their own test files check those.
-LiteLLM is not installed in this venv (it pins openai < 3): it patches through the same ``Patch`` machinery.
+LiteLLM is not installed in this venv (it pins openai < 3): its check runs in its own venv (tests/venvs.py).
 """
 
 from __future__ import annotations
@@ -271,3 +271,66 @@ def test_a_test_that_reinstruments_keeps_the_fixtures_metric_and_log_providers(o
     duration = otel.metrics()[sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION]
     assert sum(point.count for point in duration.data.data_points) == 1
     assert [r.event_name for r in otel.logs()] == [sc.EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS]
+
+
+_LITELLM_SCRIPT = """
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from typing import Any
+
+import litellm
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import genai_otel
+from genai_otel.instrumentation.litellm import LiteLLMInstrumentor
+from genai_otel.testing.model_server import ModelServer
+
+_ABSENT = object()
+{helpers}
+before = _snapshot(list(LiteLLMInstrumentor().patches()))
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+out: dict[str, Any] = {{"targets": len(before)}}
+genai_otel.instrument(tracer_provider=provider, only=["litellm"])
+out["wrapped"] = len(_changed(before))
+genai_otel.uninstrument()
+out["left"] = _changed(before)
+with ModelServer() as server:
+    litellm.completion(
+        model="openai/gpt-4o-mini",
+        messages=[{{"role": "user", "content": "hi"}}],
+        api_base=server.openai_base_url,
+        api_key="sk-x",
+    )
+out["spans_after"] = len(exporter.get_finished_spans())
+print(json.dumps(out))
+"""
+
+
+def test_litellm_uninstrument_restores_every_patched_attribute_in_its_own_venv():
+    """LiteLLM runs in a venv of its own (tests/venvs.py); the same identity helpers run there."""
+    import json
+    import os
+    import subprocess
+
+    from .venvs import ensure
+
+    helpers = "\n\n".join(inspect.getsource(f) for f in (_owner, _snapshot, _changed))
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    done = subprocess.run(
+        [str(ensure("litellm-venv")), "-c", _LITELLM_SCRIPT.format(helpers=helpers)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
+    assert result["targets"] >= 4 and result["wrapped"] == result["targets"], result
+    assert result["left"] == [] and result["spans_after"] == 0, result
