@@ -35,6 +35,13 @@ def _attributes(
     return attributes
 
 
+def _broker(attributes: Mapping[str, Any]) -> Any:
+    """Who delivered the messages, for the hop-count trust decision: the broker when the consumer names
+    it (judged by its address like any peer), else :data:`propagation.TRUSTED` -- a queue of the app's
+    own, the mirror of the outbound rule that sends baggage to a producer naming no broker."""
+    return attributes.get(semconv.SERVER_ADDRESS) or propagation.TRUSTED
+
+
 def _links(contexts: Sequence[otel_context.Context]) -> list[Link]:
     span_contexts = (trace.get_current_span(ctx).get_span_context() for ctx in contexts)
     return [Link(sc) for sc in span_contexts if sc.is_valid]
@@ -114,7 +121,8 @@ class MessagingTelemetry:
     ) -> Iterator[Span]:
         """CONSUMER span around handling ``carriers`` (one per message): child of a single message's
         context, linked to every message's context."""
-        contexts = [propagation.extract(c or {}, getter=getter) for c in carriers]
+        peer = _broker(attributes)
+        contexts = [propagation.extract(c or {}, getter=getter, peer=peer) for c in carriers]
         links = _links(contexts)
         parent = contexts[0] if len(contexts) == 1 and links else otel_context.get_current()
         if len(carriers) != 1:
@@ -143,7 +151,8 @@ class MessagingTelemetry:
         **attributes: Any,
     ) -> None:
         """A finished CONSUMER ``receive`` span for a pull that returned ``carriers``, linking each."""
-        links = _links([propagation.extract(c or {}, getter=getter) for c in carriers])
+        peer = _broker(attributes)
+        links = _links([propagation.extract(c or {}, getter=getter, peer=peer) for c in carriers])
         if len(carriers) != 1:
             attributes.setdefault(semconv.MESSAGING_BATCH_MESSAGE_COUNT, len(carriers))
         span = self._tracer.start_span(
