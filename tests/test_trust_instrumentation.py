@@ -506,3 +506,25 @@ def test_llamaindex_custom_llm_merged_with_an_openai_call_reports_the_client(ote
     assert span.attributes[sc.GEN_AI_PROVIDER_NAME] == "openai"
     assert span.attributes[sc.GEN_AI_OPERATION_NAME] == "chat"
     assert span.name.startswith("chat ")
+
+
+def test_a_span_opened_on_top_of_an_ended_run_stays_the_parent():
+    """``live_context`` steps over a framework run that ended in another task only while that run's span
+    is still current: a span the application opened on top of it is kept (its children stay in its trace)."""
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from genai_otel.telemetry.handler import FrameworkScope, live_context
+
+    tracer = TracerProvider().get_tracer("test")
+    root = tracer.start_span("user root")
+    before = trace.set_span_in_context(root, otel_context.Context())
+    scope = FrameworkScope(before)
+    run_span = tracer.start_span("RunnableSequence", context=before)
+    leaked = scope.enter(trace.set_span_in_context(run_span, before))
+    scope.open = False  # the run ended in another task: its context is still the caller's
+    assert live_context(leaked) is before
+    user = tracer.start_span("user step", context=leaked)
+    on_top = trace.set_span_in_context(user, leaked)
+    assert trace.get_current_span(live_context(on_top)) is user

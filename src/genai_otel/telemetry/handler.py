@@ -185,21 +185,25 @@ class FrameworkScope:
     than the one that started it; the starting task then still has the ended run's context attached,
     and :func:`live_context` steps over it to what was current before."""
 
-    __slots__ = ("open", "parent")
+    __slots__ = ("open", "parent", "span")
 
     def __init__(self, parent: otel_context.Context) -> None:
         self.parent = parent
         self.open = True
+        self.span: Any = None
 
     def enter(self, ctx: otel_context.Context) -> otel_context.Context:
+        self.span = trace.get_current_span(ctx)
         return otel_context.set_value(_SCOPE, self, ctx)
 
 
 def live_context(ctx: otel_context.Context | None = None) -> otel_context.Context:
-    """``ctx`` (default: the current context) without framework scopes that have ended."""
+    """``ctx`` (default: the current context) without framework scopes that have ended. A scope is
+    stepped over only while its run's span is still the current one: a span the application opened on
+    top of it is the application's, and stays the parent of what comes next."""
     ctx = ctx if ctx is not None else otel_context.get_current()
     scope = otel_context.get_value(_SCOPE, ctx)
-    while scope is not None and not scope.open:
+    while scope is not None and not scope.open and trace.get_current_span(ctx) is scope.span:
         ctx = scope.parent
         scope = otel_context.get_value(_SCOPE, ctx)
     return ctx
