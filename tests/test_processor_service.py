@@ -740,55 +740,59 @@ def test_a_gzip_http_request_that_inflates_past_the_limit_is_split(tmp_path):
     assert downstream.trace_ids() == trace_ids(poison) and len(downstream.of()) >= 2
 
 
-def test_a_full_spool_disk_answers_retry_later_and_leaks_nothing(tmp_path):
+@pytest.fixture
+def disk():
+    """A real 1 MiB filesystem (tmpfs) that fills up; skipped, saying why, where mounting is not allowed."""
+    from .reliability.delivery import DiskUnavailable, tiny_disk
+
+    try:
+        with tiny_disk("1m") as directory:
+            yield directory
+    except DiskUnavailable as error:
+        pytest.skip(str(error))
+
+
+def test_a_full_spool_disk_answers_retry_later_and_leaks_nothing(disk):
     """ENOSPC while spooling (a real 1 MiB tmpfs): gRPC RESOURCE_EXHAUSTED with a RetryInfo detail,
     OTLP/HTTP 503 with Retry-After, refused spans counted, no temporary file left; once the downstream is
     back the spool drains and the client's retry gets through."""
     from genai_otel.processor.retry import retry_delay
 
-    from .reliability.delivery import DiskUnavailable, Downstream, fill, tiny_disk
+    from .reliability.delivery import Downstream, fill
 
     port = free_port()
+    spool = disk / "spool"
+    service = ProcessorService(
+        "127.0.0.1:0", f"127.0.0.1:{port}", spool, durable=True, http_listen="127.0.0.1:0"
+    ).start()
     try:
-        disk_context = tiny_disk("1m")
-        disk = disk_context.__enter__()
-    except DiskUnavailable as error:
-        pytest.skip(str(error))
-    try:
-        spool = disk / "spool"
-        service = ProcessorService(
-            "127.0.0.1:0", f"127.0.0.1:{port}", spool, durable=True, http_listen="127.0.0.1:0"
-        ).start()
-        try:
-            with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-                call = channel.unary_unary(EXPORT_METHOD)
-                call(export_request(CHAT, 1, "kept").SerializeToString(), timeout=5)  # on disk
-                fill(disk)
-                request = export_request(CHAT, 3, "refused", 10).SerializeToString()
-                with pytest.raises(grpc.RpcError) as caught:
-                    call(request, timeout=5)
-                code, _kind, _body = _post(
-                    f"http://127.0.0.1:{service.http_port}/v1/traces", request, "application/x-protobuf"
-                )
-                assert code == 503
-                assert service.counters.rejected == 6 and service.counters.spool_errors == 2
-                assert not list(spool.glob("*.tmp"))
-                for filler in disk.glob("filler*"):
-                    filler.unlink()
-                with Downstream(port) as downstream:
-                    wait_until(lambda: len(downstream.trace_ids()) == 1)  # the spool drains
-                    call(request, timeout=5)  # the client's retry
-                    wait_until(lambda: len(downstream.trace_ids()) == 4)
-        finally:
-            service.stop(drain_seconds=1)
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            call = channel.unary_unary(EXPORT_METHOD)
+            call(export_request(CHAT, 1, "kept").SerializeToString(), timeout=5)  # on disk
+            fill(disk)
+            request = export_request(CHAT, 3, "refused", 10).SerializeToString()
+            with pytest.raises(grpc.RpcError) as caught:
+                call(request, timeout=5)
+            code, _kind, _body = _post(
+                f"http://127.0.0.1:{service.http_port}/v1/traces", request, "application/x-protobuf"
+            )
+            assert code == 503
+            assert service.counters.rejected == 6 and service.counters.spool_errors == 2
+            assert not list(spool.glob("*.tmp"))
+            for filler in disk.glob("filler*"):
+                filler.unlink()
+            with Downstream(port) as downstream:
+                wait_until(lambda: len(downstream.trace_ids()) == 1)  # the spool drains
+                call(request, timeout=5)  # the client's retry
+                wait_until(lambda: len(downstream.trace_ids()) == 4)
     finally:
-        disk_context.__exit__(None, None, None)
+        service.stop(drain_seconds=1)
     error = caught.value
     assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and retry_delay(error) == 1.0
     assert "No space left" in error.details()
 
 
-def test_sigterm_with_a_full_spool_disk_says_what_it_could_not_keep(tmp_path):
+def test_sigterm_with_a_full_spool_disk_says_what_it_could_not_keep(disk):
     """The CLI, default mode, the spool disk full and the downstream down: acknowledged spans cannot be
     spilled; they are retried until the drain deadline, then the exit code (3) and the output say what
     was lost (it used to exit 2 with an OSError traceback, silently)."""
@@ -796,28 +800,20 @@ def test_sigterm_with_a_full_spool_disk_says_what_it_could_not_keep(tmp_path):
     import subprocess
     import sys
 
-    from .reliability.delivery import DiskUnavailable, fill, tiny_disk
+    from .reliability.delivery import fill
     from .servers import wait_for_port
 
-    try:
-        disk_context = tiny_disk("1m")
-        disk = disk_context.__enter__()
-    except DiskUnavailable as error:
-        pytest.skip(str(error))
-    try:
-        (disk / "spool").mkdir()
-        fill(disk)
-        port = free_port()
-        command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", f"127.0.0.1:{port}"]
-        command += ["--forward", f"127.0.0.1:{free_port()}", "--spool", str(disk / "spool")]
-        command += ["--drain-seconds", "0.5"]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        wait_for_port(port, 60, process)
-        _send(f"127.0.0.1:{port}", 3, CHAT)
-        process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=60)[0]
-    finally:
-        disk_context.__exit__(None, None, None)
+    (disk / "spool").mkdir()
+    fill(disk)
+    port = free_port()
+    command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", f"127.0.0.1:{port}"]
+    command += ["--forward", f"127.0.0.1:{free_port()}", "--spool", str(disk / "spool")]
+    command += ["--drain-seconds", "0.5"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_for_port(port, 60, process)
+    _send(f"127.0.0.1:{port}", 3, CHAT)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0]
     assert process.returncode == 3, output
     assert "LOST: 3 acknowledged request(s), 3 items" in output and "Traceback" not in output
 
