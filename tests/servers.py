@@ -158,7 +158,11 @@ def rabbitmq_server() -> Iterator[Server]:
     }
     try:
         with run_server(
-            [require_binary("rabbitmq-server", "rabbitmq-server")], port, env=env, timeout=180, workdir=workdir
+            [require_binary("rabbitmq-server", "rabbitmq-server")],
+            port,
+            env=env,
+            timeout=180,
+            workdir=workdir,
         ) as server:
             yield server
     finally:
