@@ -1,9 +1,11 @@
 """Stream proxies: the span of a streamed call ends exactly once, when the stream is exhausted,
 closed, fails midway, leaves its ``with`` block, or is garbage-collected unfinished.
 
-The span is held by the proxy and ended explicitly -- it is never made current inside the
-iteration, so a stream closed from another task or thread cannot hit "Token was created in a
-different Context".
+The span is held by the proxy and ended explicitly. It is made current only around each step of the
+iteration (attached and detached within one ``__next__``/``__anext__``, never across a ``yield``), so
+that SDKs which send their request lazily on the first ``next()`` (ollama, cohere) make it a child
+of the model span, while a stream closed from another task or thread cannot hit "Token was created
+in a different Context".
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from typing import Any, Protocol
 
 import wrapt
+from opentelemetry import context as otel_context
 
 from genai_otel.telemetry.handler import TelemetryHandler
 from genai_otel.telemetry.invocation import InferenceInvocation
@@ -26,14 +29,28 @@ class StreamAccumulator(Protocol):
     def apply(self, inv: InferenceInvocation) -> None: ...
 
 
+def _step_context(handler: TelemetryHandler, inv: InferenceInvocation) -> otel_context.Context | None:
+    """The context each step of the stream runs in: the caller's context at the call, with the model
+    span (or, for a record merged into a framework's, the owner's span) current. ``None``: no span."""
+    owner = inv if inv.span is not None else inv.owner
+    if owner is None or owner.span is None:
+        return None
+    return handler.context_for(owner)
+
+
+# Bound once: these run twice per chunk.
+_attach, _detach, _current = otel_context.attach, otel_context.detach, otel_context.get_current
+
+
 class _StreamState:
-    __slots__ = ("accumulator", "done", "handler", "inv")
+    __slots__ = ("accumulator", "context", "done", "handler", "inv")
 
     def __init__(self, handler: TelemetryHandler, inv: InferenceInvocation, accumulator: StreamAccumulator):
         self.handler = handler
         self.inv = inv
         self.accumulator = accumulator
         self.done = False
+        self.context = safely("stream context", _step_context, handler, inv)
 
     def on_chunk(self, chunk: Any) -> None:
         inv = self.inv
@@ -77,18 +94,25 @@ class InstrumentedStream(wrapt.ObjectProxy):
         return self
 
     def __next__(self) -> Any:
-        iterator = self._self_iterator
-        if iterator is None:
-            iterator = self._self_iterator = iter(self.__wrapped__)
+        state = self._self_state
+        # Hot path: the span is made current for this step only, and only when it is not already.
+        ctx = state.context
+        token = _attach(ctx) if ctx is not None and _current() is not ctx else None
         try:
+            iterator = self._self_iterator
+            if iterator is None:
+                iterator = self._self_iterator = iter(self.__wrapped__)
             chunk = next(iterator)
         except StopIteration:
-            self._self_state.finish(None)
+            state.finish(None)
             raise
         except BaseException as error:
-            self._self_state.finish(error)
+            state.finish(error)
             raise
-        self._self_state.on_chunk(chunk)
+        finally:
+            if token is not None:
+                _detach(token)
+        state.on_chunk(chunk)
         return chunk
 
     def __enter__(self) -> InstrumentedStream:
@@ -131,18 +155,25 @@ class InstrumentedAsyncStream(wrapt.ObjectProxy):
         return self
 
     async def __anext__(self) -> Any:
-        iterator = self._self_iterator
-        if iterator is None:
-            iterator = self._self_iterator = self.__wrapped__.__aiter__()
+        state = self._self_state
+        # Attached and detached in this coroutine, which runs in one task's context throughout.
+        ctx = state.context
+        token = _attach(ctx) if ctx is not None and _current() is not ctx else None
         try:
+            iterator = self._self_iterator
+            if iterator is None:
+                iterator = self._self_iterator = self.__wrapped__.__aiter__()
             chunk = await iterator.__anext__()
         except StopAsyncIteration:
-            self._self_state.finish(None)
+            state.finish(None)
             raise
         except BaseException as error:
-            self._self_state.finish(error)
+            state.finish(error)
             raise
-        self._self_state.on_chunk(chunk)
+        finally:
+            if token is not None:
+                _detach(token)
+        state.on_chunk(chunk)
         return chunk
 
     async def __aenter__(self) -> InstrumentedAsyncStream:
