@@ -7,17 +7,19 @@ this module does the wrapping, error isolation and span lifecycle once for all o
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
+from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
-from wrapt import wrap_function_wrapper
+from wrapt import register_post_import_hook, wrap_function_wrapper
 
 from genai_otel import propagation
 from genai_otel.agents import count_step
@@ -156,20 +158,55 @@ class Patch:
     factory: Callable[[TelemetryHandler], Wrapper]
 
 
+# Dependency checks by requirement tuple: importlib.metadata lookups, made once per process.
+_dependency_checks: dict[tuple[str, ...], str | None] = {}
+
+
+def dependency_conflict(dependencies: Collection[str]) -> str | None:
+    """Why ``dependencies`` (requirement strings) do not hold here, or ``None`` when they do."""
+    key = tuple(dependencies)
+    if key not in _dependency_checks:
+        conflict = get_dependency_conflicts(key)
+        _dependency_checks[key] = None if conflict is None else str(conflict)
+    return _dependency_checks[key]
+
+
 class GenAIInstrumentor(BaseInstrumentor):
     """Base class: subclasses list their dependencies and patches; wrapping/unwrapping lives here.
 
     ``instrument()`` accepts ``tracer_provider``, ``meter_provider``, ``logger_provider`` and
     ``settings`` (a :class:`genai_otel.config.Settings`); providers default to the global ones.
+
+    Nothing is imported to instrument: each patch is applied by a post-import hook on its module, at
+    once when the app already imported it, else when it first does (before the importing statement
+    binds any name, so ``from module import function`` gets the wrapped function). :meth:`_on_instrument`
+    likewise runs when the library (:attr:`library_module`) is imported.
     """
 
     dependencies: tuple[str, ...] = ()
+    #: The module whose import runs :meth:`_on_instrument`; ``None``: the library this instrumentor
+    #: is registered for in :data:`genai_otel.instrumentation.INSTRUMENTORS`, else at once.
+    library_module: str | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return self.dependencies
 
     def patches(self) -> Iterable[Patch]:
         raise NotImplementedError
+
+    def instrument(self, **kwargs: Any) -> Any:
+        """Instrument the library; see :class:`BaseInstrumentor`.
+
+        ``opentelemetry-instrument`` passes ``skip_dep_check=True`` after checking only the distribution's
+        requirements: the library's presence and version range are checked here instead, and an
+        instrumentor whose library is absent or out of range does nothing (a debug log says why).
+        """
+        if kwargs.get("skip_dep_check") and not self.is_instrumented_by_opentelemetry:
+            conflict = dependency_conflict(self.instrumentation_dependencies())
+            if conflict is not None:
+                _logger.debug("genai-otel: %s not instrumented: %s", type(self).__name__, conflict)
+                return None
+        return super().instrument(**kwargs)
 
     def _instrument(self, **kwargs: Any) -> None:
         settings = kwargs.get("settings") or Settings.from_env()
@@ -183,30 +220,95 @@ class GenAIInstrumentor(BaseInstrumentor):
         # what it would (the baggage policy, reference-counted; the agent/tool handler if none).
         propagation.install(settings)
         adopt_default_handler(self.handler)
-        self._applied: list[Patch] = []
+        if not hasattr(self, "_state_lock"):
+            self._state_lock = threading.RLock()
+            self._generation = 0
+        with self._state_lock:
+            # wrapt cannot unregister a hook: each carries the generation it was made for, and one that
+            # fires after uninstrument() (or for an earlier instrument()) finds it stale and does nothing.
+            self._generation += 1
+            self._applied: list[tuple[Any, str]] = []
+            self._set_up = False
+            generation = self._generation
+        by_module: dict[str, list[Patch]] = {}
         for patch in self.patches():
-            try:
-                wrap_function_wrapper(patch.module, patch.attribute, patch.factory(self.handler))
-                self._applied.append(patch)
-            except (ImportError, AttributeError):
-                # The installed SDK version lacks this API: nothing to patch there.
-                _logger.debug("genai-otel: %s:%s not found, not instrumented", patch.module, patch.attribute)
-        self._on_instrument()
+            by_module.setdefault(patch.module, []).append(patch)
+        for module, patches in by_module.items():
+            register_post_import_hook(self._patch_hook(generation, patches), module)
+        if type(self)._on_instrument is not GenAIInstrumentor._on_instrument:
+            library = self._library()
+            if library is None:
+                self._set_up_hook(generation)(None)
+            else:
+                register_post_import_hook(self._set_up_hook(generation), library)
 
-    def _uninstrument(self, **kwargs: Any) -> None:
-        for patch in reversed(getattr(self, "_applied", [])):
-            owner_path, _, method = patch.attribute.rpartition(".")
-            owner: Any = importlib.import_module(patch.module)
+    def _library(self) -> str | None:
+        if self.library_module is not None:
+            return self.library_module
+        from genai_otel.instrumentation import INSTRUMENTORS
+
+        path = f"{type(self).__module__}:{type(self).__qualname__}"
+        return next((name for name, value in INSTRUMENTORS.items() if value == path), None)
+
+    def _patch_hook(self, generation: int, patches: list[Patch]) -> Callable[[ModuleType], None]:
+        def on_import(module: ModuleType) -> None:
+            # Runs inside the app's import statement: nothing may escape from here.
+            try:
+                with self._state_lock:
+                    if generation != self._generation:
+                        return
+                    for patch in patches:
+                        self._apply(module, patch)
+            except Exception:
+                report_internal_error(f"patch {patches[0].module}")
+
+        return on_import
+
+    def _apply(self, module: ModuleType, patch: Patch) -> None:
+        owner_path, _, method = patch.attribute.rpartition(".")
+        try:
+            owner: Any = module
             for part in filter(None, owner_path.split(".")):
                 owner = getattr(owner, part)
-            unwrap(owner, method)
-        self._applied = []
-        self._on_uninstrument()
+            getattr(owner, method)
+        except AttributeError:
+            # The installed SDK version lacks this API: nothing to patch there.
+            _logger.debug("genai-otel: %s:%s not found, not instrumented", patch.module, patch.attribute)
+            return
+        wrap_function_wrapper(owner, method, patch.factory(self.handler))
+        self._applied.append((owner, method))
+
+    def _set_up_hook(self, generation: int) -> Callable[[ModuleType | None], None]:
+        def on_import(module: ModuleType | None) -> None:
+            with self._state_lock:
+                if generation != self._generation or self._set_up:
+                    return
+                try:
+                    self._on_instrument()
+                except Exception:
+                    # Runs inside the app's import statement: report, undo what can be, never raise.
+                    report_internal_error(f"{type(self).__name__} set-up")
+                    safely(f"{type(self).__name__} set-up undo", self._on_uninstrument)
+                    return
+                self._set_up = True
+
+        return on_import
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        lock = getattr(self, "_state_lock", None) or threading.RLock()
+        with lock:
+            self._generation = getattr(self, "_generation", 0) + 1  # hooks still pending now do nothing
+            for owner, method in reversed(getattr(self, "_applied", [])):
+                unwrap(owner, method)
+            self._applied = []
+            set_up, self._set_up = getattr(self, "_set_up", False), False
+            if set_up:
+                self._on_uninstrument()
         release_default_handler(getattr(self, "handler", None))
         propagation.uninstall()
 
     def _on_instrument(self) -> None:
-        """Hook for extra set-up beyond method patches."""
+        """Hook for extra set-up beyond method patches; runs when the library is first imported."""
 
     def _on_uninstrument(self) -> None:
-        """Hook undoing :meth:`_on_instrument`."""
+        """Hook undoing :meth:`_on_instrument` (called only if it ran)."""
