@@ -495,12 +495,14 @@ def test_http_call_after_the_run_does_not_join_the_runs_trace(otel, model_server
 
 def test_uninstrument_restores_every_wrapped_method(otel):
     import genai_otel
-    from genai_otel.instrumentation.langchain import _RUN_ENDS, _STREAMS
+    from genai_otel.instrumentation.langchain import _GRAPH_STREAMS, _RUN_ENDS, _STREAMS
 
     instrumentor = genai_otel._active["langchain_core"]
-    wrapped = list(instrumentor._wrapped)
-    # every run end and every stream generator of the installed versions is wrapped
-    assert len(wrapped) == 1 + sum(len(m) for _, m in _RUN_ENDS) + sum(len(m) for *_, m in _STREAMS) + 2
+    # LangGraph's generators are patched by post-import hooks (the base class's ``_applied``).
+    wrapped = list(instrumentor._wrapped) + list(instrumentor._applied)
+    # every run end and every stream generator of the installed versions is wrapped (Pregel: 2)
+    streams = sum(len(m) for *_, m in _STREAMS) + 2 * len(_GRAPH_STREAMS)
+    assert len(wrapped) == 1 + sum(len(m) for _, m in _RUN_ENDS) + streams + 2
     originals = [(owner, name, owner.__dict__[name].__wrapped__) for owner, name in wrapped]
     genai_otel.uninstrument()
     for owner, name, original in originals:

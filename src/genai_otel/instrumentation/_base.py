@@ -151,11 +151,13 @@ def async_generator_wrapper(handler: TelemetryHandler, spec: CallSpec) -> Wrappe
 
 @dataclass(frozen=True)
 class Patch:
-    """``module:Class.method`` wrapped by ``factory(handler)``."""
+    """``module:Class.method`` wrapped by ``factory(handler)``; ``applies(owner, method)``, when given,
+    decides on the imported module whether this version's attribute is the one to wrap."""
 
     module: str
     attribute: str
     factory: Callable[[TelemetryHandler], Wrapper]
+    applies: Callable[[Any, str], bool] | None = None
 
 
 # Dependency checks by requirement tuple: importlib.metadata lookups, made once per process.
@@ -275,6 +277,10 @@ class GenAIInstrumentor(BaseInstrumentor):
             # The installed SDK version lacks this API: nothing to patch there.
             _logger.debug("genai-otel: %s:%s not found, not instrumented", patch.module, patch.attribute)
             return
+        if patch.applies is not None and not patch.applies(owner, method):
+            return
+        if any(done is owner and name == method for done, name in self._applied):
+            return  # re-exported: the same class reached through another module is wrapped once
         wrap_function_wrapper(owner, method, patch.factory(self.handler))
         self._applied.append((owner, method))
 

@@ -29,7 +29,6 @@ runs in other tasks than the caller's (its end callbacks are shielded tasks; a s
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 from collections.abc import Iterable
 from typing import Any
@@ -60,8 +59,13 @@ _STREAMS = (
     ("langchain_core.language_models.llms", "BaseLLM", ("stream", "astream")),
     ("langchain_core.runnables.branch", "RunnableBranch", ("stream", "astream")),
     ("langchain_core.runnables.fallbacks", "RunnableWithFallbacks", ("stream", "astream")),
-    ("langgraph._internal._runnable", "RunnableSeq", ("stream", "astream")),  # LangGraph node sequences
 )
+# LangGraph's: patched by post-import hooks on their own modules, not from the set-up, which runs when
+# langchain_core is imported -- LangGraph imports langchain_core midway through its own import, when
+# these modules are only partly initialised. Pregel is in ``langgraph.pregel.main`` since 0.3 (re-exported
+# by ``langgraph.pregel``, where it was before; the base class wraps a re-exported class once).
+_GRAPH_STREAMS = (("langgraph._internal._runnable", "RunnableSeq"),)  # LangGraph node sequences
+_PREGEL_MODULES = ("langgraph.pregel.main", "langgraph.pregel")
 
 
 class LangChainInstrumentor(GenAIInstrumentor):
@@ -70,7 +74,11 @@ class LangChainInstrumentor(GenAIInstrumentor):
     dependencies = ("langchain-core >= 0.3",)
 
     def patches(self) -> Iterable[Patch]:
-        return ()
+        for method in ("stream", "astream"):
+            for module, cls in _GRAPH_STREAMS:
+                yield Patch(module, f"{cls}.{method}", lambda h: self._scoped_stream, _defines_generator)
+            for module in _PREGEL_MODULES:
+                yield Patch(module, f"Pregel.{method}", lambda h: self._graph_stream, _defines_generator)
 
     def _on_instrument(self) -> None:
         from genai_otel.instrumentation.langchain._callbacks import GenAICallbackHandler
@@ -85,17 +93,11 @@ class LangChainInstrumentor(GenAIInstrumentor):
         for module, cls, methods in _STREAMS:
             for method in methods:
                 self._wrap(module, cls, method, self._scoped_stream, generator=True)
-        module = _pregel_module()
-        for method in ("stream", "astream") if module else ():
-            self._wrap(module, "Pregel", method, self._graph_stream, generator=True)
 
     def _wrap(self, module: str, cls: str, method: str, wrapper: Any, generator: bool = False) -> None:
         try:
             owner = getattr(importlib.import_module(module), cls)
-            if generator and not (
-                inspect.isgeneratorfunction(owner.__dict__[method])
-                or inspect.isasyncgenfunction(owner.__dict__[method])
-            ):
+            if generator and not _defines_generator(owner, method):
                 return  # another shape in this version: drive only what is a generator
             wrap_function_wrapper(owner, method, wrapper)
         except (ImportError, AttributeError, KeyError):
@@ -146,16 +148,10 @@ class LangChainInstrumentor(GenAIInstrumentor):
         return self._scoped_stream(wrapped, instance, args, kwargs)
 
 
-def _pregel_module() -> str | None:
-    """Where LangGraph's ``Pregel`` is: ``langgraph.pregel.main`` since 0.3, ``langgraph.pregel`` before."""
-    try:
-        return (
-            "langgraph.pregel.main"
-            if importlib.util.find_spec("langgraph.pregel.main")
-            else "langgraph.pregel"
-        )
-    except ImportError:  # no langgraph
-        return None
+def _defines_generator(owner: Any, method: str) -> bool:
+    """``owner`` itself defines ``method`` as a (async) generator function: the shape the drivers expect."""
+    own = vars(owner).get(method)
+    return inspect.isgeneratorfunction(own) or inspect.isasyncgenfunction(own)
 
 
 def _with_run_id(args: tuple, kwargs: dict, graph_runs: set[UUID]) -> tuple[tuple, dict]:
