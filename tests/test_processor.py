@@ -227,6 +227,106 @@ def test_redact_replaces_or_hashes_content_only():
     assert custom == "see [REDACTED:TICKET]"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my phone is +55 11 91234-5678, thanks",  # country code, then groups of 2, 5 and 4 digits
+        "reach me on +91 98765 43210 after six",  # two groups of five
+        "WhatsApp +351 912 345 678 or +86 138-0013-8000",
+        "mobile: +61.412.345.678.",  # dots all the way
+        "tel +14155550132 (E.164)",
+    ],
+)
+def test_redaction_finds_international_phone_formats(text):
+    redacted, hits = RedactRule().redact_text(text)
+    assert "[REDACTED:PHONE]" in redacted and not any(c.isdigit() for c in redacted.split("(")[0]), redacted
+    assert hits == text.count("+")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "invoice INV-2026-000417 is paid",  # a letter prefix glued to hyphenated digit groups: an id
+        "internal account ACC-0042-7781-9930",
+        "order SO.415.555.0199 shipped",
+        "part 0042-7781-9930-12 is an id, not a phone",  # one more digit group glued on
+        "deltas +12.5 13.1 14.2 15.0 per run",  # signed decimals, not a phone with dots
+        "the score moved +1 2 3 points",
+    ],
+)
+def test_redaction_leaves_ids_and_numbers_that_only_look_like_phones(text):
+    assert RedactRule().redact_text(text) == (text, 0)
+
+
+def test_redaction_takes_credentials_out_of_urls_and_keeps_the_host():
+    rule = RedactRule()
+    token = "ghp_R4nD0mT0k3nV4lu3F0rT3st1ngPurp0s3sXy"
+    assert rule.redact_text(f"git clone https://x-access-token:{token}@github.com/acme/infra.git") == (
+        "git clone https://[REDACTED:API_KEY]@github.com/acme/infra.git",  # a provider key: its own kind
+        1,
+    )
+    assert rule.redact_text("DATABASE_URL=postgres://app:hunter2@db.example.com:5432/app") == (
+        "DATABASE_URL=postgres://[REDACTED:URL_CREDENTIALS]@db.example.com:5432/app",
+        1,
+    )
+    assert rule.redact_text("redis://:s3cret@cache.example.com:6379/0 and ops@example.com") == (
+        "redis://[REDACTED:URL_CREDENTIALS]@cache.example.com:6379/0 and [REDACTED:EMAIL]",
+        2,
+    )
+    # User info without a password is no email either: the host stays readable.
+    anonymous = "ftp://anonymous@ftp.example.com/pub"
+    assert rule.redact_text(anonymous) == (anonymous, 0)
+    # Not user info: a port, a query, an email further on, "mailto:".
+    for text, expected in [
+        ("http://host:8080/x?to=a@b.co", "http://host:8080/x?to=[REDACTED:EMAIL]"),
+        ("see http://host:8080 then mail a@b.co", "see http://host:8080 then mail [REDACTED:EMAIL]"),
+        ("mailto:jane@example.com", "mailto:[REDACTED:EMAIL]"),
+    ]:
+        assert rule.redact_text(text)[0] == expected
+    hashed, hits = RedactRule(mode="hash").redact_text("amqp://guest:guest@mq.example.com:5672/")
+    assert hashed.startswith("amqp://[URL_CREDENTIALS:") and hashed.endswith("]@mq.example.com:5672/")
+    assert hits == 1
+
+
+# Inputs built to make each pattern the redaction added or changed (URL user info, international
+# phones and the ids beside them, the email start rules) backtrack as much as its structure allows,
+# with every trigger of _likely_labels set so the combined pattern runs too.
+_HOSTILE_REDACTION = r"""
+import re, sys
+from genai_otel.processor.rules import DETECTORS, RedactRule
+
+triggers = "x@y.co Bearer sk-a xoxb AKIA gh_ 1 https://u:p@h.co/ "
+units = {
+    "URL_CREDENTIALS": ["://", "://:", "://a:", "://a:b", ":/:/@", "://a:b/@", "://" + "a" * 50 + ":"],
+    "PHONE": ["+1 ", "+1-", "+12345678901234567 ", "1 ", "12-", "(12) ", "1.", "+1.2 ", "+", "0042-7781-"],
+    "EMAIL": ["a.", "//a", "a@", "a" * 63 + "@", "@a.", ".-", "a%+"],
+}
+rule = RedactRule()
+for label, pieces in units.items():
+    pattern = DETECTORS[label]
+    for piece in pieces:
+        for size in (25_000, 50_000, 100_000):
+            body = piece * (size // len(piece) + 1)
+            for text in (body[:size], body[:size] + "@", triggers + body[:size] + " x"):
+                pattern.findall(text)
+                rule.redact_text(text)
+print("done")
+"""
+
+
+def test_redaction_patterns_stay_linear_on_hostile_input():
+    """Every new or changed detector on 100 KB of input built against it (growing from 25 KB): a pattern
+    with catastrophic backtracking does not finish. No wall time is asserted: the subprocess either ends
+    or is killed after a minute (each input takes milliseconds with linear patterns)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _HOSTILE_REDACTION], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-2000:]
+
+
 def test_limit_keeps_json_valid_and_lists_what_was_cut():
     big = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "x" * 50_000}]}])
     record = SpanRecord("chat", {sc.GEN_AI_INPUT_MESSAGES: big, sc.GEN_AI_OUTPUT_MESSAGES: big})
