@@ -49,8 +49,9 @@ def _cell(value: object) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    columns = [c for c in COLUMNS if any(c in row for row in rows)]
-    columns += sorted({k for row in rows for k in row} - set(columns))
+    present = {k for row in rows for k, v in row.items() if v is not None and v != ""}
+    columns = [c for c in COLUMNS if c in present]
+    columns += sorted(present - set(columns))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
@@ -71,7 +72,7 @@ def run(areas: Iterable[str], full: bool) -> str:
             rows.append(row)
             print(f"  {area}: {row.get('scenario')}", file=sys.stderr, flush=True)
             started = time.monotonic()
-        title = (module.__doc__ or area).strip().splitlines()[0]
+        title = " ".join((module.__doc__ or area).strip().split("\n\n")[0].split())
         parts.append(f"### {area}\n\n{title}\n\n{table(rows)}\n\n({time.monotonic() - for_area:.0f} s)")
     return "\n\n".join(parts) + "\n"
 
