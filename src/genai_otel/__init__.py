@@ -67,8 +67,8 @@ def instrument(
     """
     from genai_otel import propagation
     from genai_otel.instrumentation import INSTRUMENTORS
+    from genai_otel.safety import safely
     from genai_otel.telemetry.handler import TelemetryHandler, set_default_handler
-    from genai_otel.telemetry.safety import safely
 
     global _policy_installed
     settings = settings or Settings.from_env()

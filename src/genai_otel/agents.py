@@ -32,9 +32,9 @@ from opentelemetry.trace import Span, SpanKind
 from genai_otel import semconv
 from genai_otel.config import LoopGuardAction
 from genai_otel.propagation import policy
+from genai_otel.safety import safely
 from genai_otel.telemetry.handler import TelemetryHandler, default_handler
 from genai_otel.telemetry.invocation import AgentInvocation, Invocation, ToolInvocation
-from genai_otel.telemetry.safety import safely
 from genai_otel.telemetry.scoped import drive_async, drive_sync
 
 __all__ = ["AgentLoopError", "agent", "current_agent_path", "tool"]

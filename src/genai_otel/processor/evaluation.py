@@ -26,7 +26,7 @@ from opentelemetry._logs import get_logger
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from genai_otel import semconv
-from genai_otel.telemetry.safety import safely
+from genai_otel.safety import safely
 from genai_otel.version import __version__
 
 _logger = logging.getLogger("genai_otel.evaluation")

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from genai_otel.telemetry.safety import report_internal_error
+from genai_otel.safety import report_internal_error
 
 
 @dataclass

@@ -9,7 +9,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 
 from genai_otel.processor.model import Rule, SpanRecord, apply_rules
-from genai_otel.telemetry.safety import safely
+from genai_otel.safety import safely
 
 
 class EnrichingSpanProcessor(SpanProcessor):

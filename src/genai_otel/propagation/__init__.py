@@ -47,7 +47,7 @@ from opentelemetry.propagators.textmap import (
 from genai_otel import semconv
 from genai_otel.config import Settings
 from genai_otel.propagation.policy import BaggagePolicy
-from genai_otel.telemetry.safety import safely
+from genai_otel.safety import safely
 
 __all__ = [
     "TRUSTED",

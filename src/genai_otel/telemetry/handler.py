@@ -17,6 +17,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_otel import propagation, semconv
 from genai_otel.config import Settings
+from genai_otel.safety import safely
 from genai_otel.telemetry import content
 from genai_otel.telemetry.invocation import (
     AgentInvocation,
@@ -31,7 +32,6 @@ from genai_otel.telemetry.invocation import (
 )
 from genai_otel.telemetry.messaging import MessagingTelemetry
 from genai_otel.telemetry.metrics import DbMetricRecorder, MetricRecorder
-from genai_otel.telemetry.safety import safely
 from genai_otel.version import __version__
 
 # (record field, attribute) pairs, per record type. The handler walks the record's MRO, so a

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 import wrapt
 from opentelemetry import context as otel_context
 
+from genai_otel.safety import report_internal_error, safely
 from genai_otel.telemetry.handler import TelemetryHandler
 from genai_otel.telemetry.invocation import InferenceInvocation
-from genai_otel.telemetry.safety import report_internal_error, safely
 
 
 class StreamAccumulator(Protocol):

@@ -21,8 +21,8 @@ from opentelemetry.trace import Span, SpanKind
 
 from genai_otel import semconv
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
+from genai_otel.safety import safely
 from genai_otel.telemetry import TelemetryHandler, mark_failed
-from genai_otel.telemetry.safety import safely
 from genai_otel.telemetry.scoped import drive_async
 
 # (client method, server method, A2A method name, streams?)

@@ -25,8 +25,8 @@ from genai_otel.instrumentation._base import (
     sdk_span_suppressed,
     sync_wrapper,
 )
+from genai_otel.safety import safely
 from genai_otel.telemetry import TelemetryHandler
-from genai_otel.telemetry.safety import safely
 from genai_otel.telemetry.streams import InstrumentedAsyncStream, InstrumentedStream
 
 _MESSAGES = "anthropic.resources.messages"

@@ -18,8 +18,8 @@ from typing import Any
 from genai_otel import semconv
 from genai_otel.instrumentation._base import CallSpec, GenAIInstrumentor, Patch, begin_invocation
 from genai_otel.instrumentation._util import get, server_of_url
+from genai_otel.safety import report_internal_error, safely
 from genai_otel.telemetry import EmbeddingsInvocation, InferenceInvocation, TelemetryHandler
-from genai_otel.telemetry.safety import report_internal_error, safely
 from genai_otel.telemetry.streams import InstrumentedStream
 
 PROVIDER = "aws.bedrock"

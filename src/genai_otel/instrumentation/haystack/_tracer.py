@@ -12,8 +12,8 @@ from haystack import tracing
 from genai_otel import semconv
 from genai_otel.instrumentation._framework import Run, RunTracker
 from genai_otel.instrumentation.haystack import _mapping as m
+from genai_otel.safety import report_internal_error
 from genai_otel.telemetry import AgentInvocation, TelemetryHandler, ToolInvocation
-from genai_otel.telemetry.safety import report_internal_error
 
 
 class GenAISpan(tracing.Span):

@@ -37,7 +37,7 @@ from uuid import UUID, uuid4
 from wrapt import wrap_function_wrapper
 
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
-from genai_otel.telemetry.safety import report_internal_error
+from genai_otel.safety import report_internal_error
 from genai_otel.telemetry.scoped import drive_async, drive_sync
 
 # Graph run ids noted before their run starts; bounded in case a run never starts.

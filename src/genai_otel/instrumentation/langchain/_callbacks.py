@@ -20,6 +20,7 @@ from genai_otel.agents import AgentLoopError
 from genai_otel.instrumentation._framework import RunTracker
 from genai_otel.instrumentation._messages import message, text_parts
 from genai_otel.instrumentation.langchain import _mapping as m
+from genai_otel.safety import report_internal_error
 from genai_otel.telemetry import (
     AgentInvocation,
     InferenceInvocation,
@@ -27,7 +28,6 @@ from genai_otel.telemetry import (
     TelemetryHandler,
     ToolInvocation,
 )
-from genai_otel.telemetry.safety import report_internal_error
 
 _HIDDEN_TAG = "langsmith:hidden"
 # gen_ai.provider.name of spans LangChain itself performs (agents, retrievers), not a model provider.

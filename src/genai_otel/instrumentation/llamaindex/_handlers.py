@@ -14,6 +14,7 @@ from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
 
 from genai_otel.instrumentation._framework import RunTracker
 from genai_otel.instrumentation.llamaindex import _mapping as m
+from genai_otel.safety import report_internal_error
 from genai_otel.telemetry import (
     AgentInvocation,
     EmbeddingsInvocation,
@@ -21,7 +22,6 @@ from genai_otel.telemetry import (
     TelemetryHandler,
     ToolInvocation,
 )
-from genai_otel.telemetry.safety import report_internal_error
 
 
 def _classes() -> SimpleNamespace:

@@ -19,8 +19,8 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from genai_otel import semconv
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 from genai_otel.propagation import fields_getter
+from genai_otel.safety import safely
 from genai_otel.telemetry import TelemetryHandler
-from genai_otel.telemetry.safety import safely
 
 SYSTEM = "redis"
 _COMMANDS = "redis.commands.core"
