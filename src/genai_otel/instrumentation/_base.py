@@ -22,9 +22,9 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwr
 from wrapt import register_post_import_hook, wrap_function_wrapper
 
 from genai_otel import propagation
-from genai_otel.agents import count_step
 from genai_otel.config import Settings
 from genai_otel.safety import report_internal_error, safely
+from genai_otel.telemetry.agent_runs import count_step
 from genai_otel.telemetry.handler import TelemetryHandler, adopt_default_handler, release_default_handler
 from genai_otel.telemetry.invocation import Invocation
 from genai_otel.telemetry.streams import InstrumentedAsyncStream, InstrumentedStream, StreamAccumulator

@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
-from genai_otel.agents import AgentLoopError, open_in_context, record_steps
+from genai_otel.telemetry.agent_runs import AgentLoopError, open_in_context, record_steps
 from genai_otel.telemetry.handler import FrameworkScope, TelemetryHandler, live_context
 from genai_otel.telemetry.invocation import Invocation, mark_failed
 

@@ -16,7 +16,6 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 
 from genai_otel import semconv
-from genai_otel.agents import AgentLoopError
 from genai_otel.instrumentation._framework import RunTracker
 from genai_otel.instrumentation._messages import message, text_parts
 from genai_otel.instrumentation.langchain import _mapping as m
@@ -28,6 +27,7 @@ from genai_otel.telemetry import (
     TelemetryHandler,
     ToolInvocation,
 )
+from genai_otel.telemetry.agent_runs import AgentLoopError
 
 _HIDDEN_TAG = "langsmith:hidden"
 # gen_ai.provider.name of spans LangChain itself performs (agents, retrievers), not a model provider.

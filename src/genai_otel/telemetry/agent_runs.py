@@ -1,0 +1,176 @@
+"""The agent-run engine: agent hops and paths in baggage, step counting and the loop guard.
+
+An agent span opens an *agent run* in its context; the model and tool calls made beneath it count as
+its steps. The agent path (``supervisor>researcher``) and the hop count travel to other services as
+baggage (see :mod:`genai_otel.propagation`), so the hop limit holds along a whole distributed trace.
+The public decorators (:mod:`genai_otel.agents`) and the framework integrations (LangChain, LlamaIndex,
+Haystack, ...) open agent and tool records through :func:`open_in_context`; client-level instrumentors
+count their calls with :func:`count_step`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind
+
+from genai_otel import semconv
+from genai_otel.config import LoopGuardAction
+from genai_otel.propagation import policy
+from genai_otel.telemetry.handler import TelemetryHandler
+from genai_otel.telemetry.invocation import AgentInvocation, Invocation
+
+__all__ = [
+    "LOOP_GUARD_EVENT",
+    "AgentLoopError",
+    "count_step",
+    "current_agent_path",
+    "open_in_context",
+    "record_steps",
+]
+
+LOOP_GUARD_EVENT = "genai_otel.loop_guard.triggered"
+_PATH_SEPARATOR = ">"
+_PATH_KEEP = 16
+_RUN = otel_context.create_key("genai_otel.agent_run")
+
+
+class AgentLoopError(RuntimeError):
+    """Raised into agent code when a loop-guard limit is hit and the action is ``raise``."""
+
+    def __init__(self, limit: str, value: int, maximum: int, path: str | None) -> None:
+        self.limit, self.value, self.maximum, self.path = limit, value, maximum, path
+        what = "agent hops along this trace" if limit == "hops" else "model/tool calls in this agent run"
+        super().__init__(
+            f"genai-otel loop guard: {value} {what} exceeds the limit of {maximum} (path: {path})"
+        )
+
+
+@dataclass(eq=False)
+class _AgentRun:
+    invocation: AgentInvocation
+    parent: _AgentRun | None
+    steps: int = 0
+
+    def chain(self) -> Iterator[_AgentRun]:
+        run: _AgentRun | None = self
+        while run is not None:
+            yield run
+            run = run.parent
+
+
+def current_agent_path(context: Context | None = None) -> str | None:
+    """The agent path (``supervisor>researcher``) of the current context, local or propagated."""
+    value = baggage.get_baggage(policy.AGENT_PATH, context)
+    return str(value) if value is not None else None
+
+
+def _trip(
+    handler: TelemetryHandler, limit: str, value: int, maximum: int, spans: list[Span], path: str | None
+) -> AgentLoopError | None:
+    """Mark the spans the limit concerns; return the error to raise when the action says so."""
+    for span in spans:
+        span.set_attribute(semconv.GENAI_OTEL_LOOP_GUARD_LIMIT, limit)
+    if spans:
+        spans[0].add_event(
+            LOOP_GUARD_EVENT,
+            {
+                semconv.GENAI_OTEL_LOOP_GUARD_LIMIT: limit,
+                semconv.GENAI_OTEL_LOOP_GUARD_VALUE: value,
+                semconv.GENAI_OTEL_LOOP_GUARD_MAXIMUM: maximum,
+            },
+        )
+    if handler.settings.loop_guard_action is LoopGuardAction.RAISE:
+        return AgentLoopError(limit, value, maximum, path)
+    return None
+
+
+def count_step(handler: TelemetryHandler, inv: Invocation) -> AgentLoopError | None:
+    """Count a model or tool call against the current agent run's step limit.
+
+    Returns the :class:`AgentLoopError` the caller must raise (action ``raise``), else ``None``.
+    """
+    run: _AgentRun | None = otel_context.get_value(_RUN)  # type: ignore[assignment]
+    if run is None or inv.owner is not None:  # a call merged into a framework's span is already counted
+        return None
+    return _count(handler, inv, run)
+
+
+def _count(handler: TelemetryHandler, inv: Invocation, run: _AgentRun) -> AgentLoopError | None:
+    if not (inv.is_inference or inv.operation == semconv.OPERATION_EXECUTE_TOOL):
+        return None  # steps are model and tool calls; embeddings and store queries are not
+    run.steps += 1
+    maximum = handler.settings.max_agent_steps
+    if not maximum or run.steps <= maximum:
+        return None
+    spans = [s for s in [inv.span, *(r.invocation.span for r in run.chain())] if s is not None]
+    return _trip(handler, "steps", run.steps, maximum, spans, current_agent_path())
+
+
+def _extend_path(path: str | None, name: str, max_length: int) -> str:
+    clean = "".join(ch for ch in name if ch.isprintable() and ch != _PATH_SEPARATOR) or "agent"
+    names = [*(path.split(_PATH_SEPARATOR) if path else []), clean][-_PATH_KEEP:]
+    joined = _PATH_SEPARATOR.join(names)
+    while len(joined) > max_length and len(names) > 1:
+        names = names[1:]
+        joined = _PATH_SEPARATOR.join(names)
+    return joined[-max_length:]
+
+
+def open_in_context(
+    handler: TelemetryHandler, inv: Invocation, ctx: Context
+) -> tuple[Context, AgentLoopError | None]:
+    """Open ``inv``'s span under ``ctx`` (not made current) with the agent bookkeeping: agents get
+    their hop/path baggage and a run that counts the model and tool calls below them against the
+    loop guard. Returns the context for work inside the span and the guard's error (action
+    ``raise``) for the caller to raise. Used by the decorators and the framework integrations."""
+    parent_run: _AgentRun | None = otel_context.get_value(_RUN, ctx)  # type: ignore[assignment]
+    if isinstance(inv, AgentInvocation):
+        ctx = _enter_agent(handler, inv, ctx)
+    handler.start(inv, activate=False, context=ctx)
+    if inv.owner is not None:  # merged into the framework record that owns this call
+        return ctx, None
+    ctx = handler.context_for(inv, ctx)
+    error = None
+    if isinstance(inv, AgentInvocation):
+        run = _AgentRun(inv, parent_run)
+        ctx = otel_context.set_value(_RUN, run, ctx)
+        hops = inv.attributes[semconv.GENAI_OTEL_AGENT_HOPS]
+        maximum = handler.settings.max_agent_hops
+        if maximum and hops > maximum and inv.kind is not SpanKind.CLIENT:
+            spans = [r.invocation.span for r in run.chain() if r.invocation.span is not None]
+            error = _trip(handler, "hops", hops, maximum, spans, current_agent_path(ctx))
+            ctx = baggage.set_baggage(policy.LOOP_GUARD_LIMIT, "hops", ctx)
+    elif parent_run is not None:
+        error = _count(handler, inv, parent_run)
+    return ctx, error
+
+
+def record_steps(inv: Invocation, ctx: Context) -> None:
+    """Put the number of steps an agent run took on its span (call before ending it)."""
+    run: _AgentRun | None = otel_context.get_value(_RUN, ctx)  # type: ignore[assignment]
+    if run is not None and run.invocation is inv:
+        inv.response_attributes[semconv.GENAI_OTEL_AGENT_STEPS] = run.steps
+
+
+def _enter_agent(handler: TelemetryHandler, inv: AgentInvocation, ctx: Context) -> Context:
+    """Baggage for the agent's subtree: one more hop, the extended path, the conversation."""
+    raw_hops = baggage.get_baggage(policy.AGENT_HOPS, ctx)
+    hops = (int(raw_hops) if isinstance(raw_hops, str) and raw_hops.isdigit() else 0) + 1
+    path = _extend_path(
+        current_agent_path(ctx), inv.agent_name or inv.operation, handler.settings.baggage_max_value_length
+    )
+    inv.attributes[semconv.GENAI_OTEL_AGENT_HOPS] = hops
+    inv.attributes[semconv.GENAI_OTEL_AGENT_PATH] = path
+    if inv.kind is SpanKind.CLIENT:
+        # A call to a remote agent: the agent itself counts the hop when it starts over there.
+        return ctx
+    ctx = baggage.set_baggage(policy.AGENT_HOPS, str(hops), ctx)
+    ctx = baggage.set_baggage(policy.AGENT_PATH, path, ctx)
+    if inv.conversation_id is not None:
+        ctx = baggage.set_baggage(policy.CONVERSATION_ID, inv.conversation_id, ctx)
+    return ctx

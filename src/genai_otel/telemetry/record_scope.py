@@ -1,0 +1,206 @@
+"""Spans for the application's own agent and tool code: one record per call or ``with`` block.
+
+:class:`RecordScope` is what :func:`genai_otel.agent` and :func:`genai_otel.tool` return: a decorator
+(sync, async, generator and async generator functions) and a sync or async context manager. Agent
+records go through the agent-run engine (:mod:`genai_otel.telemetry.agent_runs`); our own failures
+never stop the user's code, which then runs without a span.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span
+
+from genai_otel.safety import safely
+from genai_otel.telemetry.agent_runs import AgentLoopError, open_in_context, record_steps
+from genai_otel.telemetry.handler import TelemetryHandler, default_handler
+from genai_otel.telemetry.invocation import AgentInvocation, Invocation, ToolInvocation
+from genai_otel.telemetry.scoped import drive_async, drive_sync
+
+__all__ = ["ActiveRecord", "RecordScope"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ActiveRecord:
+    """One open agent/tool span: what ``with genai_otel.agent(...) as active`` returns."""
+
+    def __init__(self, handler: TelemetryHandler, inv: Invocation, context: Context) -> None:
+        self.handler = handler
+        self.invocation = inv
+        self.context = context
+
+    @property
+    def span(self) -> Span:
+        return self.invocation.span or trace.INVALID_SPAN
+
+    def set_result(self, result: Any) -> None:
+        """Record a tool's result (kept only under content capture)."""
+        if isinstance(self.invocation, ToolInvocation) and self.handler.capture_content:
+            self.invocation.result = result
+
+    def set_output(self, messages: list[dict[str, Any]]) -> None:
+        """Record an agent's output messages (GenAI message JSON shape; content capture only)."""
+        if isinstance(self.invocation, AgentInvocation) and self.handler.capture_content:
+            self.invocation.output_messages = messages
+
+    def close(self, error: BaseException | None) -> None:
+        record_steps(self.invocation, self.context)
+        if error is None:
+            safely("agent", self.handler.stop, self.invocation)
+        else:
+            safely("agent", self.handler.fail, self.invocation, error)
+
+
+@dataclass
+class RecordScope:
+    """Decorator and (async) context manager that opens one span per call or ``with`` block."""
+
+    make: Callable[[], Invocation]
+    name: str | None
+    _entered: contextvars.ContextVar[tuple[tuple[ActiveRecord, object], ...]] = field(
+        default_factory=lambda: contextvars.ContextVar("genai_otel_scope", default=())
+    )
+
+    # -- opening and closing -------------------------------------------------------------------
+
+    def _open(self, name: str | None = None, arguments: Any = None) -> ActiveRecord:
+        handler = default_handler()
+        inv = self.make()
+        if name is not None:
+            _set_name(inv, name)
+        if arguments is not None and isinstance(inv, ToolInvocation) and handler.capture_content:
+            inv.arguments = arguments
+        opened = safely("agent", _start, handler, inv)
+        if opened is None:  # our bug: run the user's code without a span
+            return ActiveRecord(handler, inv, otel_context.get_current())
+        active, error = opened
+        if error is not None:
+            active.close(error)
+            raise error
+        return active
+
+    def __enter__(self) -> ActiveRecord:
+        active = self._open()
+        token = otel_context.attach(active.context)
+        self._entered.set((*self._entered.get(), (active, token)))
+        return active
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        *rest, (active, token) = self._entered.get()
+        self._entered.set(tuple(rest))
+        otel_context.detach(token)
+        active.close(exc)
+
+    async def __aenter__(self) -> ActiveRecord:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- decorating ----------------------------------------------------------------------------
+
+    def __call__(self, fn: F) -> F:
+        name = self.name or getattr(fn, "__name__", None)
+        signature = _signature(fn)
+
+        def open_for(args: tuple, kwargs: dict) -> ActiveRecord:
+            # Binding arguments costs a few microseconds: only when they may be recorded.
+            capture = default_handler().capture_content
+            return self._open(name, _arguments(signature, args, kwargs) if capture else None)
+
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                active = open_for(args, kwargs)
+                async for item in drive_async(fn(*args, **kwargs), active.context, active.close):
+                    yield item
+
+            return agen_wrapper  # type: ignore[return-value]
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                active = open_for(args, kwargs)
+                return (yield from drive_sync(fn(*args, **kwargs), active.context, active.close))
+
+            return gen_wrapper  # type: ignore[return-value]
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                active = open_for(args, kwargs)
+                return _finish(active, await _run_async(active, fn, args, kwargs))
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            active = open_for(args, kwargs)
+            token = otel_context.attach(active.context)
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as error:
+                active.close(error)
+                raise
+            finally:
+                otel_context.detach(token)
+            return _finish(active, result)
+
+        return sync_wrapper  # type: ignore[return-value]
+
+
+def _finish(active: ActiveRecord, result: Any) -> Any:
+    active.set_result(result)
+    active.close(None)
+    return result
+
+
+async def _run_async(active: ActiveRecord, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    token = otel_context.attach(active.context)
+    try:
+        return await fn(*args, **kwargs)
+    except BaseException as error:
+        active.close(error)
+        raise
+    finally:
+        otel_context.detach(token)
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def _arguments(signature: inspect.Signature | None, args: tuple, kwargs: dict) -> Any:
+    if signature is None:
+        return {"args": list(args), **kwargs} if args else dict(kwargs)
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return None
+    return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
+
+
+def _set_name(inv: Invocation, name: str) -> None:
+    if isinstance(inv, AgentInvocation) and inv.agent_name is None:
+        inv.agent_name = name
+    elif isinstance(inv, ToolInvocation) and inv.tool_name is None:
+        inv.tool_name = name
+
+
+def _start(handler: TelemetryHandler, inv: Invocation) -> tuple[ActiveRecord, AgentLoopError | None]:
+    ctx, error = open_in_context(handler, inv, otel_context.get_current())
+    return ActiveRecord(handler, inv, ctx), error
