@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from genai_otel import semconv
 
@@ -20,6 +21,11 @@ _logger = logging.getLogger(__name__)
 CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 EMIT_EVENT = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
 SEMCONV_STABILITY_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
+# Content upload: the names opentelemetry-util-genai reads (the conventions leave the hook API open).
+COMPLETION_HOOK = "OTEL_INSTRUMENTATION_GENAI_COMPLETION_HOOK"
+UPLOAD_BASE_PATH = "OTEL_INSTRUMENTATION_GENAI_UPLOAD_BASE_PATH"
+UPLOAD_FORMAT = "OTEL_INSTRUMENTATION_GENAI_UPLOAD_FORMAT"
+UPLOAD_MAX_QUEUE_SIZE = "OTEL_INSTRUMENTATION_GENAI_UPLOAD_MAX_QUEUE_SIZE"
 # genai-otel's own variables.
 SEMCONV_PROFILES = "GENAI_OTEL_SEMCONV_PROFILES"
 MAX_CONTENT_LENGTH = "GENAI_OTEL_MAX_CONTENT_LENGTH"
@@ -35,6 +41,11 @@ BAGGAGE_TRUSTED_HOSTS = "GENAI_OTEL_BAGGAGE_TRUSTED_HOSTS"
 TRUSTED_PEERS = "GENAI_OTEL_TRUSTED_PEERS"
 # The enrichment processor.
 PRICES_FILE = "GENAI_OTEL_PRICES_FILE"
+# Content upload, beyond the standard names above.
+UPLOAD_MAX_QUEUE_BYTES = "GENAI_OTEL_UPLOAD_MAX_QUEUE_BYTES"
+UPLOAD_KEEP_INLINE = "GENAI_OTEL_UPLOAD_KEEP_INLINE"
+UPLOAD_MIN_SIZE = "GENAI_OTEL_UPLOAD_MIN_SIZE"
+UPLOAD_SHUTDOWN_TIMEOUT = "GENAI_OTEL_UPLOAD_SHUTDOWN_TIMEOUT"
 
 DEFAULT_MAX_CONTENT_LENGTH = 16 * 1024
 DEFAULT_MAX_AGENT_HOPS = 32
@@ -49,6 +60,15 @@ DEFAULT_BAGGAGE_TRUSTED_HOSTS = ("*.internal", "*.local", "*.svc", "*.svc.cluste
 # set GENAI_OTEL_TRUSTED_PEERS=none (or its agent peers' networks). ``unknown`` also trusts carriers
 # that name no peer (gRPC metadata, queue messages).
 DEFAULT_TRUSTED_PEERS = ("loopback", "private")
+#: The built-in hook that writes content to a store (``OTEL_INSTRUMENTATION_GENAI_COMPLETION_HOOK=upload``).
+UPLOAD_HOOK = "upload"
+#: Where the upload hook writes without ``OTEL_INSTRUMENTATION_GENAI_UPLOAD_BASE_PATH``: a directory under
+#: the working directory (any fsspec URL -- ``s3://bucket/prefix``, ``gs://...`` -- can be set instead).
+DEFAULT_UPLOAD_BASE_PATH = "genai-otel-content"
+UPLOAD_FORMATS = ("json", "jsonl")
+DEFAULT_UPLOAD_MAX_QUEUE_SIZE = 64
+DEFAULT_UPLOAD_MAX_QUEUE_BYTES = 32 * 1024 * 1024
+DEFAULT_UPLOAD_SHUTDOWN_TIMEOUT = 5.0
 
 
 class LoopGuardAction(enum.Enum):
@@ -132,6 +152,38 @@ def _parse_list(raw: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
 
 
+def parse_completion_hook(raw: str | None) -> str | None:
+    """``upload`` (the built-in store) or ``None`` (no hook); anything else is ignored with a warning."""
+    name = (raw or "").strip().lower()
+    if name in ("", "none", "false", "off"):
+        return None
+    if name != UPLOAD_HOOK:
+        _logger.warning("%s=%r is not %r; no content is uploaded", COMPLETION_HOOK, raw, UPLOAD_HOOK)
+        return None
+    return name
+
+
+def parse_upload_format(raw: str | None) -> str:
+    name = (raw or "json").strip().lower()
+    if name not in UPLOAD_FORMATS:
+        _logger.warning("%s=%r is not json or jsonl; using json", UPLOAD_FORMAT, raw)
+        return "json"
+    return name
+
+
+def _parse_seconds(raw: str | None, default: float, name: str) -> float:
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        _logger.warning("%s=%r is not a number of seconds; using %s", name, raw, default)
+        return default
+    return value
+
+
 def parse_loop_guard_action(raw: str | None) -> LoopGuardAction:
     if not raw:
         return LoopGuardAction.RECORD
@@ -165,6 +217,26 @@ class Settings:
     #: Inbound peers (``loopback``, ``private``, ``unknown``, ``none``, addresses, networks such as
     #: ``10.8.0.0/16``, host patterns) whose agent hop count and loop-guard marker are believed.
     trusted_peers: tuple[str, ...] = DEFAULT_TRUSTED_PEERS
+    #: ``"upload"``: message content (input/output messages, system instructions, tool definitions) is
+    #: written to ``upload_base_path`` and the span/event carries references. Content capture must be on:
+    #: with NO_CONTENT nothing is uploaded.
+    completion_hook: str | None = None
+    #: A local directory or any fsspec URL (``s3://bucket/prefix``).
+    upload_base_path: str = DEFAULT_UPLOAD_BASE_PATH
+    #: ``json`` (one document per object) or ``jsonl`` (one message a line, with its ``index``).
+    upload_format: str = "json"
+    #: Uploads waiting at most; when the queue is full (items or bytes) the content stays inline.
+    upload_max_queue_size: int = DEFAULT_UPLOAD_MAX_QUEUE_SIZE
+    upload_max_queue_bytes: int = DEFAULT_UPLOAD_MAX_QUEUE_BYTES
+    #: Keep the (size-limited) inline content besides the reference.
+    upload_keep_inline: bool = False
+    #: Content shorter than this many characters stays inline (0: everything is uploaded).
+    upload_min_size: int = 0
+    #: How long process exit waits for queued uploads.
+    upload_shutdown_timeout: float = DEFAULT_UPLOAD_SHUTDOWN_TIMEOUT
+    #: A hook object used instead of the built-in store (a
+    #: :class:`genai_otel.telemetry.upload.ContentHook`); set in code only.
+    content_hook: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -200,6 +272,22 @@ class Settings:
             ),
             baggage_trusted_hosts=DEFAULT_BAGGAGE_TRUSTED_HOSTS + _parse_list(env.get(BAGGAGE_TRUSTED_HOSTS)),
             trusted_peers=_parse_list(env.get(TRUSTED_PEERS)) or DEFAULT_TRUSTED_PEERS,
+            completion_hook=parse_completion_hook(env.get(COMPLETION_HOOK)),
+            upload_base_path=(env.get(UPLOAD_BASE_PATH) or "").strip() or DEFAULT_UPLOAD_BASE_PATH,
+            upload_format=parse_upload_format(env.get(UPLOAD_FORMAT)),
+            upload_max_queue_size=_parse_positive_int(
+                env.get(UPLOAD_MAX_QUEUE_SIZE), DEFAULT_UPLOAD_MAX_QUEUE_SIZE, UPLOAD_MAX_QUEUE_SIZE
+            ),
+            upload_max_queue_bytes=_parse_positive_int(
+                env.get(UPLOAD_MAX_QUEUE_BYTES), DEFAULT_UPLOAD_MAX_QUEUE_BYTES, UPLOAD_MAX_QUEUE_BYTES
+            ),
+            upload_keep_inline=_parse_bool(env.get(UPLOAD_KEEP_INLINE)),
+            upload_min_size=_parse_positive_int(
+                env.get(UPLOAD_MIN_SIZE), 0, UPLOAD_MIN_SIZE, allow_zero=True
+            ),
+            upload_shutdown_timeout=_parse_seconds(
+                env.get(UPLOAD_SHUTDOWN_TIMEOUT), DEFAULT_UPLOAD_SHUTDOWN_TIMEOUT, UPLOAD_SHUTDOWN_TIMEOUT
+            ),
         )
 
     @property

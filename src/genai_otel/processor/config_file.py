@@ -8,6 +8,7 @@ run, in which order, with which options, and which evaluators run on which spans
       - cost: {prices: ./my-prices.yaml}          # merged over conventions/prices.yaml
       - loop_flags: {threshold: 3, window_seconds: 300}
       - redact: {mode: hash, custom: {EMPLOYEE_ID: "EMP-\\\\d{6}"}}
+      - offload: {store: "s3://bucket/genai-content", min_size: 16384}   # off unless named
       - limit: {max_attribute: 16384, max_span: 65536}
     evaluation:                 # results go downstream as gen_ai.evaluation.result events (OTLP logs)
       operations: [chat]        # default: every span whose output was captured
@@ -26,6 +27,7 @@ from typing import Any
 from genai_otel import semconv
 from genai_otel.processor.evaluation import JsonOutputEvaluator, LLMJudge, RefusalEvaluator, has_output
 from genai_otel.processor.model import Rule
+from genai_otel.processor.offload import OffloadRule
 from genai_otel.processor.rules import (
     CostRule,
     LimitRule,
@@ -57,6 +59,7 @@ _RULES = {
     "loop_flags": LoopFlagRule,
     "redact": RedactRule,
     "limit": LimitRule,
+    "offload": OffloadRule,
 }
 _EVALUATORS = {"refusal": RefusalEvaluator, "json_output": JsonOutputEvaluator, "llm_judge": _judge}
 
