@@ -4,9 +4,12 @@ renames + cost), in one run. Each sends the same OpenLLMetry-dialect spans over 
 waits until the downstream receiver has them all; per request it records the time to the client's
 acknowledgement and the time until the request's spans reached the downstream (p50/p99). A second run
 sends spans carrying 1 MB prompts and reads each pipeline's resident memory as it goes, to show whether
-memory stays flat.
+memory stays flat. A third sends small batches (10 spans) at a fixed rate (200 requests/s) to the processor,
+default and ``--durable``: spans per CPU-second of the processor (the per-request overhead) and the
+client-observed latency each mode adds.
 
     python bench/processor.py [--spans 20000] [--batch 500] [--big 200]   # needs .ci/backends/build.sh
+    python bench/processor.py --only small [--repeat 3]                    # the small-batch rows alone
 """
 
 from __future__ import annotations
@@ -123,6 +126,85 @@ def _drive(
     }
 
 
+def _paced(
+    endpoint: str, receiver: OtlpReceiver, requests: list, rate: float, pids: list[int], clients: int = 4
+) -> dict[str, float]:
+    """Send ``requests`` at ``rate`` requests/s in total (open loop: each of ``clients`` connections keeps
+    its own fixed schedule, so a slow answer does not lower the offered load unless all clients wait), and
+    wait until the receiver holds every span: spans per CPU-second of the pipeline and the client-observed
+    latency of each request (p50/p99)."""
+    import threading
+
+    import grpc
+
+    acks: list[float] = []
+    total = sum(len(r.resource_spans[0].scope_spans[0].spans) for r in requests)
+
+    def client(index: int, share: list) -> None:
+        options = [("grpc.use_local_subchannel_pool", 1)]
+        interval = clients / rate
+        with grpc.insecure_channel(endpoint, options=options) as channel:
+            stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+            stub.Export(share[0], timeout=60)  # connected before the clock starts
+            due = start + index / rate
+            for request in share[1:]:
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                before = time.perf_counter()
+                stub.Export(request, timeout=60)
+                acks.append(time.perf_counter() - before)
+                due += interval
+
+    start = time.perf_counter() + 0.5
+    threads = [threading.Thread(target=client, args=(i, requests[i::clients])) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(max(0.0, start - time.perf_counter()))
+    cpu_before = _cpu_seconds(pids)
+    for thread in threads:
+        thread.join()
+    while len(receiver.spans()) < total:
+        time.sleep(0.005)
+    elapsed, cpu = time.perf_counter() - start, _cpu_seconds(pids) - cpu_before
+    spans = total - clients * len(requests[0].resource_spans[0].scope_spans[0].spans)  # the timed ones
+    ack50, ack99 = _percentiles(acks)
+    return {"rate": len(acks) / elapsed, "per_cpu": spans / max(cpu, 1e-9), "ack50": ack50, "ack99": ack99}
+
+
+def _small(args: argparse.Namespace) -> None:
+    """Small batches at a fixed rate, default and --durable, alternating, ``--repeat`` times."""
+    requests = [
+        export_request(ATTRIBUTES, args.small_batch, "openai.chat", n)
+        for n in range(0, args.small_requests * args.small_batch, args.small_batch)
+    ]
+    print(
+        f"\n{args.small_requests} requests of {args.small_batch} spans at {args.rate:.0f} requests/s "
+        "(4 clients, OTLP/gRPC in and out), processor with all rules, 1 worker\n"
+    )
+    print(
+        f"| {'mode':<28} | run | requests/s | spans/CPU-s | ack p50 ms | ack p99 ms "
+        "| added p50 ms | added p99 ms |"
+    )
+    print(f"|{'-' * 30}|----:|-----------:|------------:|-----------:|-----------:|{'-' * 13}:|{'-' * 13}:|")
+    for run in range(1, args.repeat + 1):
+        plain = None
+        for durable in (False, True):
+            r = _run(1, None, requests, 0, rate=args.rate, durable=durable)
+            plain = plain or r
+            added = (
+                f"{r['ack50'] - plain['ack50']:>12.2f} | {r['ack99'] - plain['ack99']:>12.2f}"
+                if durable
+                else f"{'':>12} | {'':>12}"
+            )
+            label = "--durable" if durable else "default (memory queue)"
+            print(
+                f"| {label:<28} | {run:>3} | {r['rate']:>10.0f} | {r['per_cpu']:>11.0f} "
+                f"| {r['ack50']:>10.2f} | {r['ack99']:>10.2f} | {added} |",
+                flush=True,
+            )
+
+
 def _rss_mb(pids: list[int]) -> float:
     """Resident memory of the pipeline's processes (the supervisor's workers included), in MB."""
     total = 0
@@ -154,7 +236,9 @@ PIPELINES = (
 SAME_WORK_CONFIG = "rules:\n  - normalize\n  - cost\n"
 
 
-def _start(workers: int, port: int, forward: str, spool: str, rules: str | None) -> subprocess.Popen:
+def _start(
+    workers: int, port: int, forward: str, spool: str, rules: str | None, durable: bool = False
+) -> subprocess.Popen:
     collector = (
         Path(os.environ.get("GENAI_OTEL_CACHE", Path.home() / ".cache" / "genai-otel"))
         / "bin"
@@ -163,6 +247,7 @@ def _start(workers: int, port: int, forward: str, spool: str, rules: str | None)
     if workers:
         command = [sys.executable, "-m", "genai_otel.cli", "processor", "--listen", f"127.0.0.1:{port}"]
         command += ["--forward", forward, "--spool", spool, "--workers", str(workers)]
+        command += ["--durable"] if durable else []
         if rules:
             config = Path(spool) / "rules.yaml"
             config.write_text(SAME_WORK_CONFIG)
@@ -178,13 +263,22 @@ def _start(workers: int, port: int, forward: str, spool: str, rules: str | None)
 
 
 def _run(
-    workers: int, rules: str | None, requests: list, total: int, watch_memory: bool = False, clients: int = 1
+    workers: int,
+    rules: str | None,
+    requests: list,
+    total: int,
+    watch_memory: bool = False,
+    clients: int = 1,
+    rate: float = 0.0,
+    durable: bool = False,
 ) -> dict[str, float]:
     with OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as spool:
         port = free_port()
-        process = _start(workers, port, receiver.endpoint.removeprefix("http://"), spool, rules)
+        process = _start(workers, port, receiver.endpoint.removeprefix("http://"), spool, rules, durable)
         try:
             endpoint, pids = f"127.0.0.1:{port}", _pids(process)
+            if rate:
+                return _paced(endpoint, receiver, requests, rate, pids)
             if not watch_memory:
                 return _drive(endpoint, receiver, requests, total, pids, clients)
             idle = _rss_mb(pids)
@@ -205,7 +299,17 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--big", type=int, default=200, help="requests of one span with a 1 MB prompt")
+    parser.add_argument("--small-requests", type=int, default=2000, help="small-batch requests per run")
+    parser.add_argument("--small-batch", type=int, default=10, help="spans per small-batch request")
+    parser.add_argument("--rate", type=float, default=200.0, help="small-batch requests per second")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="small-batch runs (default, --durable alternate)"
+    )
+    parser.add_argument("--only", choices=("small",), help="run only the small-batch rows")
     args = parser.parse_args()
+    if args.only == "small":
+        _small(args)
+        return
     requests = [
         export_request(ATTRIBUTES, args.batch, "openai.chat", n) for n in range(0, args.spans, args.batch)
     ]
@@ -239,6 +343,7 @@ def main() -> None:
             f"| {r['rate']:>7.0f} |",
             flush=True,
         )
+    _small(args)
 
 
 if __name__ == "__main__":
