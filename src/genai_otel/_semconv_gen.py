@@ -1,7 +1,11 @@
 """Generate ``semconv.py`` from the YAML registry in ``conventions/``.
 
 Run ``genai-otel semconv generate`` after editing ``conventions/``; ``genai-otel semconv check``
-(and the test suite) fails while the generated module is stale.
+(and the test suite) fails while the generated module is stale. Both work from an installed wheel: the
+YAML files ship as package data (``genai_otel/_conventions``, a symlink to ``conventions/`` in a checkout).
+
+``semconv.py`` carries names and shapes only; runtime data (prices, normalisation dialects) is read from
+the package data by :mod:`genai_otel.conventions`.
 """
 
 from __future__ import annotations
@@ -11,8 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONVENTIONS_DIR = REPO_ROOT / "conventions"
+CONVENTIONS_DIR = Path(__file__).resolve().parent / "_conventions"
 GENERATED_MODULE = Path(__file__).resolve().parent / "semconv.py"
 
 HEADER = '''"""GenAI semantic convention names and shapes used by genai-otel.
@@ -21,6 +24,18 @@ GENERATED from conventions/*.yaml by `genai-otel semconv generate`. DO NOT EDIT 
 """
 # fmt: off
 '''
+
+# Runtime data that used to be generated here; kept importable for callers not yet moved to
+# genai_otel.conventions (loaded from the package data on first use, not carried in this module).
+SHIM = """
+
+def __getattr__(name: str):  # noqa: ANN202 - module-level attribute hook
+    if name in ("PRICES", "NORMALIZATION"):
+        from genai_otel import conventions
+
+        return conventions.prices() if name == "PRICES" else conventions.normalization()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+"""
 
 
 def _load(name: str) -> Any:
@@ -44,6 +59,7 @@ def render() -> str:
     spans = _load("spans.yaml")
     metrics = _load("metrics.yaml")
     events = _load("events.yaml")
+    upstream = _load("UPSTREAM.yaml")
 
     prefix = attributes["project_prefix"]
     for name, spec in attributes["attributes"].items():
@@ -51,7 +67,18 @@ def render() -> str:
         if own != name.startswith(prefix):
             raise ValueError(f"{name}: our own attributes, and only they, use the prefix {prefix!r}")
 
-    lines = [HEADER, f"PROJECT_PREFIX = {prefix!r}", "", "# Attributes"]
+    lines = [
+        HEADER,
+        f"PROJECT_PREFIX = {prefix!r}",
+        "",
+        "# The upstream conventions followed (conventions/UPSTREAM.yaml); SCHEMA_URL goes on tracers, meters",
+        "# and loggers.",
+        f"UPSTREAM_REPOSITORY = {upstream['repository']!r}",
+        f"UPSTREAM_COMMIT = {upstream['commit']!r}",
+        f"SCHEMA_URL = {upstream['schema_url']!r}",
+        "",
+        "# Attributes",
+    ]
     lines += [f"{_constant(name)} = {name!r}" for name in attributes["attributes"]]
     lines += ["", "# Operation names (gen_ai.operation.name)"]
     operations = sorted(
@@ -75,21 +102,21 @@ def render() -> str:
         "DEFAULT_METRIC_PROFILE": metrics["default_profile"],
         "METRIC_PROFILES": metrics["profiles"],
         "DB_METRICS": metrics["db_metrics"],
-        "NORMALIZATION": _load("normalization.yaml"),
-        "PRICES": _load("prices.yaml"),
         "DB_METRIC_POINT_ATTRIBUTES": metrics["db_point_attributes"],
         "EVENTS": events["events"],
     }
     for name, value in tables.items():
         lines.append(f"{name} = {_literal(value)}")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + SHIM
 
 
 def generate() -> Path:
+    """Write ``semconv.py``; returns its path."""
     GENERATED_MODULE.write_text(render(), encoding="utf-8")
     return GENERATED_MODULE
 
 
 def is_stale() -> bool:
+    """Whether ``semconv.py`` differs from what :func:`render` gives now."""
     return GENERATED_MODULE.read_text(encoding="utf-8") != render()

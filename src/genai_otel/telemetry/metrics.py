@@ -48,6 +48,48 @@ MEASURES: dict[str, Callable[[Invocation, int], Any]] = {
 }
 
 
+#: Per-metric extra point attributes (metrics.yaml ``attributes``) -> the record field they are read from.
+_EXTRA_FIELDS: dict[str, str] = {
+    semconv.GEN_AI_TOOL_NAME: "tool_name",
+    semconv.GEN_AI_TOOL_TYPE: "tool_type",
+    semconv.GEN_AI_AGENT_NAME: "agent_name",
+    semconv.GEN_AI_INVOCATION_IS_NESTED: "is_nested",
+}
+#: Measures the providers break down per modality, and the span attribute holding each modality's share.
+_MODALITY_ATTRIBUTES: dict[str, str] = {
+    "input_tokens": "gen_ai.usage.{}.input_tokens",
+    "output_tokens": "gen_ai.usage.{}.output_tokens",
+    "cache_read_input_tokens": "gen_ai.usage.{}.cache_read.input_tokens",
+}
+_MODALITIES = ("text", "image", "audio")
+_UNKNOWN_MODALITY = "unknown"
+
+
+def _extra_value(inv: Invocation, name: str) -> Any:
+    if name == semconv.GEN_AI_INVOCATION_IS_NESTED:
+        # Set by the agent engine when it knows the run's parent; a run it did not see is a root.
+        return bool(getattr(inv, "is_nested", False))
+    return getattr(inv, _EXTRA_FIELDS[name], None)
+
+
+def by_modality(inv: Invocation, measure: str, total: int) -> dict[str, int]:
+    """``total`` split per ``gen_ai.token.modality``: the provider's per-modality counts where the record
+    carries them (``gen_ai.usage.text.input_tokens``, ...), the rest -- or all of it, when there is no
+    breakdown or no usage at all -- under ``unknown`` (as the conventions ask)."""
+    template = _MODALITY_ATTRIBUTES.get(measure)
+    parts: dict[str, int] = {}
+    if template is not None and total:
+        for source in (inv.response_attributes, inv.attributes):
+            for modality in _MODALITIES:
+                value = source.get(template.format(modality))
+                if isinstance(value, int) and value > 0 and modality not in parts:
+                    parts[modality] = value
+        rest = total - sum(parts.values())
+        if rest > 0:
+            parts[_UNKNOWN_MODALITY] = rest
+    return parts or {_UNKNOWN_MODALITY: total}
+
+
 _AGENT_OPERATIONS = frozenset(semconv.SPAN_SHAPES["agent"]["operations"])
 _TOOL_OPERATIONS = frozenset(semconv.SPAN_SHAPES["execute_tool"]["operations"])
 
@@ -73,8 +115,12 @@ class _Plan:
     record: Callable[..., None]
     measure: str
     categories: set[str]
-    #: Counters skip zero: adding 0 carries no information but costs a full SDK measurement.
+    #: Counters skip zero: adding 0 carries no information but costs a full SDK measurement -- unless the
+    #: conventions ask for a point on every operation (``record_failed``: 0 when no usage was received).
     skip_zero: bool
+    record_failed: bool = False
+    modality: bool = False
+    extra: tuple[str, ...] = ()
 
 
 class MetricRecorder:
@@ -104,7 +150,16 @@ class MetricRecorder:
                 description=spec["brief"],
                 explicit_bucket_boundaries_advisory=semconv.METRIC_BUCKETS[spec["buckets"]],
             ).record
-        return _Plan(record, spec["measure"], applies_to, skip_zero=spec["instrument"] == "counter")
+        record_failed = bool(spec.get("record_failed"))
+        return _Plan(
+            record,
+            spec["measure"],
+            applies_to,
+            skip_zero=spec["instrument"] == "counter" and not record_failed,
+            record_failed=record_failed,
+            modality=bool(spec.get("modality")),
+            extra=tuple(spec.get("attributes", ())),
+        )
 
     def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
         category = category_of(inv)
@@ -115,8 +170,22 @@ class MetricRecorder:
                 self._record_by_type(plan, inv, attributes)
                 continue
             value = MEASURES[plan.measure](inv, end_ns)
-            if value is not None and not (plan.skip_zero and value == 0):
-                plan.record(value, attributes)
+            if value is None and plan.record_failed:
+                value = 0
+            if value is None or (plan.skip_zero and value == 0):
+                continue
+            point = attributes
+            if plan.extra:
+                point = {**attributes}
+                for name in plan.extra:
+                    extra = _extra_value(inv, name)
+                    if extra is not None:
+                        point[name] = extra
+            if plan.modality:
+                for modality, share in by_modality(inv, plan.measure, value).items():
+                    plan.record(share, {**point, semconv.GEN_AI_TOKEN_MODALITY: modality})
+            else:
+                plan.record(value, point)
 
     @staticmethod
     def _record_by_type(plan: _Plan, inv: Invocation, attributes: dict[str, Any]) -> None:

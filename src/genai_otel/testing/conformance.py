@@ -15,22 +15,36 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from genai_otel import semconv
-
-# Shapes are selected by a key attribute: gen_ai.operation.name unless the shape names another.
-_SHAPE_KEYS = tuple(
-    dict.fromkeys(shape.get("key", semconv.GEN_AI_OPERATION_NAME) for shape in semconv.SPAN_SHAPES.values())
+from genai_otel.conventions import (
+    SHAPE_BY_OPERATION as _SHAPE_BY_OPERATION,
 )
-_SHAPE_BY_OPERATION = {
-    (shape.get("key", semconv.GEN_AI_OPERATION_NAME), op): shape
-    for shape in semconv.SPAN_SHAPES.values()
-    for op in shape["operations"]
-}
+from genai_otel.conventions import (
+    expected_name,
+    otlp_value,
+    shape_key,
+    shape_of,
+)
+
+__all__ = [
+    "SpanView",
+    "Violation",
+    "assert_conformant",
+    "check_log_records",
+    "check_metrics",
+    "check_span",
+    "check_spans",
+    "expected_name",
+    "format_violations",
+    "otlp_value",
+    "shape_of",
+    "span_view",
+]
 _ALIASES = {old for profile in semconv.METRIC_PROFILES.values() for old in profile["span_aliases"].values()}
 _DEFAULT_POINT_REQUIRES = (semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_PROVIDER_NAME)
+_MODALITIES = ("text", "image", "audio", "unknown")
 _MESSAGE_ATTRIBUTES = {semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES}
 _PART_ATTRIBUTES = {semconv.GEN_AI_SYSTEM_INSTRUCTIONS}
 
@@ -74,15 +88,6 @@ def span_view(span: Any) -> SpanView:
     )
 
 
-def otlp_value(value: Any) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return tuple(otlp_value(v) for v in value.array_value.values)
-    if kind == "kvlist_value":
-        return {kv.key: otlp_value(kv.value) for kv in value.kvlist_value.values}
-    return getattr(value, kind) if kind else None
-
-
 def _type_ok(expected: str, value: Any) -> bool:
     if expected == "string":
         return isinstance(value, str)
@@ -95,26 +100,6 @@ def _type_ok(expected: str, value: Any) -> bool:
     if expected == "string[]":
         return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
     return True  # "any": structured content, serialised as JSON text
-
-
-def shape_of(attributes: dict[str, Any]) -> dict[str, Any] | None:
-    """The span shape (conventions/spans.yaml) ``attributes`` select, if any."""
-    key = next((k for k in _SHAPE_KEYS if k in attributes), None)
-    return _SHAPE_BY_OPERATION.get((key, attributes[key])) if key is not None else None
-
-
-@lru_cache(maxsize=64)
-def _template_keys(template: str) -> tuple[str, ...]:
-    """The attribute names a span-name template uses: ``{gen_ai.operation.name} {gen_ai.request.model}``."""
-    return tuple(part.split("}")[0] for part in template.split("{")[1:])
-
-
-def expected_name(shape: dict[str, Any], attributes: dict[str, Any]) -> str:
-    """The span name the shape's template gives for ``attributes`` (e.g. ``chat gpt-4o``)."""
-    keys = _template_keys(shape["name"])
-    operation = attributes.get(keys[0], "")
-    target = attributes.get(keys[1]) if len(keys) > 1 else None
-    return f"{operation} {target}" if target else str(operation)
 
 
 def _check_messages(subject: str, name: str, raw: Any) -> list[Violation]:
@@ -141,7 +126,7 @@ def check_span(
 ) -> list[Violation]:
     view = span if isinstance(span, SpanView) else span_view(span)
     attrs = view.attributes
-    key = next((k for k in _SHAPE_KEYS if k in attrs), None)
+    key = shape_key(attrs)
     if key is None:
         return []
     operation = attrs[key]
@@ -199,7 +184,12 @@ def check_spans(
 
 
 def _metric_specs(profiles: Sequence[str]) -> dict[str, dict[str, Any]]:
-    return {m["name"]: m for p in profiles for m in semconv.METRIC_PROFILES[p]["metrics"]}
+    # The first profile defining a metric wins, as in telemetry.metrics.MetricRecorder.
+    specs: dict[str, dict[str, Any]] = {}
+    for profile in profiles:
+        for metric in semconv.METRIC_PROFILES[profile]["metrics"]:
+            specs.setdefault(metric["name"], metric)
+    return specs
 
 
 def check_metrics(metrics_data: Any, *, profiles: Sequence[str] = ("latest",)) -> list[Violation]:
@@ -242,8 +232,10 @@ def _check_metric(
             if required not in attributes:
                 out.append(Violation(subject, "required", f"point without {required}"))
         for name in attributes:
-            if name not in allowed_point:
+            if name not in allowed_point and name not in spec.get("attributes", ()):
                 out.append(Violation(subject, "point-attribute", f"unexpected {name}"))
+        if spec.get("modality") and attributes.get(semconv.GEN_AI_TOKEN_MODALITY) not in _MODALITIES:
+            out.append(Violation(subject, "required", "usage point without a known gen_ai.token.modality"))
         if spec["measure"] == "tokens_by_type" and attributes.get(semconv.GEN_AI_TOKEN_TYPE) not in (
             "input",
             "output",
