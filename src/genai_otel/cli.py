@@ -7,6 +7,26 @@ import contextlib
 import sys
 
 
+def _run_semconv_diff(checkout: str | None) -> int:
+    """Print every drift between conventions/ and the upstream checkout; 1 when one is not an exception."""
+    from pathlib import Path
+
+    from genai_otel import _semconv_diff
+
+    if not checkout or not Path(checkout).is_dir():
+        print("usage: genai-otel semconv diff UPSTREAM_CHECKOUT (a directory)", file=sys.stderr)
+        return 2
+    drifts = _semconv_diff.diff(Path(checkout))
+    unexpected = [d for d in drifts if not d.excepted]
+    for drift in drifts:
+        print(drift)
+    print(
+        f"{len(drifts)} differences: {len(drifts) - len(unexpected)} deliberate exceptions,"
+        f" {len(unexpected)} drift"
+    )
+    return 1 if unexpected else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="genai-otel", description="OpenTelemetry for GenAI systems")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -14,9 +34,15 @@ def main(argv: list[str] | None = None) -> int:
         "demo", help="run instrumented calls against a local model server and print the trace"
     )
     semconv = commands.add_parser(
-        "semconv", help="generate or check src/genai_otel/semconv.py from conventions/"
+        "semconv",
+        help="generate/check src/genai_otel/semconv.py from conventions/; diff conventions/ with upstream",
     )
-    semconv.add_argument("action", choices=["generate", "check"])
+    semconv.add_argument("action", choices=["generate", "check", "diff"])
+    semconv.add_argument(
+        "checkout",
+        nargs="?",
+        help="diff: a checkout of open-telemetry/semantic-conventions-genai (its model/ directory is read)",
+    )
     server = commands.add_parser(
         "model-server", help="serve the local OpenAI/Anthropic-compatible model server"
     )
@@ -120,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "semconv":
         from genai_otel import _semconv_gen
 
+        if args.action == "diff":
+            return _run_semconv_diff(args.checkout)
         if args.action == "generate":
             print(f"wrote {_semconv_gen.generate()}")
             return 0
