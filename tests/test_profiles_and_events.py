@@ -67,3 +67,87 @@ def test_content_size_cap(otel, openai_client):
     assert len(a[sc.GEN_AI_INPUT_MESSAGES]) <= 200
     assert json.loads(a[sc.GEN_AI_INPUT_MESSAGES])
     assert sc.GEN_AI_INPUT_MESSAGES in a[sc.GENAI_OTEL_CONTENT_TRUNCATED]
+
+
+def _exercise(client) -> None:
+    """A plain chat, a streamed chat, an embeddings call and a failed chat against the local model server."""
+    import openai
+
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    for _chunk in stream:
+        pass
+    client.embeddings.create(model="emb", input="x")
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(model="error-500", messages=MESSAGES)
+
+
+def _inference_metrics(profile: str) -> list[dict]:
+    return [
+        m
+        for m in sc.METRIC_PROFILES[profile]["metrics"]
+        if m["applies_to"] in ("inference", "all") or "inference" in m["applies_to"]
+    ]
+
+
+@pytest.mark.parametrize("profile", ["latest", "v0_1", "legacy"])
+def test_each_profile_records_its_metrics(profile, request, openai_client):
+    """Every inference metric of the profile is recorded with the instrument, unit and advised buckets
+    conventions/metrics.yaml gives (the otel fixture then runs the conformance checker on all points)."""
+    request.applymarker(pytest.mark.genai_settings(profiles=(profile,)))
+    otel = request.getfixturevalue("otel")
+    _exercise(openai_client)
+    metrics = otel.metrics()
+    for spec in _inference_metrics(profile):
+        if spec["instrument"] == "counter" and not spec.get("record_failed") and spec["name"] not in metrics:
+            continue  # older generations skip zero counts (the server reports no cache/reasoning tokens)
+        metric = metrics[spec["name"]]
+        assert metric.unit == spec["unit"], spec["name"]
+        kind = type(metric.data).__name__
+        assert kind == ("Sum" if spec["instrument"] == "counter" else "Histogram"), spec["name"]
+        for point in metric.data.data_points:
+            assert point.attributes[sc.GEN_AI_OPERATION_NAME] in ("chat", "embeddings")
+            if kind == "Histogram":
+                assert list(point.explicit_bounds) == sc.METRIC_BUCKETS[spec["buckets"]]
+    others = {m["name"] for p in sc.METRIC_PROFILES.values() for m in p["metrics"]} - {
+        m["name"] for m in sc.METRIC_PROFILES[profile]["metrics"]
+    }
+    assert not others & set(metrics), f"{profile} emitted another profile's metrics"
+
+
+@pytest.mark.genai_settings(profiles=("latest",))
+def test_latest_usage_counters_carry_modality_and_count_failed_calls(otel, openai_client):
+    _exercise(openai_client)
+    metrics = otel.metrics()
+    points = metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS].data.data_points
+    assert points and all(p.attributes[sc.GEN_AI_TOKEN_MODALITY] == "unknown" for p in points)
+    # Embeddings have no usage counter point at the pinned upstream commit (inference operations only).
+    assert {p.attributes[sc.GEN_AI_OPERATION_NAME] for p in points} == {"chat"}
+    failed = [p for p in points if p.attributes.get(sc.ERROR_TYPE)]
+    assert len(failed) == 1 and failed[0].value == 0
+    ok = [p for p in points if not p.attributes.get(sc.ERROR_TYPE)]
+    assert sum(p.value for p in ok) > 0
+    # The per-operation histogram counts all three chats, the failed one with error.type and 0 tokens.
+    histogram = metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS].data.data_points
+    assert sum(p.count for p in histogram) == 3
+    assert [p.sum for p in histogram if p.attributes.get(sc.ERROR_TYPE)] == [0]
+    # Cache and reasoning counters get a point on every chat too (0 when the provider reported none).
+    cache = metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS].data.data_points
+    assert cache and all(p.attributes[sc.GEN_AI_TOKEN_MODALITY] for p in cache)
+
+
+@pytest.mark.genai_settings(profiles=("latest", "v0_1", "legacy"))
+def test_all_three_profiles_at_once(otel, openai_client):
+    _exercise(openai_client)
+    metrics = otel.metrics()
+    for name in (
+        sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION,
+        sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+        sc.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+        sc.METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+    ):
+        assert name in metrics, name
+    # Shared names are created once: three chats are three inference.duration points, not six.
+    assert sum(p.count for p in metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION].data.data_points) == 3
