@@ -26,3 +26,84 @@ def test_every_span_and_metric_attribute_is_registered():
         for metric in profile["metrics"]:
             assert metric["instrument"] in ("histogram", "counter")
             assert metric["instrument"] == "counter" or metric["buckets"] in semconv.METRIC_BUCKETS
+
+
+def test_schema_url_and_pin_come_from_upstream_yaml():
+    from genai_otel import conventions
+
+    pin = conventions.load("UPSTREAM.yaml")
+    assert pin["schema_url"] == semconv.SCHEMA_URL and pin["commit"] == semconv.UPSTREAM_COMMIT
+    assert len(semconv.UPSTREAM_COMMIT) == 40
+
+
+def test_runtime_data_is_package_data_not_generated_code():
+    from genai_otel import conventions
+
+    source = (_semconv_gen.GENERATED_MODULE).read_text(encoding="utf-8")
+    assert "PRICES = {" not in source and "NORMALIZATION = {" not in source
+    # Still reachable for callers of the old names, loaded once from conventions/ package data.
+    assert semconv.PRICES is conventions.prices() and semconv.NORMALIZATION is conventions.normalization()
+
+
+def test_runtime_code_never_imports_the_testing_package():
+    import ast
+    from pathlib import Path
+
+    package = Path(semconv.__file__).parent
+    offenders = []
+    for path in package.rglob("*.py"):
+        if "testing" in path.relative_to(package).parts or path.name in ("cli.py", "demo.py"):
+            continue  # the test helpers themselves; the CLI's model-server command and the demo run them
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("genai_otel.testing")]
+    assert not offenders
+
+
+def test_semconv_commands_work_from_an_installed_wheel(tmp_path):
+    """The wheel carries conventions/ as package data: `semconv check` and `diff` run from it alone."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            str(repo),
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    (wheel,) = tmp_path.glob("genai_otel-*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    assert (site / "genai_otel" / "_conventions" / "prices.yaml").is_file()
+    script = (
+        "import sys, genai_otel; assert genai_otel.__file__.startswith(sys.argv[1]), genai_otel.__file__;"
+        "from genai_otel.cli import main; from genai_otel import conventions;"
+        "assert conventions.prices()['providers'];"
+        "sys.exit(main(['semconv', 'check']))"
+    )
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(site)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "semconv.py is current" in done.stdout
