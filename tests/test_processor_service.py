@@ -117,6 +117,59 @@ def test_durable_mode_has_every_request_on_disk_before_the_answer(tmp_path):
         assert len(downstream.spans()) == 5
 
 
+def test_durable_requests_arriving_together_share_one_fsync_and_survive_a_restart(tmp_path):
+    """Group commit: requests that arrive while a group is being fsynced are written and fsynced together
+    (one segment file each group), every caller returns after the fsync that covers its request, and a
+    fresh spool on the directory reads them back in arrival order."""
+    from genai_otel.processor.queue import Queue
+
+    queue = Queue(tmp_path, 1 << 30, 0, durable=True)
+    requests = [export_request(CHAT, 1, f"chat {i}", i).SerializeToString() for i in range(16)]
+    answers: list[str | None] = []
+    with queue._lock:  # held: the 16 callers queue up together, as under load during an fsync
+        threads = [threading.Thread(target=lambda r=r: answers.append(queue.put(r, 1))) for r in requests]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: all(t.ident for t in threads))
+    for thread in threads:
+        thread.join()
+    assert answers == ["spool"] * 16 and len(queue.spool) == 16
+    segments = list(tmp_path.glob("*.seg"))
+    assert 1 <= len(segments) < 16  # fewer fsyncs than requests
+    again = Queue(tmp_path, 1 << 30, 0, durable=True)
+    assert len(again.spool) == 16
+    read = []
+    while (item := again.next(timeout=0)) is not None:
+        read.append(item.data)
+        again.done(item)
+    assert sorted(read) == sorted(requests) and not list(tmp_path.iterdir())
+
+
+def test_a_segment_keeps_what_was_delivered_and_drops_a_torn_tail(tmp_path):
+    """After a crash: records of a group already delivered are not sent again (the delivered prefix in
+    the segment's header), and a record cut short by the crash (never acknowledged: the fsync had not
+    returned) is ignored, not read as garbage."""
+    from genai_otel.processor.queue import Queue
+
+    queue = Queue(tmp_path, 1 << 30, 0, durable=True)
+    requests = [export_request(CHAT, 1, f"chat {i}", i).SerializeToString() for i in range(3)]
+    queue.spool._next = 10
+    first = queue.spool.reserve_sequences(3)
+    records = [(first + i, "traces", r) for i, r in enumerate(requests)]
+    from genai_otel.processor.queue import _write_segment
+
+    path = tmp_path / f"{first:016d}.seg"
+    with queue._lock:
+        queue.spool.add_segment(path, records, _write_segment(path, records))
+    item = queue.next(timeout=0)
+    assert item.data == requests[0]
+    queue.done(item)  # delivered: only the header changes, the segment stays for the other two
+    with open(path, "r+b") as handle:  # a crash while the last record was being written
+        handle.truncate(path.stat().st_size - 5)
+    again = Queue(tmp_path, 1 << 30, 0, durable=True)
+    assert [again.next(timeout=0).data] == [requests[1]] and len(again.spool) == 1
+
+
 def test_malformed_protobuf_is_invalid_argument_and_the_service_keeps_serving(tmp_path):
     with OtlpReceiver() as downstream:
         forward = downstream.endpoint.removeprefix("http://")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,12 +46,12 @@ class Counters:
 @dataclass(eq=False)
 class Item:
     """One queued request: its bytes, its item count (None when read back from the spool, which stores
-    requests only), its signal, and its spool file when it comes from the spool."""
+    requests only), its signal, and its spool sequence number when it comes from the spool."""
 
     data: bytes
     count: int | None
     signal: str
-    path: Path | None = None
+    sequence: int | None = None
 
 
 def _parse_name(path: Path) -> tuple[int, str] | None:
@@ -98,10 +100,106 @@ def _scan(directory: Path) -> list[tuple[int, str, Path, int]]:
     return found
 
 
+# -- group commit: the requests that arrive during one fsync are written and fsynced together ----------
+# A segment file ``<first sequence>.seg`` holds a group: a header (magic, then the number of its records
+# already delivered, rewritten in place as the forwarder goes: no fsync, it only saves resending after a
+# crash), then per record a frame (sequence, signal, length, CRC-32) and the request. It is written under
+# its final name and fsynced once; nobody is answered before that fsync returns, so a torn tail (a crash
+# mid-write) holds only unacknowledged requests and is ignored on restart.
+_MAGIC = b"GOTELSEG"
+_HEADER = struct.Struct("<8sQ")
+_FRAME = struct.Struct("<QBII")
+_SIGNAL_CODES = {name: code for code, name in enumerate(SIGNALS)}
+_SIGNAL_NAMES = dict(enumerate(SIGNALS))
+
+
+@dataclass(eq=False)
+class Entry:
+    """One spooled request: its own file (``offset`` -1), or a record of a segment file."""
+
+    sequence: int
+    signal: str
+    path: Path
+    size: int
+    offset: int = -1
+    index: int = -1
+
+    def read(self) -> bytes:
+        if self.offset < 0:
+            return self.path.read_bytes()
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read(self.size)
+        if len(data) != self.size:
+            raise OSError(f"segment {self.path} is shorter than its index")
+        return data
+
+
+@dataclass(eq=False)
+class _Segment:
+    """A segment's records still spooled, and the prefix of them delivered (kept in its header)."""
+
+    records: int
+    live: int
+    delivered: int = 0
+    done: set[int] = field(default_factory=set)
+
+
+def _write_segment(path: Path, records: list[tuple[int, str, bytes]]) -> list[int]:
+    """Write a group of (sequence, signal, request) as one segment file, fsync it once; the offsets of
+    the requests in it. On any error the file is removed and the error raised."""
+    chunks, offsets, at = [_HEADER.pack(_MAGIC, 0)], [], _HEADER.size
+    for sequence, signal, data in records:
+        chunks.append(_FRAME.pack(sequence, _SIGNAL_CODES[signal], len(data), zlib.crc32(data)))
+        chunks.append(data)
+        offsets.append(at + _FRAME.size)
+        at += _FRAME.size + len(data)
+    try:
+        with open(path, "wb") as handle:
+            handle.write(b"".join(chunks))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        raise
+    return offsets
+
+
+def _read_segment(path: Path) -> tuple[list[Entry], _Segment] | None:
+    """The records of a segment file not yet delivered, and its bookkeeping; ``None`` when it holds
+    nothing left to send (then the caller removes it). A torn or corrupt tail ends the records."""
+    data = path.read_bytes()
+    if len(data) < _HEADER.size:
+        return None
+    magic, delivered = _HEADER.unpack_from(data)
+    if magic != _MAGIC:
+        _logger.warning("ignoring %s: not a spool segment", path)
+        return None
+    entries, at = [], _HEADER.size
+    while at + _FRAME.size <= len(data):
+        sequence, code, size, crc = _FRAME.unpack_from(data, at)
+        body = at + _FRAME.size
+        if (
+            code not in _SIGNAL_NAMES
+            or body + size > len(data)
+            or zlib.crc32(data[body : body + size]) != crc
+        ):
+            break  # written but never acknowledged (a crash before its fsync returned)
+        entries.append(Entry(sequence, _SIGNAL_NAMES[code], path, size, body, len(entries)))
+        at = body + size
+    segment = _Segment(len(entries), len(entries), delivered)
+    left = entries[delivered:]
+    segment.live = len(left)
+    segment.done = set(range(min(delivered, len(entries))))
+    return (left, segment) if left else None
+
+
 class Spool:
     """An ordered, durable queue of serialized requests in a directory (guarded by its owner's lock).
-    Files are ``<sequence>.<signal>.pb``; a new spool starts numbering at :data:`FIRST`, leaving room
-    below to put requests back in front of the backlog (memory spilled on stop is older than it)."""
+    Requests are files ``<sequence>.<signal>.pb`` or records of group-commit segments ``<sequence>.seg``;
+    a new spool starts numbering at :data:`FIRST`, leaving room below to put requests back in front of
+    the backlog (memory spilled on stop is older than it)."""
 
     FIRST = 10**12
 
@@ -110,9 +208,26 @@ class Spool:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self._lock = lock
-        self._files: deque[tuple[int, str, Path, int]] = deque(_scan(directory))
-        self._bytes = sum(entry[3] for entry in self._files)
-        self._next = self._files[-1][0] + 1 if self._files else self.FIRST
+        self._segments: dict[Path, _Segment] = {}
+        by_sequence: dict[int, Entry] = {}
+        for path in sorted(directory.glob("*.seg")):
+            loaded = _read_segment(path)
+            if loaded is None:
+                path.unlink(missing_ok=True)
+                continue
+            entries, self._segments[path] = loaded
+            by_sequence.update((entry.sequence, entry) for entry in entries)
+        for sequence, signal, path, size in _scan(directory):
+            # A request's own file overrides its segment record: what is left of a partly sent request.
+            replaced = by_sequence.get(sequence)
+            if replaced is not None:
+                self._mark_delivered(replaced)
+            by_sequence[sequence] = Entry(sequence, signal, path, size)
+        self._files: deque[Entry] = deque(by_sequence[key] for key in sorted(by_sequence))
+        self._bytes = sum(entry.size for entry in self._files)
+        self._next = self._files[-1].sequence + 1 if self._files else self.FIRST
+        for path, segment in self._segments.items():  # numbering goes on after delivered records too
+            self._next = max(self._next, int(path.name.split(".")[0]) + segment.records)
 
     def __len__(self) -> int:
         with self._lock:
@@ -126,61 +241,132 @@ class Spool:
         return self._bytes + size <= self.max_bytes
 
     def put(self, data: bytes, signal: str, front: bool = False) -> bool:
-        """Write a request (last, or first with ``front``); False when the spool is at its byte cap.
-        A disk error (ENOSPC, EIO, ...) is raised, with nothing left behind."""
+        """Write a request in its own file (last, or first with ``front``); False when the spool is at its
+        byte cap. A disk error (ENOSPC, EIO, ...) is raised, with nothing left behind."""
         with self._lock:
             if not self.fits(len(data)):
                 return False
-            if front and self._files and self._files[0][0] > 0:
-                sequence = self._files[0][0] - 1
+            if front and self._files and self._files[0].sequence > 0:
+                sequence = self._files[0].sequence - 1
             else:
                 front = False
                 sequence, self._next = self._next, self._next + 1
             path = self.directory / f"{sequence:016d}.{signal}.pb"
             _write(path, data)
-            entry = (sequence, signal, path, len(data))
+            entry = Entry(sequence, signal, path, len(data))
             self._files.appendleft(entry) if front else self._files.append(entry)
             self._bytes += len(data)
             self._lock.notify()
             return True
 
-    def head(self) -> tuple[int, str, Path, int] | None:
+    def reserve_sequences(self, count: int) -> int:
+        """The first of ``count`` new sequence numbers (caller holds the lock)."""
+        first, self._next = self._next, self._next + count
+        return first
+
+    def add_segment(self, path: Path, records: list[tuple[int, str, bytes]], offsets: list[int]) -> None:
+        """Append a written and fsynced segment's requests (caller holds the lock)."""
+        self._segments[path] = _Segment(len(records), len(records))
+        for index, ((sequence, signal, data), offset) in enumerate(zip(records, offsets, strict=True)):
+            self._files.append(Entry(sequence, signal, path, len(data), offset, index))
+            self._bytes += len(data)
+        self._lock.notify()
+
+    def head(self) -> Entry | None:
         return self._files[0] if self._files else None
 
-    def remove(self, path: Path, unlink: bool = True) -> None:
-        with self._lock:
-            for index, entry in enumerate(self._files):
-                if entry[2] == path:
-                    del self._files[index]
-                    self._bytes -= entry[3]
-                    break
-            if unlink:
-                path.unlink(missing_ok=True)
+    def _find(self, sequence: int) -> int | None:
+        for index, entry in enumerate(self._files):  # the head, nearly always
+            if entry.sequence == sequence:
+                return index
+        return None
 
-    def rewrite(self, path: Path, data: bytes) -> None:
-        """Replace a spooled request by ``data`` (what is left of it), atomically."""
+    def _mark_delivered(self, entry: Entry) -> None:
+        """A segment record is gone: advance the segment's delivered prefix in its header (a plain write:
+        a crash before it reaches the disk only resends), or remove the segment with its last record."""
+        segment = self._segments.get(entry.path)
+        if segment is None:
+            return
+        segment.done.add(entry.index)
+        segment.live -= 1
+        if segment.live <= 0:
+            del self._segments[entry.path]
+            entry.path.unlink(missing_ok=True)
+            return
+        delivered = segment.delivered
+        while delivered in segment.done:
+            delivered += 1
+        if delivered != segment.delivered:
+            segment.delivered = delivered
+            try:
+                with open(entry.path, "r+b") as handle:
+                    handle.write(_HEADER.pack(_MAGIC, delivered))
+            except OSError as error:  # only the resend-after-crash saving is lost
+                _logger.warning("could not mark %s delivered: %s", entry.path, error)
+
+    def remove(self, sequence: int) -> None:
+        """The request ``sequence`` was delivered (or cannot be read): drop it from the spool."""
         with self._lock:
-            for index, entry in enumerate(self._files):
-                if entry[2] == path:
-                    _write(path, data)
-                    self._files[index] = (entry[0], entry[1], path, len(data))
-                    self._bytes += len(data) - entry[3]
-                    return
+            index = self._find(sequence)
+            if index is None:
+                return
+            entry = self._files[index]
+            del self._files[index]
+            self._bytes -= entry.size
+            if entry.offset < 0:
+                entry.path.unlink(missing_ok=True)
+            else:
+                self._mark_delivered(entry)
+
+    def rewrite(self, sequence: int, data: bytes) -> None:
+        """Replace a spooled request by ``data`` (what is left of it), atomically: in its own file, which
+        overrides a segment record of the same sequence."""
+        with self._lock:
+            index = self._find(sequence)
+            if index is None:
+                return
+            entry = self._files[index]
+            path = self.directory / f"{sequence:016d}.{entry.signal}.pb"
+            _write(path, data)
+            if entry.offset >= 0:
+                self._mark_delivered(entry)
+            self._files[index] = Entry(sequence, entry.signal, path, len(data))
+            self._bytes += len(data) - entry.size
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """One request waiting for its group's fsync."""
+
+    parts: list[tuple[bytes, int]]
+    signal: str
+    size: int
+    done: bool = False
+    error: BaseException | None = None
 
 
 class Queue:
     """A bounded memory queue in front of the spool. While the spool holds a backlog, new requests join it
     on disk, so everything in memory is older than everything on disk and the forwarder's memory-then-
     spool order is arrival order; on stop, memory goes to the front of the spool, keeping that order
-    across a restart."""
+    across a restart.
+
+    Requests going to disk are committed in groups: while one group's fsync runs, the requests arriving
+    join the next group, written and fsynced together once it returns (one fsync for all of them); each
+    caller returns only after the fsync covering its request."""
 
     def __init__(self, spool_dir: Path, max_spool_bytes: int, max_memory_bytes: int, durable: bool) -> None:
-        self._lock = threading.Condition()
+        lock = threading.RLock()
+        self._lock = threading.Condition(lock)
+        self._committed = threading.Condition(lock)  # group commits: not the forwarder's wake-ups
         self.spool = Spool(spool_dir, max_spool_bytes, self._lock)
         self.durable = durable
         self.max_memory_bytes = 0 if durable else max_memory_bytes
         self._memory: deque[Item] = deque()
         self._memory_bytes = 0
+        self._pending: list[_Ticket] = []
+        self._pending_bytes = 0
+        self._committing = False
 
     @property
     def in_memory(self) -> int:
@@ -193,31 +379,68 @@ class Queue:
 
     def put_all(self, parts: list[tuple[bytes, int]], signal: str) -> str | None:
         """Queue the parts of one request, all or none: ``"memory"``, ``"spool"``, or ``None`` when full.
-        A disk error is raised after removing the parts already written."""
+        A disk error is raised (nothing of the request is queued then)."""
         size = sum(len(data) for data, _count in parts)
+        ticket = _Ticket(parts, signal, size)
         with self._lock:
-            if not self.spool.head() and self._memory_bytes + size <= self.max_memory_bytes:
+            if (
+                not self.spool.head()
+                and not self._pending
+                and self._memory_bytes + size <= self.max_memory_bytes
+            ):
                 self._memory.extend(Item(data, count, signal) for data, count in parts)
                 self._memory_bytes += size
                 self._lock.notify()
                 return "memory"
-            if not self.spool.fits(size):
+            if not self.spool.fits(self._pending_bytes + size):
                 return None
-            written: list[Path] = []
+            self._pending.append(ticket)
+            self._pending_bytes += size
+            while self._committing and not ticket.done:
+                self._committed.wait()
+            if not ticket.done:
+                self._committing = True  # this caller commits the group (its own request among them)
+        if not ticket.done:
             try:
-                for data, _count in parts:
-                    if not self.spool.put(data, signal):
-                        break
-                    written.append(self.spool._files[-1][2])
-            except BaseException:
-                for path in written:
-                    self.spool.remove(path)
-                raise
-            if len(written) < len(parts):
-                for path in written:
-                    self.spool.remove(path)
-                return None
-            return "spool"
+                self._commit()
+            finally:
+                with self._lock:
+                    self._committing = False
+                    self._committed.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+        return "spool"
+
+    def _commit(self) -> None:
+        """Write and fsync the waiting requests, one segment per group, until none is waiting."""
+        while True:
+            with self._lock:
+                group, self._pending = self._pending, []
+                if not group:
+                    return
+                first = self.spool.reserve_sequences(sum(len(ticket.parts) for ticket in group))
+            records = [
+                (first + n, ticket.signal, data)
+                for n, (ticket, (data, _count)) in enumerate(
+                    (ticket, part) for ticket in group for part in ticket.parts
+                )
+            ]
+            path = self.spool.directory / f"{first:016d}.seg"
+            error: BaseException | None = None
+            try:
+                offsets = _write_segment(path, records)
+            except BaseException as failed:  # handed to every caller of the group
+                error = failed
+            with self._lock:
+                self._pending_bytes -= sum(ticket.size for ticket in group)
+                if error is None:
+                    self.spool.add_segment(path, records, offsets)
+                answer = error if error is None or isinstance(error, Exception) else OSError("interrupted")
+                for ticket in group:  # every caller answered: none returns as if its request were kept
+                    ticket.done, ticket.error = True, answer
+                self._committed.notify_all()
+            if error is not None and not isinstance(error, Exception):
+                raise error  # KeyboardInterrupt and the like, in the committing thread only
 
     def next(self, timeout: float) -> Item | None:
         """The oldest request (memory first, then the spool); it stays queued until :meth:`done`."""
@@ -229,19 +452,18 @@ class Queue:
             head = self.spool.head()
         if head is None:
             return None
-        _sequence, signal, path, _size = head
         try:
-            data = path.read_bytes()
+            data = head.read()
         except OSError as error:  # removed under us, or unreadable: nothing to send, never a crash loop
-            _logger.error("spool file %s unreadable, skipped: %s", path, error)
-            self.spool.remove(path)
+            _logger.error("spool file %s unreadable, skipped: %s", head.path, error)
+            self.spool.remove(head.sequence)
             return None
-        return Item(data, None, signal, path)
+        return Item(data, None, head.signal, head.sequence)
 
     def done(self, item: Item) -> None:
         """The downstream took ``item`` (or it was dead-lettered): remove it."""
-        if item.path is not None:
-            self.spool.remove(item.path)
+        if item.sequence is not None:
+            self.spool.remove(item.sequence)
             return
         with self._lock:
             if self._memory and self._memory[0] is item:
@@ -250,11 +472,11 @@ class Queue:
 
     def replace(self, item: Item, data: bytes, count: int) -> None:
         """What is left of a partly sent request replaces it (so a restart does not send the rest twice)."""
-        if item.path is not None:
+        if item.sequence is not None:
             try:
-                self.spool.rewrite(item.path, data)
+                self.spool.rewrite(item.sequence, data)
             except OSError as error:  # kept whole: the sent parts may go twice, nothing is lost
-                _logger.warning("could not rewrite the partly sent %s: %s", item.path, error)
+                _logger.warning("could not rewrite the partly sent request %d: %s", item.sequence, error)
             return
         with self._lock:
             self._memory_bytes += len(data) - len(item.data)
