@@ -515,7 +515,7 @@ def test_a_span_opened_on_top_of_an_ended_run_stays_the_parent():
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
-    from genai_otel.telemetry.handler import FrameworkScope, live_context
+    from genai_otel.telemetry.ownership import FrameworkScope, live_context
 
     tracer = TracerProvider().get_tracer("test")
     root = tracer.start_span("user root")

@@ -23,8 +23,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
 from genai_otel.telemetry.agent_runs import AgentLoopError, open_in_context, record_steps
-from genai_otel.telemetry.handler import FrameworkScope, TelemetryHandler, live_context
+from genai_otel.telemetry.handler import TelemetryHandler
 from genai_otel.telemetry.invocation import Invocation, mark_failed
+from genai_otel.telemetry.ownership import FrameworkScope, live_context
 
 
 @dataclass(eq=False)

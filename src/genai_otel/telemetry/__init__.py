@@ -1,6 +1,6 @@
 """The telemetry core: invocation records in, spans/metrics/events out."""
 
-from genai_otel.telemetry.handler import TelemetryHandler, error_type_of
+from genai_otel.telemetry.handler import TelemetryHandler
 from genai_otel.telemetry.invocation import (
     AgentInvocation,
     EmbeddingsInvocation,
@@ -9,6 +9,7 @@ from genai_otel.telemetry.invocation import (
     RetrievalInvocation,
     ToolInvocation,
     VectorDbInvocation,
+    error_type_of,
     mark_failed,
 )
 

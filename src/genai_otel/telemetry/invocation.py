@@ -7,6 +7,9 @@ filled only when ``handler.capture_content`` is true, in the JSON shapes of the 
 (``{"role": ..., "parts": [{"type": "text", "content": ...}]}``).
 """
 
+# request_attr/response_attr/content_attr return dataclasses.field(...), which RUF009 cannot see through.
+# ruff: noqa: RUF009
+
 from __future__ import annotations
 
 import re
@@ -111,6 +114,32 @@ def mark_failed(span: Span, error: BaseException, *, with_content: bool = False)
     span.set_status(Status(StatusCode.ERROR, description or error_summary(error)))
 
 
+#: Field metadata keys: the attribute a record field is written to, and when. ``request`` fields go on
+#: the span at its start, ``response`` fields at its end, ``content`` fields only under content capture.
+#: :mod:`genai_otel.telemetry.attributes` derives the handler's tables from these declarations.
+ATTRIBUTE = "attribute"
+PHASE = "phase"
+
+
+def _mapped(attribute: str, phase: str, default: Any) -> Any:
+    return field(default=default, metadata={ATTRIBUTE: attribute, PHASE: phase})
+
+
+def request_attr(attribute: str, default: Any = None) -> Any:
+    """A record field written to ``attribute`` when the span starts."""
+    return _mapped(attribute, "request", default)
+
+
+def response_attr(attribute: str, default: Any = None) -> Any:
+    """A record field written to ``attribute`` when the span ends."""
+    return _mapped(attribute, "response", default)
+
+
+def content_attr(attribute: str, default: Any = None) -> Any:
+    """A message-content field written to ``attribute`` (span and/or event) under content capture only."""
+    return _mapped(attribute, "content", default)
+
+
 @dataclass(eq=False)
 class Invocation:
     """Fields shared by every GenAI operation."""
@@ -119,19 +148,19 @@ class Invocation:
     OPERATION_ATTRIBUTE: ClassVar[str] = semconv.GEN_AI_OPERATION_NAME
 
     operation: str
-    provider: str | None = None
-    request_model: str | None = None
-    server_address: str | None = None
-    server_port: int | None = None
-    conversation_id: str | None = None
+    provider: str | None = request_attr(semconv.GEN_AI_PROVIDER_NAME)
+    request_model: str | None = request_attr(semconv.GEN_AI_REQUEST_MODEL)
+    server_address: str | None = request_attr(semconv.SERVER_ADDRESS)
+    server_port: int | None = request_attr(semconv.SERVER_PORT)
+    conversation_id: str | None = request_attr(semconv.GEN_AI_CONVERSATION_ID)
     kind: SpanKind = SpanKind.CLIENT
     #: Extra request-time attributes (provider-specific, e.g. ``openai.request.service_tier``).
     attributes: dict[str, Any] = field(default_factory=dict)
     #: Extra attributes known only from the response.
     response_attributes: dict[str, Any] = field(default_factory=dict)
-    response_model: str | None = None
-    input_tokens: int | None = None
-    error_type: str | None = None
+    response_model: str | None = response_attr(semconv.GEN_AI_RESPONSE_MODEL)
+    input_tokens: int | None = response_attr(semconv.GEN_AI_USAGE_INPUT_TOKENS)
+    error_type: str | None = response_attr(semconv.ERROR_TYPE)
     #: A framework-level record (litellm, LangChain, ...) sets this: a client-level call made
     #: while it is current merges its exact details into it instead of opening a second span.
     owns_client_calls: bool = False
@@ -160,28 +189,28 @@ class Invocation:
 class InferenceInvocation(Invocation):
     """chat / text_completion / generate_content."""
 
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = None
-    stop_sequences: list[str] | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    seed: int | None = None
+    temperature: float | None = request_attr(semconv.GEN_AI_REQUEST_TEMPERATURE)
+    top_p: float | None = request_attr(semconv.GEN_AI_REQUEST_TOP_P)
+    top_k: int | None = request_attr(semconv.GEN_AI_REQUEST_TOP_K)
+    max_tokens: int | None = request_attr(semconv.GEN_AI_REQUEST_MAX_TOKENS)
+    stop_sequences: list[str] | None = request_attr(semconv.GEN_AI_REQUEST_STOP_SEQUENCES)
+    frequency_penalty: float | None = request_attr(semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY)
+    presence_penalty: float | None = request_attr(semconv.GEN_AI_REQUEST_PRESENCE_PENALTY)
+    seed: int | None = request_attr(semconv.GEN_AI_REQUEST_SEED)
     choice_count: int | None = None
-    stream: bool | None = None
-    output_type: str | None = None
-    response_id: str | None = None
-    finish_reasons: list[str] | None = None
-    output_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
-    cache_write_input_tokens: int | None = None
-    reasoning_output_tokens: int | None = None
+    stream: bool | None = request_attr(semconv.GEN_AI_REQUEST_STREAM)
+    output_type: str | None = request_attr(semconv.GEN_AI_OUTPUT_TYPE)
+    response_id: str | None = response_attr(semconv.GEN_AI_RESPONSE_ID)
+    finish_reasons: list[str] | None = response_attr(semconv.GEN_AI_RESPONSE_FINISH_REASONS)
+    output_tokens: int | None = response_attr(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+    cache_read_input_tokens: int | None = response_attr(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
+    cache_write_input_tokens: int | None = response_attr(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS)
+    reasoning_output_tokens: int | None = response_attr(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)
     # Content (opt-in).
-    input_messages: list[dict[str, Any]] | None = None
-    output_messages: list[dict[str, Any]] | None = None
-    system_instructions: list[dict[str, Any]] | None = None
-    tool_definitions: list[dict[str, Any]] | None = None
+    input_messages: list[dict[str, Any]] | None = content_attr(semconv.GEN_AI_INPUT_MESSAGES)
+    output_messages: list[dict[str, Any]] | None = content_attr(semconv.GEN_AI_OUTPUT_MESSAGES)
+    system_instructions: list[dict[str, Any]] | None = content_attr(semconv.GEN_AI_SYSTEM_INSTRUCTIONS)
+    tool_definitions: list[dict[str, Any]] | None = content_attr(semconv.GEN_AI_TOOL_DEFINITIONS)
     # Streaming timing (perf_counter_ns).
     first_chunk_ns: int = 0
     last_chunk_ns: int = 0
@@ -191,19 +220,19 @@ class InferenceInvocation(Invocation):
 @dataclass(eq=False)
 class EmbeddingsInvocation(Invocation):
     operation: str = semconv.OPERATION_EMBEDDINGS
-    dimension_count: int | None = None
-    encoding_formats: list[str] | None = None
+    dimension_count: int | None = response_attr(semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT)
+    encoding_formats: list[str] | None = request_attr(semconv.GEN_AI_REQUEST_ENCODING_FORMATS)
 
 
 @dataclass(eq=False)
 class RetrievalInvocation(Invocation):
     operation: str = semconv.OPERATION_RETRIEVAL
     kind: SpanKind = SpanKind.INTERNAL
-    data_source_id: str | None = None
-    top_k: int | None = None
-    query_text: str | None = None
+    data_source_id: str | None = request_attr(semconv.GEN_AI_DATA_SOURCE_ID)
+    top_k: int | None = request_attr(semconv.GEN_AI_RETRIEVAL_TOP_K)
+    query_text: str | None = content_attr(semconv.GEN_AI_RETRIEVAL_QUERY_TEXT)
     #: ``[{"id": ..., "score": ...}, ...]`` (content; opt-in).
-    documents: list[dict[str, Any]] | None = None
+    documents: list[dict[str, Any]] | None = content_attr(semconv.GEN_AI_RETRIEVAL_DOCUMENTS)
 
     @property
     def span_target(self) -> str | None:
@@ -215,12 +244,12 @@ class RetrievalInvocation(Invocation):
 class ToolInvocation(Invocation):
     operation: str = semconv.OPERATION_EXECUTE_TOOL
     kind: SpanKind = SpanKind.INTERNAL
-    tool_name: str | None = None
-    tool_call_id: str | None = None
-    tool_type: str | None = None
-    tool_description: str | None = None
-    arguments: Any = None
-    result: Any = None
+    tool_name: str | None = request_attr(semconv.GEN_AI_TOOL_NAME)
+    tool_call_id: str | None = request_attr(semconv.GEN_AI_TOOL_CALL_ID)
+    tool_type: str | None = request_attr(semconv.GEN_AI_TOOL_TYPE)
+    tool_description: str | None = request_attr(semconv.GEN_AI_TOOL_DESCRIPTION)
+    arguments: Any = content_attr(semconv.GEN_AI_TOOL_CALL_ARGUMENTS)
+    result: Any = content_attr(semconv.GEN_AI_TOOL_CALL_RESULT)
 
     @property
     def span_target(self) -> str | None:
@@ -231,10 +260,10 @@ class ToolInvocation(Invocation):
 class AgentInvocation(InferenceInvocation):
     operation: str = semconv.OPERATION_INVOKE_AGENT
     kind: SpanKind = SpanKind.INTERNAL
-    agent_id: str | None = None
-    agent_name: str | None = None
-    agent_description: str | None = None
-    agent_version: str | None = None
+    agent_id: str | None = request_attr(semconv.GEN_AI_AGENT_ID)
+    agent_name: str | None = request_attr(semconv.GEN_AI_AGENT_NAME)
+    agent_description: str | None = request_attr(semconv.GEN_AI_AGENT_DESCRIPTION)
+    agent_version: str | None = request_attr(semconv.GEN_AI_AGENT_VERSION)
 
     @property
     def is_inference(self) -> bool:
@@ -253,19 +282,19 @@ class VectorDbInvocation(Invocation):
 
     operation: str = "query"
     kind: SpanKind = SpanKind.CLIENT
-    system: str = ""
-    collection: str | None = None
-    namespace: str | None = None
-    top_k: int | None = None
-    batch_size: int | None = None
-    vector_dimension: int | None = None
-    filtered: bool | None = None
-    returned_rows: int | None = None
+    system: str = request_attr(semconv.DB_SYSTEM_NAME, default="")
+    collection: str | None = request_attr(semconv.DB_COLLECTION_NAME)
+    namespace: str | None = request_attr(semconv.DB_NAMESPACE)
+    top_k: int | None = request_attr(semconv.GEN_AI_RETRIEVAL_TOP_K)
+    batch_size: int | None = request_attr(semconv.DB_OPERATION_BATCH_SIZE)
+    vector_dimension: int | None = request_attr(semconv.GENAI_OTEL_VECTOR_DIMENSION)
+    filtered: bool | None = request_attr(semconv.GENAI_OTEL_VECTOR_FILTERED)
+    returned_rows: int | None = response_attr(semconv.DB_RESPONSE_RETURNED_ROWS)
     #: Set by the instrumentor from ``handler.capture_content``: whether to collect the content below.
     capture_content: bool = False
     # Content (opt-in): the query text, and the returned ``[{"id": ..., "score": ...}]``.
-    query_text: str | None = None
-    documents: list[dict[str, Any]] | None = None
+    query_text: str | None = content_attr(semconv.GEN_AI_RETRIEVAL_QUERY_TEXT)
+    documents: list[dict[str, Any]] | None = content_attr(semconv.GEN_AI_RETRIEVAL_DOCUMENTS)
 
     @property
     def is_inference(self) -> bool:
