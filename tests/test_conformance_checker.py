@@ -50,3 +50,66 @@ def test_metric_rules_fail():
     meter.create_histogram("gen_ai.client.token.usage", unit="{token}").record(1, {})
     found = {v.rule for v in check_metrics(reader.get_metrics_data())}
     assert {"unit", "required", "buckets", "profile"} <= found
+
+
+def _metrics(record):
+    reader = InMemoryMetricReader()
+    record(MeterProvider(metric_readers=[reader]).get_meter("t"))
+    return reader.get_metrics_data()
+
+
+def test_latest_usage_counters_need_a_modality_and_v0_1_ones_do_not():
+    point = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}
+    data = _metrics(
+        lambda m: m.create_counter("gen_ai.client.inference.usage.input_tokens", unit="{token}").add(3, point)
+    )
+    latest = [v for v in check_metrics(data, profiles=("latest",)) if v.rule == "required"]
+    assert any("gen_ai.token.modality" in v.detail for v in latest)
+    assert check_metrics(data, profiles=("v0_1",)) == []
+    bad = _metrics(
+        lambda m: m.create_counter("gen_ai.client.inference.usage.input_tokens", unit="{token}").add(
+            3, {**point, "gen_ai.token.modality": "smell"}
+        )
+    )
+    assert "required" in {v.rule for v in check_metrics(bad, profiles=("latest",))}
+
+
+def test_metric_specific_point_attributes():
+    tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+    data = _metrics(lambda m: m.create_histogram("gen_ai.execute_tool.duration", unit="s").record(0.1, tool))
+    assert {v.rule for v in check_metrics(data)} == {"buckets"}  # tool name allowed on this metric only
+    data = _metrics(
+        lambda m: m.create_histogram("gen_ai.invocation.duration", unit="s").record(
+            0.1, {"gen_ai.operation.name": "invoke_agent", "gen_ai.tool.name": "search"}
+        )
+    )
+    found = check_metrics(data)
+    assert any(v.rule == "required" and "is_nested" in v.detail for v in found)
+    assert any(v.rule == "point-attribute" and "gen_ai.tool.name" in v.detail for v in found)
+
+
+def test_new_upstream_operations_have_shapes():
+    fetch = {
+        "gen_ai.operation.name": "fetch_response",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.response.id": "r",
+    }
+    assert rules(SpanView("fetch_response", "CLIENT", fetch)) == set()
+    no_id = {k: v for k, v in fetch.items() if k != "gen_ai.response.id"}
+    assert "required" in rules(SpanView("fetch_response", "CLIENT", no_id))
+    memory = {
+        "gen_ai.operation.name": "search_memory",
+        "gen_ai.memory.store.id": "s",
+        "gen_ai.memory.record.count": 2,
+    }
+    assert rules(SpanView("search_memory", "CLIENT", memory)) == set()
+    assert (
+        rules(
+            SpanView(
+                "plan planner", "INTERNAL", {"gen_ai.operation.name": "plan", "gen_ai.agent.name": "planner"}
+            )
+        )
+        == set()
+    )
+    turn = {"gen_ai.operation.name": "handle_conversation_turn", "gen_ai.agent.name": "triage"}
+    assert rules(SpanView("handle_conversation_turn triage", "INTERNAL", turn)) == set()
