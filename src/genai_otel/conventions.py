@@ -27,14 +27,26 @@ def load(name: str) -> Any:
         return yaml.safe_load(handle)
 
 
+def _keys_sorted(value: Any) -> Any:
+    # Mappings in key order at every level: the order dialects and their renames apply in (and the OTTL
+    # the collector config is generated with) stays what it was when these tables were generated code.
+    if isinstance(value, dict):
+        return {key: _keys_sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_keys_sorted(item) for item in value]
+    return value
+
+
+@cache
 def prices() -> dict[str, Any]:
-    """The bundled price table (``conventions/prices.yaml``)."""
-    return load("prices.yaml")  # type: ignore[no-any-return]
+    """The bundled price table (``conventions/prices.yaml``), keys sorted."""
+    return _keys_sorted(load("prices.yaml"))  # type: ignore[no-any-return]
 
 
+@cache
 def normalization() -> dict[str, Any]:
-    """The bundled foreign-convention dialects (``conventions/normalization.yaml``)."""
-    return load("normalization.yaml")  # type: ignore[no-any-return]
+    """The bundled foreign-convention dialects (``conventions/normalization.yaml``), keys sorted."""
+    return _keys_sorted(load("normalization.yaml"))  # type: ignore[no-any-return]
 
 
 # Shapes are selected by a key attribute: gen_ai.operation.name unless the shape names another.
