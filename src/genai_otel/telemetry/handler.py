@@ -22,7 +22,7 @@ from opentelemetry.trace import Status, StatusCode
 from genai_otel import propagation, semconv
 from genai_otel.config import Settings
 from genai_otel.safety import safely
-from genai_otel.telemetry import content, ownership
+from genai_otel.telemetry import content, ownership, upload
 from genai_otel.telemetry.attributes import (
     DB_POINT_FIELDS,
     POINT_FIELDS,
@@ -77,6 +77,8 @@ class TelemetryHandler:
             for new, old in semconv.METRIC_PROFILES[profile]["span_aliases"].items()
         }
         self.messaging = MessagingTelemetry(self._tracer)
+        # None unless content capture is on and an upload hook is set: nothing more per call otherwise.
+        self._upload = upload.from_settings(self.settings)
 
     @property
     def tracer(self) -> trace.Tracer:
@@ -214,22 +216,11 @@ class TelemetryHandler:
         safely("metrics", self._record_metrics, inv, end_ns)
 
     def _content(self, inv: Invocation, fields: Fields) -> dict[str, Any]:
-        """The content attributes of ``inv`` (its ``content_attr`` fields), serialised and size-limited:
-        written to the span and/or the event by the content-capture settings."""
-        out: dict[str, Any] = {}
-        truncated = []
-        limit = self.settings.max_content_length
-        for field_name, attribute in fields:
-            value = getattr(inv, field_name)
-            if value is None:
-                continue
-            text, was_cut = content.serialize(value, limit)
-            out[attribute] = text
-            if was_cut:
-                truncated.append(attribute)
-        if truncated:
-            out[semconv.GENAI_OTEL_CONTENT_TRUNCATED] = truncated
-        return out
+        """The content attributes of ``inv`` (its ``content_attr`` fields), serialised and size-limited
+        (or uploaded, leaving a reference: :mod:`.upload`): written to the span and/or the event by the
+        content-capture settings."""
+        values = ((attribute, getattr(inv, field_name)) for field_name, attribute in fields)
+        return content.attributes(values, self.settings.max_content_length, self._upload, inv.span)
 
     def _record_metrics(self, inv: Invocation, end_ns: int) -> None:
         if isinstance(inv, VectorDbInvocation):

@@ -267,24 +267,41 @@ def from_settings(settings: Settings) -> ContentUpload | None:
         return None
     hook = settings.content_hook
     if hook is None and settings.completion_hook == UPLOAD_HOOK:
-        try:
-            store = ContentStore(
-                settings.upload_base_path,
-                upload_format=settings.upload_format,
-                max_queue_size=settings.upload_max_queue_size,
-                max_queue_bytes=settings.upload_max_queue_bytes,
-            )
-        except Exception as error:  # fsspec missing, an unknown protocol, bad options: content stays inline
-            _logger.warning(
-                "genai-otel content upload to %r is off (%s: %s); install genai-otel[upload] and check %s",
-                settings.upload_base_path,
-                type(error).__name__,
-                error,
-                UPLOAD_BASE_PATH,
-            )
-            return None
-        atexit.register(store.shutdown, settings.upload_shutdown_timeout)
-        hook = store
+        key = (
+            settings.upload_base_path,
+            settings.upload_format,
+            settings.upload_max_queue_size,
+            settings.upload_max_queue_bytes,
+        )
+        with _stores_lock:
+            hook = _stores.get(key) or _new_store(settings, key)
     if hook is None:
         return None
     return ContentUpload(hook, keep_inline=settings.upload_keep_inline, min_size=settings.upload_min_size)
+
+
+#: One store per destination and queue caps: the handlers of every instrumentor share it (and its queue).
+_stores: dict[tuple[Any, ...], ContentStore] = {}
+_stores_lock = threading.Lock()
+
+
+def _new_store(settings: Settings, key: tuple[Any, ...]) -> ContentStore | None:
+    try:
+        store = ContentStore(
+            settings.upload_base_path,
+            upload_format=settings.upload_format,
+            max_queue_size=settings.upload_max_queue_size,
+            max_queue_bytes=settings.upload_max_queue_bytes,
+        )
+    except Exception as error:  # fsspec missing, an unknown protocol, bad options: content stays inline
+        _logger.warning(
+            "genai-otel content upload to %r is off (%s: %s); install genai-otel[upload] and check %s",
+            settings.upload_base_path,
+            type(error).__name__,
+            error,
+            UPLOAD_BASE_PATH,
+        )
+        return None
+    atexit.register(store.shutdown, settings.upload_shutdown_timeout)
+    _stores[key] = store
+    return store
