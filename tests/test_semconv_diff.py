@@ -45,6 +45,14 @@ SPANS = {
         }
     ],
 }
+EVENTS = {
+    "events": [
+        {
+            "name": "gen_ai.evaluation.result",
+            "attributes": [{"ref": "gen_ai.evaluation.name", "requirement_level": "required"}],
+        }
+    ]
+}
 METRICS = {
     "metrics": [
         {
@@ -93,6 +101,11 @@ OURS = {
             }
         },
     },
+    "events.yaml": {
+        "events": {
+            "gen_ai.evaluation.result": {"attributes": ["gen_ai.evaluation.name"], "content_attributes": []}
+        }
+    },
     "UPSTREAM.yaml": {
         "commit": "0" * 40,
         "namespaces": ["gen_ai."],
@@ -101,10 +114,16 @@ OURS = {
 }
 
 
-def _write_upstream(root: Path, registry=REGISTRY, spans=SPANS, metrics=METRICS) -> Path:
+def _write_upstream(root: Path, registry=REGISTRY, spans=SPANS, metrics=METRICS, events=EVENTS) -> Path:
     model = root / "model" / "gen-ai"
     model.mkdir(parents=True)
-    for name, doc in (("registry.yaml", registry), ("spans.yaml", spans), ("metrics.yaml", metrics)):
+    documents = (
+        ("registry.yaml", registry),
+        ("spans.yaml", spans),
+        ("metrics.yaml", metrics),
+        ("events.yaml", events),
+    )
+    for name, doc in documents:
         (model / name).write_text(yaml.safe_dump(doc), encoding="utf-8")
     return root
 
@@ -136,7 +155,11 @@ def test_each_kind_of_drift(tmp_path):
     ours["metrics.yaml"]["profiles"]["latest"]["metrics"].append(
         {"name": "gen_ai.client.gone", "instrument": "counter", "unit": "1"}
     )
-    drifts = _ids(ours, tmp_path)
+    ours["events.yaml"]["events"]["gen_ai.evaluation.result"]["attributes"] = []
+    ours["events.yaml"]["events"]["gen_ai.gone"] = {"attributes": []}
+    events = copy.deepcopy(EVENTS)
+    events["events"].append({"name": "gen_ai.client.operation.exception", "attributes": []})
+    drifts = _ids(ours, tmp_path, events=events)
     expected = {
         "retyped-attribute gen_ai.usage.input_tokens",
         "renamed-attribute gen_ai.old.name",
@@ -152,6 +175,9 @@ def test_each_kind_of_drift(tmp_path):
         "metric-attribute-extra gen_ai.client.inference.duration gen_ai.provider.name",
         "removed-metric gen_ai.client.gone",
         "missing-metric gen_ai.server.request.duration",
+        "event-attribute-missing gen_ai.evaluation.result gen_ai.evaluation.name",
+        "removed-event gen_ai.gone",
+        "missing-event gen_ai.client.operation.exception",
     }
     assert set(drifts) == expected
     assert "renamed upstream to gen_ai.new.name" in drifts["renamed-attribute gen_ai.old.name"].detail

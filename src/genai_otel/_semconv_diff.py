@@ -1,10 +1,11 @@
 """``genai-otel semconv diff UPSTREAM_CHECKOUT``: what differs between conventions/ and upstream.
 
 Reads the model files of a checkout of open-telemetry/semantic-conventions-genai (``model/**/*.yaml``:
-the attribute registry, ``spans:``, ``metrics:`` and ``attribute_groups:``) and compares them with
-conventions/ (``attributes.yaml``, the ``upstream`` span types of ``spans.yaml``, the default metric
-profile of ``metrics.yaml``). Every difference is one :class:`Drift`; those matching an exception in
-``conventions/UPSTREAM.yaml`` are reported but do not fail the command.
+the attribute registry, ``spans:``, ``span_refinements:``, ``metrics:``, ``events:`` and
+``attribute_groups:``) and compares them with conventions/ (``attributes.yaml``, the ``upstream`` span
+types of ``spans.yaml``, the default metric profile of ``metrics.yaml``, ``events.yaml``). Every
+difference is one :class:`Drift`; those matching an exception in ``conventions/UPSTREAM.yaml`` are
+reported but do not fail the command. Advised buckets are not compared: the model files carry none.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Upstream:
     renamed: dict[str, str]  # deprecated key -> the key it was renamed to
     spans: dict[str, dict[str, Any]]  # span type -> {"kind": ..., "attributes": {key: level}}
     metrics: dict[str, dict[str, Any]]  # name -> {"instrument", "unit", "attributes": {key: level}}
+    events: dict[str, dict[str, str]]  # name -> {key: level}
 
 
 def _yaml_files(root: Path) -> list[Any]:
@@ -88,13 +90,24 @@ def load_upstream(checkout: Path) -> Upstream:
         # Later entries override earlier ones (a ref after a ref_group refines its level).
         out: dict[str, str] = {}
         for entry in entries:
-            if "ref_group" in entry and entry["ref_group"] not in seen:
+            if str(entry.get("ref_group", "")).startswith("span.") and span_entries.get(
+                entry["ref_group"][5:]
+            ):
+                # An event may take a whole span's attributes (``ref_group: span.<type>``).
+                out.update(resolve(span_entries[entry["ref_group"][5:]], seen | {entry["ref_group"]}))
+            elif "ref_group" in entry and entry["ref_group"] not in seen:
                 resolved = resolve(groups.get(entry["ref_group"], ()), seen | {entry["ref_group"]})
                 out.update(resolved)
             elif "ref" in entry and ("requirement_level" in entry or entry["ref"] not in out):
                 out[entry["ref"]] = _level(entry.get("requirement_level"))
         return out
 
+    span_entries = {
+        span["type"]: list(span.get("attributes", ()))
+        for doc in documents
+        for span in doc.get("spans", ()) or ()
+        if "type" in span
+    }
     spans = {
         span["type"]: {
             "kind": str(span.get("kind", "")).upper(),
@@ -127,7 +140,13 @@ def load_upstream(checkout: Path) -> Upstream:
         for metric in doc.get("metrics", ()) or ()
         if "name" in metric
     }
-    return Upstream(attributes, renamed, spans, metrics)
+    events = {
+        event["name"]: resolve(event.get("attributes", ()))
+        for doc in documents
+        for event in doc.get("events", ()) or ()
+        if "name" in event
+    }
+    return Upstream(attributes, renamed, spans, metrics, events)
 
 
 def compare(conventions: dict[str, Any], upstream: Upstream) -> list[Drift]:
@@ -158,6 +177,7 @@ def compare(conventions: dict[str, Any], upstream: Upstream) -> list[Drift]:
 
     found += _compare_spans(conventions["spans.yaml"]["spans"], upstream)
     found += _compare_metrics(conventions["metrics.yaml"], upstream)
+    found += _compare_events(conventions["events.yaml"]["events"], upstream)
     return _mark(found, pin.get("exceptions", ()))
 
 
@@ -236,6 +256,21 @@ def _compare_metrics(metrics: dict[str, Any], upstream: Upstream) -> list[Drift]
     return found
 
 
+def _compare_events(events: dict[str, Any], upstream: Upstream) -> list[Drift]:
+    found: list[Drift] = []
+    for name, spec in events.items():
+        theirs = upstream.events.get(name)
+        if theirs is None:
+            found.append(Drift("removed-event", name, "an event upstream lacks"))
+            continue
+        ours = set(spec["attributes"]) | set(spec.get("content_attributes", ()))
+        for attr in sorted(a for a, level in theirs.items() if level == "required" and a not in ours):
+            found.append(Drift("event-attribute-missing", f"{name} {attr}", "required upstream"))
+    for name in sorted(set(upstream.events) - set(events)):
+        found.append(Drift("missing-event", name, "upstream event genai-otel does not emit"))
+    return found
+
+
 def _mark(found: list[Drift], exceptions: Iterable[dict[str, Any]]) -> list[Drift]:
     rules = [(e["drift"], e["reason"].strip()) for e in exceptions]
     return [
@@ -253,7 +288,7 @@ def load_conventions(directory: Path) -> dict[str, Any]:
     """The conventions/ files ``compare`` reads, parsed."""
     import yaml
 
-    names = ("attributes.yaml", "spans.yaml", "metrics.yaml", "UPSTREAM.yaml")
+    names = ("attributes.yaml", "spans.yaml", "metrics.yaml", "events.yaml", "UPSTREAM.yaml")
     return {name: yaml.safe_load((directory / name).read_text(encoding="utf-8")) for name in names}
 
 
