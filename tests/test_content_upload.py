@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import types
 from collections.abc import Callable, Iterator
@@ -369,3 +370,17 @@ def test_offload_is_off_by_default():
     from genai_otel.processor.config_file import ProcessorConfig
 
     assert not any(isinstance(rule, OffloadRule) for rule in ProcessorConfig().rules)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_a_forked_child_uploads_with_its_own_workers(tmp_path):
+    store = ContentStore(str(tmp_path))
+    assert store.upload({sc.GEN_AI_INPUT_MESSAGES: "[1]"}, trace_id=1, span_id=1)  # the parent's workers
+    assert store.flush(10)
+    pid = os.fork()
+    if pid == 0:  # the child: a pre-fork server's worker
+        ok = bool(store.upload({sc.GEN_AI_INPUT_MESSAGES: "[2]"}, trace_id=2, span_id=2)) and store.flush(10)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (tmp_path / f"{2:032x}" / f"{2:016x}-{sc.GEN_AI_INPUT_MESSAGES}.json").read_text() == "[2]\n"

@@ -22,10 +22,12 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import os
 import posixpath
 import threading
 import time
 import uuid
+import weakref
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -105,6 +107,7 @@ class ContentStore:
         self._error_logged = False
         self._full_logged = False
         self.counts: Counter[str] = Counter()
+        _live_stores.add(self)
 
     # -- the hook -------------------------------------------------------------------------------------
 
@@ -203,6 +206,16 @@ class ContentStore:
 
     # -- flush and shutdown ---------------------------------------------------------------------------
 
+    def _after_fork(self) -> None:
+        # A pre-fork server (gunicorn --preload) forks after instrument(): the child has none of the
+        # parent's worker threads and maybe a lock held mid-operation; it starts afresh (the parent's
+        # queued items are the parent's to write).
+        self._cond = threading.Condition()
+        self._threads = []
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._writing = 0
+
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued is written (or failed); ``False`` when ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
@@ -229,6 +242,18 @@ class ContentStore:
             self._cond.notify_all()
         atexit.unregister(self.shutdown)
         return flushed
+
+
+_live_stores: weakref.WeakSet[ContentStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_live_stores):
+        store._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class ContentUpload:
