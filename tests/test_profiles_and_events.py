@@ -151,3 +151,31 @@ def test_all_three_profiles_at_once(otel, openai_client):
         assert name in metrics, name
     # Shared names are created once: three chats are three inference.duration points, not six.
     assert sum(p.count for p in metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION].data.data_points) == 3
+
+
+@pytest.mark.parametrize("profile", ["latest", "v0_1", "legacy"])
+def test_the_grafana_dashboard_inputs_are_there_whatever_the_profile(profile, request, openai_client):
+    """The dashboard (collector-config/grafana) reads metrics the collector derives from span attributes
+    (spanmetrics dimensions, signaltometrics sums), not the SDK metrics a profile changes: every profile's
+    chat span carries the attributes those derivations read (a profile only adds older aliases)."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    config = yaml.safe_load(
+        (
+            Path(__file__).resolve().parents[1] / "collector-config" / "processor-to-tempo-and-metrics.yaml"
+        ).read_text()
+    )
+    connectors = config["connectors"]
+    read = {d["name"] for d in connectors["spanmetrics"]["dimensions"]}
+    for metric in connectors["signaltometrics"]["spans"]:
+        read |= {a["key"] for a in metric["attributes"]}
+        read |= set(re.findall(r'attributes\["([^"]+)"\]', " ".join(metric["conditions"])))
+    # Set elsewhere: agent spans, failures, the processor's cost rule.
+    per_call = read - {sc.GEN_AI_AGENT_NAME, sc.ERROR_TYPE, sc.GENAI_OTEL_USAGE_COST}
+    request.applymarker(pytest.mark.genai_settings(profiles=(profile,)))
+    otel = request.getfixturevalue("otel")
+    openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert per_call <= set(otel.only_span().attributes), per_call - set(otel.only_span().attributes)
