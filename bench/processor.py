@@ -200,7 +200,7 @@ def _small(args: argparse.Namespace) -> None:
     ]
     print(
         f"\n{args.small_requests} requests of {args.small_batch} spans at {args.rate:.0f} requests/s "
-        "into each of two processors at once (default and --durable; all rules, 1 worker, 2 client "
+        "into each of two processors at once (default and --durable; all rules, 1 worker, 8 client "
         "connections each, OTLP/gRPC in and out); the disk's own write+fsync latency measured just before\n"
     )
     print(
@@ -220,7 +220,7 @@ def _small(args: argparse.Namespace) -> None:
             }
 
             def drive(durable: bool, pipeline: tuple, out: dict = results) -> None:
-                out[durable] = _paced(pipeline[0], pipeline[1], requests, args.rate, pipeline[2], clients=2)
+                out[durable] = _paced(pipeline[0], pipeline[1], requests, args.rate, pipeline[2], clients=8)
 
             threads = [threading.Thread(target=drive, args=item) for item in pipelines.items()]
             for thread in threads:

@@ -147,15 +147,15 @@ def test_durable_requests_arriving_together_share_one_fsync_and_survive_a_restar
 
 def test_a_segment_keeps_what_was_delivered_and_drops_a_torn_tail(tmp_path):
     """After a crash: records of a group already delivered are not sent again (the delivered prefix in
-    the segment's header), and a record cut short by the crash (never acknowledged: the fsync had not
-    returned) is ignored, not read as garbage."""
+    the segment's header), what is left of a partly sent record replaces it, and a record cut short by
+    the crash (never acknowledged: the fsync had not returned) is ignored, not read as garbage."""
     from genai_otel.processor.queue import Queue
 
     queue = Queue(tmp_path, 1 << 30, 0, durable=True)
     requests = [export_request(CHAT, 1, f"chat {i}", i).SerializeToString() for i in range(3)]
     queue.spool._next = 10
     first = queue.spool.reserve_sequences(3)
-    records = [(first + i, "traces", r) for i, r in enumerate(requests)]
+    records = [(first + i, "traces", r, 1) for i, r in enumerate(requests)]
     from genai_otel.processor.queue import _write_segment
 
     path = tmp_path / f"{first:016d}.seg"
@@ -164,10 +164,13 @@ def test_a_segment_keeps_what_was_delivered_and_drops_a_torn_tail(tmp_path):
     item = queue.next(timeout=0)
     assert item.data == requests[0]
     queue.done(item)  # delivered: only the header changes, the segment stays for the other two
+    partly = queue.next(timeout=0)
+    rest = export_request(CHAT, 1, "the part not yet sent", 7).SerializeToString()
+    queue.replace(partly, rest, 1)  # what is left of a partly sent record overrides it, atomically
     with open(path, "r+b") as handle:  # a crash while the last record was being written
         handle.truncate(path.stat().st_size - 5)
     again = Queue(tmp_path, 1 << 30, 0, durable=True)
-    assert [again.next(timeout=0).data] == [requests[1]] and len(again.spool) == 1
+    assert again.next(timeout=0).data == rest and len(again.spool) == 1
 
 
 def test_malformed_protobuf_is_invalid_argument_and_the_service_keeps_serving(tmp_path):

@@ -108,14 +108,15 @@ def _scan(directory: Path) -> list[tuple[int, str, Path, int]]:
 # mid-write) holds only unacknowledged requests and is ignored on restart.
 _MAGIC = b"GOTELSEG"
 _HEADER = struct.Struct("<8sQ")
-_FRAME = struct.Struct("<QBII")
+_FRAME = struct.Struct("<QBIII")  # sequence, signal, items, length, CRC-32
 _SIGNAL_CODES = {name: code for code, name in enumerate(SIGNALS)}
 _SIGNAL_NAMES = dict(enumerate(SIGNALS))
 
 
 @dataclass(eq=False)
 class Entry:
-    """One spooled request: its own file (``offset`` -1), or a record of a segment file."""
+    """One spooled request: its own file (``offset`` -1), or a record of a segment file (which also keeps
+    its item count: a request's own file does not, ``count`` is None then)."""
 
     sequence: int
     signal: str
@@ -123,6 +124,7 @@ class Entry:
     size: int
     offset: int = -1
     index: int = -1
+    count: int | None = None
 
     def read(self) -> bytes:
         if self.offset < 0:
@@ -145,12 +147,12 @@ class _Segment:
     done: set[int] = field(default_factory=set)
 
 
-def _write_segment(path: Path, records: list[tuple[int, str, bytes]]) -> list[int]:
-    """Write a group of (sequence, signal, request) as one segment file, fsync it once; the offsets of
-    the requests in it. On any error the file is removed and the error raised."""
+def _write_segment(path: Path, records: list[tuple[int, str, bytes, int]]) -> list[int]:
+    """Write a group of (sequence, signal, request, items) as one segment file, fsync it once; the
+    offsets of the requests in it. On any error the file is removed and the error raised."""
     chunks, offsets, at = [_HEADER.pack(_MAGIC, 0)], [], _HEADER.size
-    for sequence, signal, data in records:
-        chunks.append(_FRAME.pack(sequence, _SIGNAL_CODES[signal], len(data), zlib.crc32(data)))
+    for sequence, signal, data, count in records:
+        chunks.append(_FRAME.pack(sequence, _SIGNAL_CODES[signal], count, len(data), zlib.crc32(data)))
         chunks.append(data)
         offsets.append(at + _FRAME.size)
         at += _FRAME.size + len(data)
@@ -178,7 +180,7 @@ def _read_segment(path: Path) -> tuple[list[Entry], _Segment] | None:
         return None
     entries, at = [], _HEADER.size
     while at + _FRAME.size <= len(data):
-        sequence, code, size, crc = _FRAME.unpack_from(data, at)
+        sequence, code, count, size, crc = _FRAME.unpack_from(data, at)
         body = at + _FRAME.size
         if (
             code not in _SIGNAL_NAMES
@@ -186,13 +188,23 @@ def _read_segment(path: Path) -> tuple[list[Entry], _Segment] | None:
             or zlib.crc32(data[body : body + size]) != crc
         ):
             break  # written but never acknowledged (a crash before its fsync returned)
-        entries.append(Entry(sequence, _SIGNAL_NAMES[code], path, size, body, len(entries)))
+        entries.append(Entry(sequence, _SIGNAL_NAMES[code], path, size, body, len(entries), count))
         at = body + size
     segment = _Segment(len(entries), len(entries), delivered)
     left = entries[delivered:]
     segment.live = len(left)
     segment.done = set(range(min(delivered, len(entries))))
     return (left, segment) if left else None
+
+
+def _write_delivered(path: Path, delivered: int) -> None:
+    """Record in a segment's header how many of its records were delivered: a plain write, no fsync (a
+    crash before it reaches the disk only sends those records again, at least once)."""
+    try:
+        with open(path, "r+b") as handle:
+            handle.write(_HEADER.pack(_MAGIC, delivered))
+    except OSError as error:  # only the saving of a resend after a crash is lost
+        _logger.warning("could not mark %s delivered: %s", path, error)
 
 
 class Spool:
@@ -220,8 +232,9 @@ class Spool:
         for sequence, signal, path, size in _scan(directory):
             # A request's own file overrides its segment record: what is left of a partly sent request.
             replaced = by_sequence.get(sequence)
-            if replaced is not None:
-                self._mark_delivered(replaced)
+            mark = self._mark_delivered(replaced) if replaced is not None else None
+            if mark is not None:
+                _write_delivered(*mark)
             by_sequence[sequence] = Entry(sequence, signal, path, size)
         self._files: deque[Entry] = deque(by_sequence[key] for key in sorted(by_sequence))
         self._bytes = sum(entry.size for entry in self._files)
@@ -264,11 +277,11 @@ class Spool:
         first, self._next = self._next, self._next + count
         return first
 
-    def add_segment(self, path: Path, records: list[tuple[int, str, bytes]], offsets: list[int]) -> None:
+    def add_segment(self, path: Path, records: list[tuple[int, str, bytes, int]], offsets: list[int]) -> None:
         """Append a written and fsynced segment's requests (caller holds the lock)."""
         self._segments[path] = _Segment(len(records), len(records))
-        for index, ((sequence, signal, data), offset) in enumerate(zip(records, offsets, strict=True)):
-            self._files.append(Entry(sequence, signal, path, len(data), offset, index))
+        for index, ((sequence, signal, data, count), offset) in enumerate(zip(records, offsets, strict=True)):
+            self._files.append(Entry(sequence, signal, path, len(data), offset, index, count))
             self._bytes += len(data)
         self._lock.notify()
 
@@ -281,28 +294,25 @@ class Spool:
                 return index
         return None
 
-    def _mark_delivered(self, entry: Entry) -> None:
-        """A segment record is gone: advance the segment's delivered prefix in its header (a plain write:
-        a crash before it reaches the disk only resends), or remove the segment with its last record."""
+    def _mark_delivered(self, entry: Entry) -> tuple[Path, int] | None:
+        """A segment record is gone: remove the segment with its last record, or return the segment's
+        new delivered prefix for :func:`_write_delivered` (called outside the lock)."""
         segment = self._segments.get(entry.path)
         if segment is None:
-            return
+            return None
         segment.done.add(entry.index)
         segment.live -= 1
         if segment.live <= 0:
             del self._segments[entry.path]
             entry.path.unlink(missing_ok=True)
-            return
+            return None
         delivered = segment.delivered
         while delivered in segment.done:
             delivered += 1
-        if delivered != segment.delivered:
-            segment.delivered = delivered
-            try:
-                with open(entry.path, "r+b") as handle:
-                    handle.write(_HEADER.pack(_MAGIC, delivered))
-            except OSError as error:  # only the resend-after-crash saving is lost
-                _logger.warning("could not mark %s delivered: %s", entry.path, error)
+        if delivered == segment.delivered:
+            return None
+        segment.delivered = delivered
+        return entry.path, delivered
 
     def remove(self, sequence: int) -> None:
         """The request ``sequence`` was delivered (or cannot be read): drop it from the spool."""
@@ -315,8 +325,10 @@ class Spool:
             self._bytes -= entry.size
             if entry.offset < 0:
                 entry.path.unlink(missing_ok=True)
-            else:
-                self._mark_delivered(entry)
+                return
+            mark = self._mark_delivered(entry)
+        if mark is not None:
+            _write_delivered(*mark)
 
     def rewrite(self, sequence: int, data: bytes) -> None:
         """Replace a spooled request by ``data`` (what is left of it), atomically: in its own file, which
@@ -328,10 +340,11 @@ class Spool:
             entry = self._files[index]
             path = self.directory / f"{sequence:016d}.{entry.signal}.pb"
             _write(path, data)
-            if entry.offset >= 0:
-                self._mark_delivered(entry)
+            mark = self._mark_delivered(entry) if entry.offset >= 0 else None
             self._files[index] = Entry(sequence, entry.signal, path, len(data))
             self._bytes += len(data) - entry.size
+        if mark is not None:
+            _write_delivered(*mark)
 
 
 @dataclass(eq=False)
@@ -420,8 +433,8 @@ class Queue:
                     return
                 first = self.spool.reserve_sequences(sum(len(ticket.parts) for ticket in group))
             records = [
-                (first + n, ticket.signal, data)
-                for n, (ticket, (data, _count)) in enumerate(
+                (first + n, ticket.signal, data, count)
+                for n, (ticket, (data, count)) in enumerate(
                     (ticket, part) for ticket in group for part in ticket.parts
                 )
             ]
@@ -458,7 +471,7 @@ class Queue:
             _logger.error("spool file %s unreadable, skipped: %s", head.path, error)
             self.spool.remove(head.sequence)
             return None
-        return Item(data, None, head.signal, head.sequence)
+        return Item(data, head.count, head.signal, head.sequence)
 
     def done(self, item: Item) -> None:
         """The downstream took ``item`` (or it was dead-lettered): remove it."""
