@@ -14,7 +14,7 @@ from opentelemetry import propagate, trace
 import genai_otel
 from genai_otel.config import ContentCapture
 from genai_otel.instrumentation import INSTRUMENTORS
-from genai_otel.instrumentation.openai import _mapping
+from genai_otel.instrumentation import _openai_compatible as _mapping
 
 from .conftest import API_KEY
 

@@ -20,9 +20,9 @@ from opentelemetry.semconv.attributes.exception_attributes import EXCEPTION_MESS
 
 from genai_otel import semconv
 from genai_otel.config import PRICES_FILE
+from genai_otel.conventions import expected_name, shape_of
 from genai_otel.processor.model import Rule, SpanRecord
 from genai_otel.telemetry.content import TRUNCATION_MARKER, shorten
-from genai_otel.conventions import expected_name, shape_of
 
 
 def _read_table(path: str) -> dict[str, Any]:

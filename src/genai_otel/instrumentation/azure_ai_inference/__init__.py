@@ -44,7 +44,7 @@ def _server(client: Any) -> tuple[str | None, int | None]:
 
 
 def build_chat(handler: TelemetryHandler, client: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
-    from genai_otel.instrumentation.openai import _mapping as m
+    from genai_otel.instrumentation import _openai_compatible as m
 
     request = _request(client, args, kwargs)
     host, port = _server(client)
@@ -77,7 +77,7 @@ def build_embeddings(
 
 
 def _specs() -> tuple[CallSpec, CallSpec]:
-    from genai_otel.instrumentation.openai import _mapping as m
+    from genai_otel.instrumentation import _openai_compatible as m
 
     chat = CallSpec(
         "azure_ai_inference.chat",

@@ -23,8 +23,8 @@ from genai_otel.instrumentation._base import (
     async_wrapper,
     sync_wrapper,
 )
+from genai_otel.instrumentation._openai_compatible import tool_call_part
 from genai_otel.instrumentation._util import arg, get, server_of_url
-from genai_otel.instrumentation.openai._mapping import tool_call_part
 from genai_otel.telemetry import (
     EmbeddingsInvocation,
     InferenceInvocation,
@@ -68,7 +68,7 @@ def _message(message: Any) -> dict[str, Any]:
 def build_chat(
     handler: TelemetryHandler, client: Any, args: tuple, kwargs: dict, stream: bool = False
 ) -> InferenceInvocation:
-    from genai_otel.instrumentation.openai._mapping import tool_definitions
+    from genai_otel.instrumentation._openai_compatible import tool_definitions
 
     host, port = _server(client)
     inv = InferenceInvocation(

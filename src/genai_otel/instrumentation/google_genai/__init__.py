@@ -95,7 +95,7 @@ def _contents(contents: Any) -> list[dict[str, Any]]:
 def build_generate(
     handler: TelemetryHandler, models: Any, args: tuple, kwargs: dict, stream: bool = False
 ) -> InferenceInvocation:
-    from genai_otel.instrumentation.openai._mapping import tool_definitions
+    from genai_otel.instrumentation._openai_compatible import tool_definitions
 
     provider, host, port = _client_facts(models)
     inv = InferenceInvocation(

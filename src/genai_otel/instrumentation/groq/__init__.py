@@ -16,7 +16,7 @@ PROVIDER = "groq"
 
 def stainless_patches(package: str, provider: str, name: str) -> Iterable[Patch]:
     """Chat-completion and embeddings patches for an OpenAI-shaped (Stainless-generated) SDK."""
-    from genai_otel.instrumentation.openai import _mapping as m
+    from genai_otel.instrumentation import _openai_compatible as m
 
     chat = CallSpec(
         f"{name}.chat",

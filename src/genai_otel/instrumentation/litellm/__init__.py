@@ -78,7 +78,7 @@ def _base(kwargs: dict) -> dict[str, Any]:
 def build_completion(
     handler: TelemetryHandler, module: Any, args: tuple, kwargs: dict
 ) -> InferenceInvocation:
-    from genai_otel.instrumentation.openai import _mapping as m
+    from genai_otel.instrumentation import _openai_compatible as m
 
     if args:  # completion(model, messages, ...)
         kwargs = {"model": args[0], **({"messages": args[1]} if len(args) > 1 else {}), **kwargs}
@@ -114,7 +114,7 @@ class LiteLLMInstrumentor(GenAIInstrumentor):
     dependencies = ("litellm >= 1.40",)
 
     def patches(self) -> Iterable[Patch]:
-        from genai_otel.instrumentation.openai import _mapping as m
+        from genai_otel.instrumentation import _openai_compatible as m
 
         completion = CallSpec("litellm.completion", build_completion, m.chat_result, m.ChatStreamAccumulator)
         embedding = CallSpec("litellm.embedding", build_embedding, m.embeddings_result)

@@ -41,7 +41,7 @@ def _server(resource: Any) -> tuple[str | None, int | None]:
 def build_chat(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict, stream: bool = False
 ) -> InferenceInvocation:
-    from genai_otel.instrumentation.openai import _mapping as m
+    from genai_otel.instrumentation import _openai_compatible as m
 
     host, port = _server(resource)
     inv = m.compatible_request(
@@ -56,14 +56,14 @@ def build_chat(
 def build_embeddings(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
 ) -> EmbeddingsInvocation:
-    from genai_otel.instrumentation.openai._mapping import embeddings_request
+    from genai_otel.instrumentation._openai_compatible import embeddings_request
 
     host, port = _server(resource)
     return embeddings_request(kwargs, PROVIDER, host, port, "output_dtype", "output_dimension")
 
 
 def _stream_accumulator(inv: InferenceInvocation) -> Any:
-    from genai_otel.instrumentation.openai._mapping import ChatStreamAccumulator
+    from genai_otel.instrumentation._openai_compatible import ChatStreamAccumulator
 
     class MistralStreamAccumulator(ChatStreamAccumulator):
         """Mistral stream events wrap each OpenAI-shaped chunk in ``.data``."""
@@ -82,7 +82,7 @@ def _untraced_by_sdk(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> 
 
 
 def _specs() -> tuple[CallSpec, CallSpec, CallSpec]:
-    from genai_otel.instrumentation.openai import _mapping as m
+    from genai_otel.instrumentation import _openai_compatible as m
 
     complete = CallSpec("mistralai.chat", build_chat, m.chat_result, around=sdk_span_suppressed)
     stream = CallSpec(

@@ -66,7 +66,7 @@ def _tool_call(call: Any) -> dict[str, Any]:
 
 
 def build_chat(handler: TelemetryHandler, client: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
-    from genai_otel.instrumentation.openai._mapping import tool_definitions
+    from genai_otel.instrumentation._openai_compatible import tool_definitions
 
     inv = _request(client, args, kwargs, semconv.OPERATION_CHAT)
     if handler.capture_content:

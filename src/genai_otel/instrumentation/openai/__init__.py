@@ -19,17 +19,18 @@ _RESPONSES = "openai.resources.responses"
 
 def _specs() -> dict[str, CallSpec]:
     # Imported lazily: importing this module must not import the openai SDK.
+    from genai_otel.instrumentation import _openai_compatible as c
     from genai_otel.instrumentation.openai import _mapping as m
 
     return {
-        "chat": CallSpec("openai.chat", m.build_chat, m.chat_result, m.ChatStreamAccumulator),
+        "chat": CallSpec("openai.chat", c.build_chat, c.chat_result, c.ChatStreamAccumulator),
         "completions": CallSpec(
             "openai.completions", m.build_completion, m.completion_result, m.CompletionStreamAccumulator
         ),
         "responses": CallSpec(
             "openai.responses", m.build_response, m.response_result, m.ResponseStreamAccumulator
         ),
-        "embeddings": CallSpec("openai.embeddings", m.build_embeddings, m.embeddings_result),
+        "embeddings": CallSpec("openai.embeddings", c.build_embeddings, c.embeddings_result),
     }
 
 

@@ -1,288 +1,25 @@
-"""OpenAI SDK requests/responses -> genai-otel invocation records. No telemetry logic here.
-
-The chat-completions and embeddings mapping also serves the OpenAI-compatible SDKs (groq,
-mistralai, azure-ai-inference, litellm): their builders pass their own ``provider``; the
-``openai.*`` attributes are written only for OpenAI and Azure OpenAI.
+"""OpenAI-only endpoints -> invocation records: the Responses API and legacy completions. Chat
+completions and embeddings, which OpenAI-compatible SDKs share, are in
+:mod:`genai_otel.instrumentation._openai_compatible`. No telemetry logic here.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from genai_otel import semconv
 from genai_otel.instrumentation._messages import text_parts
-from genai_otel.instrumentation._util import (
-    arg,
-    as_list,
-    get,
-    given,
-    modality_tokens,
-    parsed_response,
-    server_of,
+from genai_otel.instrumentation._openai_compatible import (
+    OUTPUT_TYPES,
+    ChatStreamAccumulator,
+    choices_result,
+    inference_record,
+    openai_response_attributes,
+    service_tier,
+    tool_definitions,
 )
-from genai_otel.telemetry import EmbeddingsInvocation, InferenceInvocation, TelemetryHandler
-
-PROVIDER_OPENAI = "openai"
-PROVIDER_AZURE_OPENAI = "azure.ai.openai"
-_OUTPUT_TYPES = {"json_object": "json", "json_schema": "json", "text": "text"}
-
-
-def _provider(client: Any, host: str | None) -> str:
-    if type(client).__name__.startswith("AsyncAzure") or type(client).__name__.startswith("Azure"):
-        return PROVIDER_AZURE_OPENAI
-    if host and (host.endswith(".openai.azure.com") or host.endswith(".services.ai.azure.com")):
-        return PROVIDER_AZURE_OPENAI
-    return PROVIDER_OPENAI
-
-
-OPENAI_PROVIDERS = frozenset({PROVIDER_OPENAI, PROVIDER_AZURE_OPENAI})
-
-
-def _base(resource: Any, provider: str | None = None) -> tuple[str, str | None, int | None]:
-    client = getattr(resource, "_client", None)
-    host, port = server_of(client)
-    return provider or _provider(client, host), host, port
-
-
-# -- content ------------------------------------------------------------------------------
-
-
-def tool_call_part(call: Any) -> dict[str, Any]:
-    """An OpenAI-shaped ``{id, function: {name, arguments}}`` tool call as a GenAI message part."""
-    function = get(call, "function")
-    return {
-        "type": "tool_call",
-        "id": get(call, "id"),
-        "name": get(function, "name"),
-        "arguments": get(function, "arguments"),
-    }
-
-
-def chat_input_messages(messages: Any) -> list[dict[str, Any]]:
-    out = []
-    for message in messages or ():
-        role = get(message, "role")
-        if role == "tool":
-            out.append(
-                {
-                    "role": "tool",
-                    "parts": [
-                        {
-                            "type": "tool_call_response",
-                            "id": get(message, "tool_call_id"),
-                            "response": get(message, "content"),
-                        }
-                    ],
-                }
-            )
-            continue
-        parts = text_parts(get(message, "content"))
-        parts += [tool_call_part(call) for call in get(message, "tool_calls") or ()]
-        out.append({"role": role, "parts": parts})
-    return out
-
-
-def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
-    if not tools:
-        return None
-    out = []
-    for tool in tools:
-        function = get(tool, "function") or tool
-        out.append(
-            {
-                "type": get(tool, "type", "function"),
-                "name": get(function, "name"),
-                "description": get(function, "description"),
-                "parameters": get(function, "parameters"),
-            }
-        )
-    return out
-
-
-# -- chat completions -------------------------------------------------------------------------
-
-
-def _inference(
-    resource: Any, kwargs: dict, operation: str, max_tokens: Any, provider: str | None = None
-) -> InferenceInvocation:
-    """The request fields chat, legacy completions and Responses share (absent ones stay None)."""
-    provider, host, port = _base(resource, provider)
-    return compatible_request(kwargs, operation, provider, host, port, max_tokens)
-
-
-def compatible_request(
-    kwargs: dict, operation: str, provider: str, host: str | None, port: int | None, max_tokens: Any
-) -> InferenceInvocation:
-    """An OpenAI-shaped request (``temperature``, ``top_p``, ``stop``, penalties, ``seed``, ``n``)."""
-    return InferenceInvocation(
-        operation=operation,
-        provider=provider,
-        request_model=arg(kwargs, "model"),
-        server_address=host,
-        server_port=port,
-        temperature=arg(kwargs, "temperature"),
-        top_p=arg(kwargs, "top_p"),
-        max_tokens=max_tokens,
-        stop_sequences=as_list(arg(kwargs, "stop")),
-        frequency_penalty=arg(kwargs, "frequency_penalty"),
-        presence_penalty=arg(kwargs, "presence_penalty"),
-        seed=arg(kwargs, "seed"),
-        choice_count=arg(kwargs, "n"),
-        stream=True if arg(kwargs, "stream") else None,
-    )
-
-
-def _service_tier(inv: InferenceInvocation, kwargs: dict, api_type: str) -> None:
-    if inv.provider not in OPENAI_PROVIDERS:
-        return
-    tier = arg(kwargs, "service_tier")
-    if tier:
-        inv.attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
-    inv.attributes[semconv.OPENAI_API_TYPE] = api_type
-
-
-def build_chat(
-    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict, provider: str | None = None
-) -> InferenceInvocation:
-    max_tokens = arg(kwargs, "max_completion_tokens") or arg(kwargs, "max_tokens")
-    inv = _inference(resource, kwargs, semconv.OPERATION_CHAT, max_tokens, provider)
-    chat_request_details(handler, inv, kwargs)
-    _service_tier(inv, kwargs, "chat_completions")
-    return inv
-
-
-def chat_request_details(handler: TelemetryHandler, inv: InferenceInvocation, kwargs: dict) -> None:
-    """Output type and (under content capture) messages and tools of an OpenAI-shaped chat request."""
-    response_format = arg(kwargs, "response_format")
-    if isinstance(response_format, dict):
-        inv.output_type = _OUTPUT_TYPES.get(response_format.get("type"))
-    elif isinstance(response_format, type):  # parse(response_format=PydanticModel)
-        inv.output_type = "json"
-    if handler.capture_content:
-        inv.input_messages = chat_input_messages(arg(kwargs, "messages"))
-        inv.tool_definitions = tool_definitions(arg(kwargs, "tools"))
-
-
-def _openai_response_attributes(inv: InferenceInvocation, response: Any) -> None:
-    if inv.provider not in OPENAI_PROVIDERS:
-        return
-    tier = get(response, "service_tier")
-    if tier:
-        inv.response_attributes[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
-    fingerprint = get(response, "system_fingerprint")
-    if fingerprint:
-        inv.response_attributes[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
-
-
-def _chat_usage(inv: InferenceInvocation, usage: Any) -> None:
-    if usage is None:
-        return
-    inv.input_tokens = get(usage, "prompt_tokens")
-    inv.output_tokens = get(usage, "completion_tokens")
-    inv.cache_read_input_tokens = get(get(usage, "prompt_tokens_details"), "cached_tokens")
-    inv.reasoning_output_tokens = get(get(usage, "completion_tokens_details"), "reasoning_tokens")
-    audio = (
-        ("input", get(get(usage, "prompt_tokens_details"), "audio_tokens")),
-        ("output", get(get(usage, "completion_tokens_details"), "audio_tokens")),
-    )
-    for direction, count in audio:
-        if count:  # reported as 0 for text-only calls: only a real audio count is worth an attribute
-            inv.response_attributes.update(modality_tokens(direction, [("audio", count)]))
-
-
-def _choices_result(inv: InferenceInvocation, result: Any, output_message: Any) -> None:
-    response = parsed_response(result)
-    inv.response_id = get(response, "id")
-    inv.response_model = get(response, "model")
-    choices = get(response, "choices") or ()
-    inv.finish_reasons = [_reason(get(c, "finish_reason")) for c in choices]
-    _chat_usage(inv, get(response, "usage"))
-    _openai_response_attributes(inv, response)
-    if inv.input_messages is not None:
-        inv.output_messages = [output_message(c) for c in choices]
-
-
-def _reason(value: Any) -> str:
-    """A finish reason as plain text (some SDKs return str enums)."""
-    return str(getattr(value, "value", value) or "")
-
-
-def chat_result(inv: InferenceInvocation, result: Any) -> None:
-    _choices_result(inv, result, lambda c: _chat_output_message(get(c, "message"), get(c, "finish_reason")))
-
-
-def _chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
-    parts = text_parts(get(message, "content"))
-    parts += [tool_call_part(call) for call in get(message, "tool_calls") or ()]
-    return {"role": "assistant", "parts": parts, "finish_reason": _reason(finish_reason)}
-
-
-class ChatStreamAccumulator:
-    """Reassembles streamed chat deltas (text and tool-call fragments) per choice."""
-
-    def __init__(self, inv: InferenceInvocation) -> None:
-        self.capture = inv.input_messages is not None
-        self.response_id = self.model = None
-        self.usage = None
-        self.last_chunk: Any = None
-        self.finish: dict[int, str] = {}
-        self.text: dict[int, list[str]] = {}
-        self.tools: dict[int, dict[int, dict[str, Any]]] = {}
-
-    def feed(self, chunk: Any) -> None:
-        # Hot path (once per chunk): SDK chunks are models, so plain attribute reads.
-        self.last_chunk = chunk
-        if self.response_id is None:
-            self.response_id = getattr(chunk, "id", None)
-            self.model = getattr(chunk, "model", None)
-        usage = getattr(chunk, "usage", None) or get(getattr(chunk, "x_groq", None), "usage")
-        if usage is not None:
-            self.usage = usage
-        for choice in getattr(chunk, "choices", None) or ():
-            reason = choice.finish_reason
-            if reason:
-                self.finish[choice.index] = _reason(reason)
-            if self.capture:
-                self._collect(choice)
-
-    def _collect(self, choice: Any) -> None:
-        index, delta = choice.index, choice.delta
-        if delta is None:
-            return
-        text = get(delta, "content")
-        if text:
-            self.text.setdefault(index, []).append(text)
-        for call in get(delta, "tool_calls") or ():
-            slot = self.tools.setdefault(index, {}).setdefault(
-                get(call, "index", 0), {"type": "tool_call", "id": None, "name": None, "arguments": ""}
-            )
-            slot["id"] = get(call, "id") or slot["id"]
-            function = get(call, "function")
-            slot["name"] = get(function, "name") or slot["name"]
-            slot["arguments"] += get(function, "arguments") or ""
-
-    def apply(self, inv: InferenceInvocation) -> None:
-        inv.response_id = self.response_id
-        inv.response_model = self.model
-        if self.finish:
-            inv.finish_reasons = [self.finish[i] for i in sorted(self.finish)]
-        _chat_usage(inv, self.usage)
-        if self.last_chunk is not None:
-            _openai_response_attributes(inv, self.last_chunk)
-        if self.capture and inv.input_messages is not None:
-            indexes = sorted(set(self.text) | set(self.tools) | set(self.finish))
-            inv.output_messages = [
-                {
-                    "role": "assistant",
-                    "parts": ([{"type": "text", "content": "".join(self.text[i])}] if i in self.text else [])
-                    + [self.tools[i][k] for k in sorted(self.tools.get(i, {}))],
-                    "finish_reason": self.finish.get(i, ""),
-                }
-                for i in indexes
-            ]
-
+from genai_otel.instrumentation._util import arg, get, given, parsed_response
+from genai_otel.telemetry import InferenceInvocation, TelemetryHandler
 
 # -- legacy completions ---------------------------------------------------------------------
 
@@ -290,7 +27,7 @@ class ChatStreamAccumulator:
 def build_completion(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
 ) -> InferenceInvocation:
-    inv = _inference(resource, kwargs, semconv.OPERATION_TEXT_COMPLETION, arg(kwargs, "max_tokens"))
+    inv = inference_record(resource, kwargs, semconv.OPERATION_TEXT_COMPLETION, arg(kwargs, "max_tokens"))
     if handler.capture_content:
         prompt = arg(kwargs, "prompt")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt or ())
@@ -301,7 +38,7 @@ def build_completion(
 
 
 def completion_result(inv: InferenceInvocation, result: Any) -> None:
-    _choices_result(
+    choices_result(
         inv,
         result,
         lambda c: {
@@ -324,15 +61,13 @@ class CompletionStreamAccumulator(ChatStreamAccumulator):
 def build_response(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
 ) -> InferenceInvocation:
-    inv = _inference(resource, kwargs, semconv.OPERATION_CHAT, arg(kwargs, "max_output_tokens"))
+    inv = inference_record(resource, kwargs, semconv.OPERATION_CHAT, arg(kwargs, "max_output_tokens"))
     text = arg(kwargs, "text")
     fmt = get(get(text, "format"), "type") if text else None
-    inv.output_type = (
-        _OUTPUT_TYPES.get(fmt) if fmt else ("json" if given(kwargs.get("text_format")) else None)
-    )
+    inv.output_type = OUTPUT_TYPES.get(fmt) if fmt else ("json" if given(kwargs.get("text_format")) else None)
     conversation = arg(kwargs, "conversation")
     inv.conversation_id = conversation if isinstance(conversation, str) else get(conversation, "id")
-    _service_tier(inv, kwargs, "responses")
+    service_tier(inv, kwargs, "responses")
     if handler.capture_content:
         inv.input_messages = _responses_input(arg(kwargs, "input"))
         instructions = arg(kwargs, "instructions")
@@ -401,7 +136,7 @@ def response_result(inv: InferenceInvocation, result: Any) -> None:
         inv.output_tokens = get(usage, "output_tokens")
         inv.cache_read_input_tokens = get(get(usage, "input_tokens_details"), "cached_tokens")
         inv.reasoning_output_tokens = get(get(usage, "output_tokens_details"), "reasoning_tokens")
-    _openai_response_attributes(inv, response)
+    openai_response_attributes(inv, response)
     if inv.input_messages is not None:
         parts = []
         for item in get(response, "output") or ():
@@ -435,51 +170,3 @@ class ResponseStreamAccumulator:
             response_result(inv, self.response)
         if self.error:
             inv.error_type = str(self.error)
-
-
-# -- embeddings ---------------------------------------------------------------------------------
-
-
-def build_embeddings(
-    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict, provider: str | None = None
-) -> EmbeddingsInvocation:
-    provider, host, port = _base(resource, provider)
-    return embeddings_request(kwargs, provider, host, port)
-
-
-def embeddings_request(
-    kwargs: dict,
-    provider: str,
-    host: str | None,
-    port: int | None,
-    format_key: str = "encoding_format",
-    dimensions_key: str = "dimensions",
-) -> EmbeddingsInvocation:
-    """An embeddings request: model, encoding format and requested dimensions (keys vary by SDK)."""
-    fmt = arg(kwargs, format_key)
-    return EmbeddingsInvocation(
-        provider=provider,
-        request_model=arg(kwargs, "model"),
-        server_address=host,
-        server_port=port,
-        encoding_formats=[str(fmt)] if fmt else None,
-        dimension_count=arg(kwargs, dimensions_key),
-    )
-
-
-def embeddings_result(inv: EmbeddingsInvocation, result: Any) -> None:
-    response = parsed_response(result)
-    inv.response_model = get(response, "model")
-    inv.input_tokens = get(get(response, "usage"), "prompt_tokens")
-    data = get(response, "data") or ()
-    if data and inv.dimension_count is None:
-        inv.dimension_count = _dimension(get(data[0], "embedding"))
-
-
-def _dimension(vector: Any) -> int | None:
-    if isinstance(vector, str):  # base64 of float32s
-        try:
-            return len(base64.b64decode(vector)) // 4
-        except (binascii.Error, ValueError):
-            return None
-    return len(vector) if vector is not None else None
