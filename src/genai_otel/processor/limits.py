@@ -343,11 +343,23 @@ def grpc_interceptor(admission: Admission, signal_of: Callable[[str], str | None
     import grpc
 
     class Interceptor(grpc.ServerInterceptor):
+        def __init__(self) -> None:
+            # gRPC asks for every call: the guarded handler is built once per method and handler.
+            self._guarded: dict[str, tuple[Any, Any]] = {}
+
         def intercept_service(self, continuation: Any, details: Any) -> Any:
             handler = continuation(details)
+            cached = self._guarded.get(details.method)
+            if cached is not None and cached[0] is handler:
+                return cached[1]
             signal = signal_of(details.method)
             if handler is None or signal is None or handler.unary_unary is None:
                 return handler
+            guarded = self._guard(handler, signal)
+            self._guarded[details.method] = (handler, guarded)
+            return guarded
+
+        def _guard(self, handler: Any, signal: str) -> Any:
             behavior = handler.unary_unary
 
             def guarded(request: Any, context: Any) -> Any:
