@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import hypothesis
 import openai
 import pytest
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
@@ -29,6 +31,7 @@ import genai_otel
 from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, Settings
 from genai_otel.processor.config_file import from_dict
+from genai_otel.processor.model import SpanRecord
 from genai_otel.processor.offload import OffloadRule
 from genai_otel.processor.service import ProcessorService
 from genai_otel.telemetry import upload
@@ -384,3 +387,23 @@ def test_a_forked_child_uploads_with_its_own_workers(tmp_path):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert (tmp_path / f"{2:032x}" / f"{2:016x}-{sc.GEN_AI_INPUT_MESSAGES}.json").read_text() == "[2]\n"
+
+
+_LEAF = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50) | st.binary(max_size=9)
+_VALUE = st.recursive(_LEAF, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner))
+_KEY = st.sampled_from(upload.UPLOADED_ATTRIBUTES) | st.text(max_size=10)
+
+
+@hypothesis.settings(
+    max_examples=100, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@hypothesis.given(st.dictionaries(_KEY, _VALUE, max_size=5))
+def test_offload_never_raises_on_any_attribute_values(tmp_path, attributes):
+    rule = OffloadRule(store=str(tmp_path), min_size=8)
+    events = [("event", dict(attributes))]
+    record = SpanRecord("span", dict(attributes), events, trace_id=b"t" * 16, span_id=b"s" * 8)
+    rule.apply(record)
+    for attrs in (record.attributes, record.events[0][1]):
+        for key in upload.UPLOADED_ATTRIBUTES:  # the content or its reference, never both, never neither
+            assert key not in attributes or (key in attrs) != (reference_attribute(key) in attrs)
+    assert rule.shutdown(10)

@@ -66,6 +66,10 @@ class OffloadRule:
     atomic: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        try:
+            import fsspec  # noqa: F401
+        except ImportError:
+            raise ImportError("the offload rule needs fsspec: pip install 'genai-otel[upload]'") from None
         self.content_store = ContentStore(
             self.store,
             upload_format=self.upload_format,
@@ -100,9 +104,7 @@ class OffloadRule:
         """``attrs`` with its large content replaced by references; ``None`` when nothing was offloaded."""
         upload = self._upload
         large = {
-            key: text
-            for key, text in self._texts(attrs, upload.attributes)
-            if len(text) >= upload.min_size
+            key: text for key, text in self._texts(attrs, upload.attributes) if len(text) >= upload.min_size
         }
         if not large:
             return None  # the common case: no content, or small content
@@ -121,8 +123,16 @@ class OffloadRule:
     def _texts(attrs: dict[str, Any], keys: Iterable[str]) -> Iterable[tuple[str, str]]:
         for key in keys:
             value = attrs.get(key)
-            if value is not None:
-                yield key, value if isinstance(value, str) else dumps(value)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                yield key, value
+                continue
+            try:
+                text = dumps(value)
+            except (ValueError, RecursionError):  # too deep to write as JSON: stays on the span, limited
+                continue
+            yield key, text
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Flush the store's queue within ``timeout`` seconds."""
