@@ -394,16 +394,19 @@ _VALUE = st.recursive(_LEAF, lambda inner: st.lists(inner, max_size=4) | st.dict
 _KEY = st.sampled_from(upload.UPLOADED_ATTRIBUTES) | st.text(max_size=10)
 
 
-@hypothesis.settings(
-    max_examples=100, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
-)
+@pytest.fixture(scope="module")
+def offload_rule(tmp_path_factory) -> Iterator[OffloadRule]:
+    rule = OffloadRule(store=str(tmp_path_factory.mktemp("offload")), min_size=8)
+    yield rule
+    assert rule.shutdown(10)
+
+
+@hypothesis.settings(max_examples=30, deadline=None)
 @hypothesis.given(st.dictionaries(_KEY, _VALUE, max_size=5))
-def test_offload_never_raises_on_any_attribute_values(tmp_path, attributes):
-    rule = OffloadRule(store=str(tmp_path), min_size=8)
+def test_offload_never_raises_on_any_attribute_values(offload_rule, attributes):
     events = [("event", dict(attributes))]
     record = SpanRecord("span", dict(attributes), events, trace_id=b"t" * 16, span_id=b"s" * 8)
-    rule.apply(record)
+    offload_rule.apply(record)
     for attrs in (record.attributes, record.events[0][1]):
         for key in upload.UPLOADED_ATTRIBUTES:  # the content or its reference, never both, never neither
             assert key not in attributes or (key in attrs) != (reference_attribute(key) in attrs)
-    assert rule.shutdown(10)
