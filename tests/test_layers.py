@@ -127,6 +127,26 @@ def test_every_import_points_down() -> None:
     assert not upward, "imports that point up or sideways:\n" + "\n".join(upward)
 
 
+def test_instrumentation_packages_share_only_the_shared_modules() -> None:
+    """A library's package imports its own modules and the shared ``instrumentation._*`` ones, never another
+    library's package (the OpenAI-compatible mapping is ``instrumentation._openai_compatible``)."""
+    crossing = []
+    for module, imported in _graph().items():
+        parts = module.split(".")
+        if len(parts) < 3 or parts[1] != "instrumentation" or parts[2].startswith("_"):
+            continue
+        for target in sorted(imported):
+            other = target.split(".")
+            if (
+                len(other) > 2
+                and other[1] == "instrumentation"
+                and not other[2].startswith("_")
+                and other[2] != parts[2]
+            ):
+                crossing.append(f"{module} -> {target}")
+    assert not crossing, "instrumentation packages importing each other:\n" + "\n".join(crossing)
+
+
 def test_runtime_code_never_imports_the_test_helpers() -> None:
     offenders = [
         f"{module} -> {target}"

@@ -11,7 +11,6 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from genai_otel import semconv
 from genai_otel.instrumentation._base import (
     SDK_SPAN_SUPPRESSED,
     CallSpec,
@@ -21,57 +20,10 @@ from genai_otel.instrumentation._base import (
     sdk_span_suppressed,
     sync_wrapper,
 )
-from genai_otel.instrumentation._util import arg, server_of_url
-from genai_otel.telemetry import EmbeddingsInvocation, InferenceInvocation, TelemetryHandler
+from genai_otel.instrumentation.mistralai._mapping import _stream_accumulator, build_chat, build_embeddings
 
-PROVIDER = "mistral_ai"
 _CHAT = "mistralai.client.chat"
 _EMBEDDINGS = "mistralai.client.embeddings"
-
-
-def _server(resource: Any) -> tuple[str | None, int | None]:
-    config = getattr(resource, "sdk_configuration", None)
-    try:
-        url, _ = config.get_server_details()
-    except Exception:
-        return None, None
-    return server_of_url(url)
-
-
-def build_chat(
-    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict, stream: bool = False
-) -> InferenceInvocation:
-    from genai_otel.instrumentation import _openai_compatible as m
-
-    host, port = _server(resource)
-    inv = m.compatible_request(
-        kwargs, semconv.OPERATION_CHAT, PROVIDER, host, port, arg(kwargs, "max_tokens")
-    )
-    inv.seed = arg(kwargs, "random_seed")
-    inv.stream = True if stream else None
-    m.chat_request_details(handler, inv, kwargs)
-    return inv
-
-
-def build_embeddings(
-    handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict
-) -> EmbeddingsInvocation:
-    from genai_otel.instrumentation._openai_compatible import embeddings_request
-
-    host, port = _server(resource)
-    return embeddings_request(kwargs, PROVIDER, host, port, "output_dtype", "output_dimension")
-
-
-def _stream_accumulator(inv: InferenceInvocation) -> Any:
-    from genai_otel.instrumentation._openai_compatible import ChatStreamAccumulator
-
-    class MistralStreamAccumulator(ChatStreamAccumulator):
-        """Mistral stream events wrap each OpenAI-shaped chunk in ``.data``."""
-
-        def feed(self, event: Any) -> None:
-            super().feed(getattr(event, "data", event))
-
-    return MistralStreamAccumulator(inv)
 
 
 def _untraced_by_sdk(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
