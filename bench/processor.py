@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -130,17 +131,17 @@ def _drive(
 
 def _paced(
     endpoint: str, receiver: OtlpReceiver, requests: list, rate: float, pids: list[int], clients: int = 4
-) -> dict[str, float]:
-    """Send ``requests`` at ``rate`` requests/s in total (open loop: each of ``clients`` connections keeps
-    its own fixed schedule, so a slow answer does not lower the offered load unless all clients wait), and
-    wait until the receiver holds every span: spans per CPU-second of the pipeline and the client-observed
-    latency of each request (p50/p99)."""
+) -> dict[str, Any]:
+    """Send ``requests`` at ``rate`` requests/s in total (each of ``clients`` connections keeps its own
+    fixed schedule, so one slow answer does not lower the offered load) and wait until the receiver holds
+    every span: the client-observed latency of each request (``acks``), the spans timed, the pipeline's
+    CPU seconds and the wall time."""
     import threading
 
     import grpc
 
     acks: list[float] = []
-    total = sum(len(r.resource_spans[0].scope_spans[0].spans) for r in requests)
+    total = len(receiver.spans()) + sum(len(r.resource_spans[0].scope_spans[0].spans) for r in requests)
 
     def client(index: int, share: list) -> None:
         options = [("grpc.use_local_subchannel_pool", 1)]
@@ -169,9 +170,8 @@ def _paced(
     while len(receiver.spans()) < total:
         time.sleep(0.005)
     elapsed, cpu = time.perf_counter() - start, _cpu_seconds(pids) - cpu_before
-    spans = total - clients * len(requests[0].resource_spans[0].scope_spans[0].spans)  # the timed ones
-    ack50, ack99 = _percentiles(acks)
-    return {"rate": len(acks) / elapsed, "per_cpu": spans / max(cpu, 1e-9), "ack50": ack50, "ack99": ack99}
+    timed = sum(len(r.resource_spans[0].scope_spans[0].spans) for r in requests[clients:])
+    return {"acks": acks, "spans": timed, "cpu": cpu, "elapsed": elapsed}
 
 
 def _fsync_ms(samples: int = 100) -> tuple[float, float]:
@@ -190,18 +190,19 @@ def _fsync_ms(samples: int = 100) -> tuple[float, float]:
 
 
 def _small(args: argparse.Namespace) -> None:
-    """Small batches at a fixed rate into two processors at the same time -- default and --durable, so
-    the machine's noise (2 shared cores, a shared disk) falls on both alike -- ``--repeat`` times."""
-    import threading
-
+    """Small batches at a fixed rate into a default and a --durable processor, both running, driven in
+    turns of ``--slices`` slices (one at a time, so each has the machine to itself, and close in time, so
+    the noise of a shared machine falls on both alike); the samples of all slices pooled. ``--repeat``
+    runs, each with fresh processors."""
     requests = [
         export_request(ATTRIBUTES, args.small_batch, "openai.chat", n)
         for n in range(0, args.small_requests * args.small_batch, args.small_batch)
     ]
     print(
-        f"\n{args.small_requests} requests of {args.small_batch} spans at {args.rate:.0f} requests/s "
-        "into each of two processors at once (default and --durable; all rules, 1 worker, 8 client "
-        "connections each, OTLP/gRPC in and out); the disk's own write+fsync latency measured just before\n"
+        f"\n{args.small_requests} requests of {args.small_batch} spans at {args.rate:.0f} requests/s into "
+        f"each of a default and a --durable processor, in {args.slices} alternating slices (all rules, "
+        "1 worker, 8 client connections, OTLP/gRPC in and out); the disk's own write+fsync latency "
+        "measured just before\n"
     )
     print(
         f"| {'mode':<22} | run | requests/s | spans/CPU-s | ack p50 ms | ack p99 ms "
@@ -211,34 +212,33 @@ def _small(args: argparse.Namespace) -> None:
         f"|{'-' * 24}|----:|-----------:|------------:|-----------:|-----------:|{'-' * 13}:|{'-' * 13}:"
         f"|{'-' * 22}:|"
     )
+    size = len(requests) // args.slices
     for run in range(1, args.repeat + 1):
         fsync50, fsync99 = _fsync_ms()
-        results: dict[bool, dict[str, float]] = {}
-        with contextlib.ExitStack() as stack:  # both started first, then driven together
+        pooled = {mode: {"acks": [], "spans": 0, "cpu": 0.0, "elapsed": 0.0} for mode in (False, True)}
+        with contextlib.ExitStack() as stack:
             pipelines = {
                 durable: stack.enter_context(_pipeline(1, None, durable)) for durable in (False, True)
             }
-
-            def drive(durable: bool, pipeline: tuple, out: dict = results) -> None:
-                out[durable] = _paced(pipeline[0], pipeline[1], requests, args.rate, pipeline[2], clients=8)
-
-            threads = [threading.Thread(target=drive, args=item) for item in pipelines.items()]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        plain = results[False]
+            for n in range(args.slices):
+                for durable, (endpoint, receiver, pids) in pipelines.items():
+                    part = requests[n * size : (n + 1) * size]
+                    r = _paced(endpoint, receiver, part, args.rate, pids, clients=8)
+                    total = pooled[durable]
+                    total["acks"] += r["acks"]
+                    for key in ("spans", "cpu", "elapsed"):
+                        total[key] += r[key]
+        plain50, plain99 = _percentiles(pooled[False]["acks"])
         for durable in (False, True):
-            r = results[durable]
+            r = pooled[durable]
+            ack50, ack99 = _percentiles(r["acks"])
             added = (
-                f"{r['ack50'] - plain['ack50']:>12.2f} | {r['ack99'] - plain['ack99']:>12.2f}"
-                if durable
-                else f"{'':>12} | {'':>12}"
+                f"{ack50 - plain50:>12.2f} | {ack99 - plain99:>12.2f}" if durable else f"{'':>12} | {'':>12}"
             )
             label = "--durable" if durable else "default (memory queue)"
             print(
-                f"| {label:<22} | {run:>3} | {r['rate']:>10.0f} | {r['per_cpu']:>11.0f} "
-                f"| {r['ack50']:>10.2f} | {r['ack99']:>10.2f} | {added} "
+                f"| {label:<22} | {run:>3} | {len(r['acks']) / r['elapsed']:>10.0f} "
+                f"| {r['spans'] / max(r['cpu'], 1e-9):>11.0f} | {ack50:>10.2f} | {ack99:>10.2f} | {added} "
                 f"| {fsync50:>9.2f} / {fsync99:>9.2f} |",
                 flush=True,
             )
@@ -341,9 +341,8 @@ def main() -> None:
     parser.add_argument("--small-requests", type=int, default=2000, help="small-batch requests per run")
     parser.add_argument("--small-batch", type=int, default=10, help="spans per small-batch request")
     parser.add_argument("--rate", type=float, default=200.0, help="small-batch requests per second")
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="small-batch runs (default, --durable alternate)"
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="small-batch runs")
+    parser.add_argument("--slices", type=int, default=5, help="turns of default and --durable per run")
     parser.add_argument("--only", choices=("small",), help="run only the small-batch rows")
     args = parser.parse_args()
     if args.only == "small":
