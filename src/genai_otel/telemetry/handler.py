@@ -64,12 +64,17 @@ class TelemetryHandler:
         settings: Settings | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
-        self._tracer = trace.get_tracer("genai_otel", __version__, tracer_provider=tracer_provider)
-        meter = get_meter("genai_otel", __version__, meter_provider=meter_provider)
+        # The schema URL names the conventions generation we follow (conventions/UPSTREAM.yaml).
+        schema_url = semconv.SCHEMA_URL
+        self._tracer = trace.get_tracer(
+            "genai_otel", __version__, tracer_provider=tracer_provider, schema_url=schema_url
+        )
+        meter = get_meter("genai_otel", __version__, meter_provider=meter_provider, schema_url=schema_url)
         self._metrics = MetricRecorder(meter, self.settings.profiles)
         self._db_metrics = DbMetricRecorder(meter)
         self._events = InferenceEvents(
-            get_logger("genai_otel", __version__, logger_provider=logger_provider), self.settings
+            get_logger("genai_otel", __version__, logger_provider=logger_provider, schema_url=schema_url),
+            self.settings,
         )
         self._aliases = {
             new: old
