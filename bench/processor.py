@@ -190,54 +190,61 @@ def _fsync_ms(samples: int = 100) -> tuple[float, float]:
 
 
 def _small(args: argparse.Namespace) -> None:
-    """Small batches at a fixed rate into a default and a --durable processor, both running, driven in
-    turns of ``--slices`` slices (one at a time, so each has the machine to itself, and close in time, so
-    the noise of a shared machine falls on both alike); the samples of all slices pooled. ``--repeat``
-    runs, each with fresh processors."""
+    """Small batches at a fixed rate into three processors, all running, driven in turns of ``--slices``
+    slices (one at a time, so each has the machine to itself, and close in time, so the noise of a shared
+    machine falls on all alike); the samples of all slices pooled. The processors: all rules, default and
+    --durable (its added latency: --durable's ack minus the default's), and without rules (what a request
+    costs before any rule: the transport, decoding and re-encoding). ``--repeat`` runs, each with fresh
+    processors."""
     requests = [
         export_request(ATTRIBUTES, args.small_batch, "openai.chat", n)
         for n in range(0, args.small_requests * args.small_batch, args.small_batch)
     ]
     print(
         f"\n{args.small_requests} requests of {args.small_batch} spans at {args.rate:.0f} requests/s into "
-        f"each of a default and a --durable processor, in {args.slices} alternating slices (all rules, "
-        "1 worker, 8 client connections, OTLP/gRPC in and out); the disk's own write+fsync latency "
-        "measured just before\n"
+        f"each processor, in {args.slices} alternating slices (processor: 1 worker; 8 client connections; "
+        "OTLP/gRPC in and out); the disk's own write+fsync latency measured just before\n"
     )
     print(
-        f"| {'mode':<22} | run | requests/s | spans/CPU-s | ack p50 ms | ack p99 ms "
+        f"| {'mode':<23} | run | requests/s | spans/CPU-s | ack p50 ms | ack p99 ms "
         "| added p50 ms | added p99 ms | disk fsync p50/p99 ms |"
     )
     print(
-        f"|{'-' * 24}|----:|-----------:|------------:|-----------:|-----------:|{'-' * 13}:|{'-' * 13}:"
+        f"|{'-' * 25}|----:|-----------:|------------:|-----------:|-----------:|{'-' * 13}:|{'-' * 13}:"
         f"|{'-' * 22}:|"
     )
     size = len(requests) // args.slices
+    # (label, worker processes, rules config -- None: the defaults --, durable)
+    modes = (
+        ("default (memory queue)", 1, None, False),
+        ("--durable", 1, None, True),
+        ("default, no rules", 1, "none", False),
+    )
     for run in range(1, args.repeat + 1):
         fsync50, fsync99 = _fsync_ms()
-        pooled = {mode: {"acks": [], "spans": 0, "cpu": 0.0, "elapsed": 0.0} for mode in (False, True)}
+        pooled = {mode[0]: {"acks": [], "spans": 0, "cpu": 0.0, "elapsed": 0.0} for mode in modes}
         with contextlib.ExitStack() as stack:
             pipelines = {
-                durable: stack.enter_context(_pipeline(1, None, durable)) for durable in (False, True)
+                label: stack.enter_context(_pipeline(workers, rules, durable))
+                for label, workers, rules, durable in modes
             }
             for n in range(args.slices):
-                for durable, (endpoint, receiver, pids) in pipelines.items():
+                for label, (endpoint, receiver, pids) in pipelines.items():
                     part = requests[n * size : (n + 1) * size]
                     r = _paced(endpoint, receiver, part, args.rate, pids, clients=8)
-                    total = pooled[durable]
+                    total = pooled[label]
                     total["acks"] += r["acks"]
                     for key in ("spans", "cpu", "elapsed"):
                         total[key] += r[key]
-        plain50, plain99 = _percentiles(pooled[False]["acks"])
-        for durable in (False, True):
-            r = pooled[durable]
+        plain50, plain99 = _percentiles(pooled[modes[0][0]]["acks"])
+        for label, _workers, _rules, durable in modes:
+            r = pooled[label]
             ack50, ack99 = _percentiles(r["acks"])
             added = (
                 f"{ack50 - plain50:>12.2f} | {ack99 - plain99:>12.2f}" if durable else f"{'':>12} | {'':>12}"
             )
-            label = "--durable" if durable else "default (memory queue)"
             print(
-                f"| {label:<22} | {run:>3} | {len(r['acks']) / r['elapsed']:>10.0f} "
+                f"| {label:<23} | {run:>3} | {len(r['acks']) / r['elapsed']:>10.0f} "
                 f"| {r['spans'] / max(r['cpu'], 1e-9):>11.0f} | {ack50:>10.2f} | {ack99:>10.2f} | {added} "
                 f"| {fsync50:>9.2f} / {fsync99:>9.2f} |",
                 flush=True,
@@ -273,6 +280,7 @@ PIPELINES = (
 )
 # The same work as the generated OTTL config: renames into the latest conventions, then cost.
 SAME_WORK_CONFIG = "rules:\n  - normalize\n  - cost\n"
+RULE_CONFIGS = {"normalize-cost": SAME_WORK_CONFIG, "none": "rules: []\n"}
 
 
 def _start(
@@ -289,7 +297,7 @@ def _start(
         command += ["--durable"] if durable else []
         if rules:
             config = Path(spool) / "rules.yaml"
-            config.write_text(SAME_WORK_CONFIG)
+            config.write_text(RULE_CONFIGS[rules])
             command += ["--config", str(config)]
         env = dict(os.environ)
     else:
