@@ -115,8 +115,9 @@ class _Plan:
     record: Callable[..., None]
     measure: str
     categories: set[str]
-    #: Counters skip zero: adding 0 carries no information but costs a full SDK measurement -- unless the
-    #: conventions ask for a point on every operation (``record_failed``: 0 when no usage was received).
+    #: Counters skip zero: adding 0 to a sum carries no information but costs a full SDK measurement --
+    #: except on calls without any usage when the conventions ask for a point on every operation
+    #: (``record_failed``: the failed call's 0 under modality ``unknown``).
     skip_zero: bool
     record_failed: bool = False
     modality: bool = False
@@ -155,7 +156,7 @@ class MetricRecorder:
             record,
             spec["measure"],
             applies_to,
-            skip_zero=spec["instrument"] == "counter" and not record_failed,
+            skip_zero=spec["instrument"] == "counter",
             record_failed=record_failed,
             modality=bool(spec.get("modality")),
             extra=tuple(spec.get("attributes", ())),
@@ -163,6 +164,10 @@ class MetricRecorder:
 
     def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
         category = category_of(inv)
+        # No usage at all (the call failed, or its response carried none): the metrics that ask for a
+        # point on every operation (record_failed) record 0 -- the counters under modality `unknown`.
+        no_usage = inv.input_tokens is None and getattr(inv, "output_tokens", None) is None
+        with_modality: dict[str, dict[str, Any]] = {}  # one point dict per modality, shared by the counters
         for plan in self._plans:
             if category not in plan.categories:
                 continue
@@ -170,10 +175,10 @@ class MetricRecorder:
                 self._record_by_type(plan, inv, attributes)
                 continue
             value = MEASURES[plan.measure](inv, end_ns)
-            if value is None and plan.record_failed:
-                value = 0
             if value is None or (plan.skip_zero and value == 0):
-                continue
+                if not (plan.record_failed and no_usage):
+                    continue
+                value = 0
             point = attributes
             if plan.extra:
                 point = {**attributes}
@@ -183,7 +188,10 @@ class MetricRecorder:
                         point[name] = extra
             if plan.modality:
                 for modality, share in by_modality(inv, plan.measure, value).items():
-                    plan.record(share, {**point, semconv.GEN_AI_TOKEN_MODALITY: modality})
+                    shared = with_modality.get(modality)
+                    if shared is None:
+                        shared = with_modality[modality] = {**point, semconv.GEN_AI_TOKEN_MODALITY: modality}
+                    plan.record(share, shared)
             else:
                 plan.record(value, point)
 
