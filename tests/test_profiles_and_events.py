@@ -182,3 +182,46 @@ def test_the_grafana_dashboard_inputs_are_there_whatever_the_profile(profile, re
     otel = request.getfixturevalue("otel")
     openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     assert per_call <= set(otel.only_span().attributes), per_call - set(otel.only_span().attributes)
+
+
+def test_usage_counters_follow_the_providers_modality_breakdown():
+    """Per-modality counts on the record (gen_ai.usage.{text,image,audio}.*) become one counter point per
+    modality; what they do not cover is `unknown`; the histograms keep the total."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from genai_otel.telemetry.invocation import InferenceInvocation
+    from genai_otel.telemetry.metrics import MetricRecorder
+
+    reader = InMemoryMetricReader()
+    recorder = MetricRecorder(MeterProvider(metric_readers=[reader]).get_meter("t"), ("latest",))
+    inv = InferenceInvocation(operation="chat", provider="google", input_tokens=10)
+    inv.output_tokens = 7
+    inv.response_attributes.update(
+        {
+            sc.GEN_AI_USAGE_TEXT_INPUT_TOKENS: 6,
+            sc.GEN_AI_USAGE_IMAGE_INPUT_TOKENS: 3,
+            sc.GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS: 7,
+        }
+    )
+    point = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "google"}
+    recorder.record(inv, point, inv.start_ns + 1_000_000)
+    metrics = {
+        m.name: m
+        for rm in reader.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+    }
+
+    def by_modality(name: str) -> dict[str, int]:
+        return {p.attributes[sc.GEN_AI_TOKEN_MODALITY]: p.value for p in metrics[name].data.data_points}
+
+    assert by_modality(sc.METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS) == {
+        "text": 6,
+        "image": 3,
+        "unknown": 1,
+    }
+    assert by_modality(sc.METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS) == {"audio": 7}
+    (histogram,) = metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS].data.data_points
+    assert histogram.sum == 10 and sc.GEN_AI_TOKEN_MODALITY not in histogram.attributes
+    assert sc.METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS not in metrics  # none reported
