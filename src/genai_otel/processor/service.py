@@ -5,7 +5,8 @@ and the memory queue is full, requests spill to a spool directory (write, fsync,
 in order -- memory first, then the spool -- retrying with backoff, and drops a request only once the
 downstream accepted it. A graceful stop drains (within a deadline) and writes what is still in memory to
 the spool; a restart resumes from the spool. With ``durable=True`` (``--durable``) every request is on disk
-before it is acknowledged, so even a crash loses nothing acknowledged (at the cost of an fsync per request).
+before it is acknowledged, so even a crash loses nothing acknowledged, at the cost of an fsync: the requests
+that arrive during one fsync share the next (group commit, ``queue.py``).
 When the spool is full the service answers RESOURCE_EXHAUSTED, so well-behaved exporters retry rather than
 drop. Malformed requests are refused with INVALID_ARGUMENT; spans no backend can store (bad trace/span ids)
 are dropped from an otherwise good request, answered as an OTLP partial success; the service keeps running.
