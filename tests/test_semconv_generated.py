@@ -40,9 +40,9 @@ def test_runtime_data_is_package_data_not_generated_code():
     from genai_otel import conventions
 
     source = (_semconv_gen.GENERATED_MODULE).read_text(encoding="utf-8")
-    assert "PRICES = {" not in source and "NORMALIZATION = {" not in source
-    # Still reachable for callers of the old names, loaded once from conventions/ package data.
-    assert semconv.PRICES is conventions.prices() and semconv.NORMALIZATION is conventions.normalization()
+    assert "PRICES" not in source and "NORMALIZATION" not in source
+    # The data is package data, loaded once where it is used.
+    assert conventions.prices() is conventions.prices() and conventions.normalization()["dialects"]
 
 
 def test_semconv_commands_work_from_an_installed_wheel(tmp_path):

@@ -25,18 +25,6 @@ GENERATED from conventions/*.yaml by `genai-otel semconv generate`. DO NOT EDIT 
 # fmt: off
 '''
 
-# Runtime data that used to be generated here; kept importable for callers not yet moved to
-# genai_otel.conventions (loaded from the package data on first use, not carried in this module).
-SHIM = """
-
-def __getattr__(name: str):  # noqa: ANN202 - module-level attribute hook
-    if name in ("PRICES", "NORMALIZATION"):
-        from genai_otel import conventions
-
-        return conventions.prices() if name == "PRICES" else conventions.normalization()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-"""
-
 
 def _load(name: str) -> Any:
     import yaml  # development-time dependency only: the generated module needs no YAML
@@ -108,7 +96,7 @@ def render() -> str:
     for name, value in tables.items():
         lines.append(f"{name} = {_literal(value)}")
         lines.append("")
-    return "\n".join(lines) + SHIM
+    return "\n".join(lines)
 
 
 def generate() -> Path:

@@ -1148,11 +1148,3 @@ EVENTS = {'gen_ai.client.inference.operation.details': {'attributes': ['gen_ai.o
                                        "span (emitted asynchronously by genai-otel's evaluation hooks, "
                                        'genai_otel.processor.evaluation).',
                               'content_attributes': []}}
-
-
-def __getattr__(name: str):  # noqa: ANN202 - module-level attribute hook
-    if name in ("PRICES", "NORMALIZATION"):
-        from genai_otel import conventions
-
-        return conventions.prices() if name == "PRICES" else conventions.normalization()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

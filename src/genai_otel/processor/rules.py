@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from opentelemetry.semconv.attributes.exception_attributes import EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE
 
-from genai_otel import semconv
+from genai_otel import conventions, semconv
 from genai_otel.config import PRICES_FILE
 from genai_otel.conventions import expected_name, shape_of
 from genai_otel.processor.model import Rule, SpanRecord
@@ -363,7 +363,8 @@ class NormalizeRule:
     name = "normalize"
 
     def __init__(self, mapping: dict[str, Any] | None = None) -> None:
-        self.dialects = [_Dialect(spec) for spec in (mapping or semconv.NORMALIZATION)["dialects"].values()]
+        dialects = (mapping or conventions.normalization())["dialects"]
+        self.dialects = [_Dialect(spec) for spec in dialects.values()]
 
     #: Works on a copy of the attributes and commits it only at the end (see :class:`Rule`).
     atomic: ClassVar[bool] = True
@@ -476,7 +477,7 @@ class PriceTable:
 
 @lru_cache(maxsize=4)
 def load_prices(override: str | None = None) -> PriceTable:
-    table = PriceTable(semconv.PRICES)
+    table = PriceTable(conventions.prices())
     if override:
         table.merged(PriceTable(_read_table(override)))
     return table
