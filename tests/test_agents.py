@@ -176,3 +176,15 @@ def test_hop_limit_records_without_stopping_by_default(otel):
     assert marked == ["hops"] * 5
     assert spans[-1].attributes[sc.GENAI_OTEL_AGENT_PATH] == "a1>a0>a1>a0>a1"
     assert any(e.name == "genai_otel.loop_guard.triggered" for e in spans[3].events)
+
+
+def test_invocation_duration_says_which_runs_are_nested(otel):
+    """`gen_ai.invocation.duration` carries the required `gen_ai.invocation.is_nested`: true for an agent
+    run inside another agent run of this process, false for the outermost."""
+    with genai_otel.agent("supervisor"), genai_otel.agent("researcher"):
+        pass
+    points = otel.metrics()["gen_ai.invocation.duration"].data.data_points
+    nested = {
+        p.attributes[sc.GEN_AI_AGENT_NAME]: p.attributes[sc.GEN_AI_INVOCATION_IS_NESTED] for p in points
+    }
+    assert nested == {"supervisor": False, "researcher": True}

@@ -130,6 +130,7 @@ def open_in_context(
     ``raise``) for the caller to raise. Used by the decorators and the framework integrations."""
     parent_run: _AgentRun | None = otel_context.get_value(_RUN, ctx)  # type: ignore[assignment]
     if isinstance(inv, AgentInvocation):
+        inv.is_nested = parent_run is not None
         ctx = _enter_agent(handler, inv, ctx)
     handler.start(inv, activate=False, context=ctx)
     if inv.owner is not None:  # merged into the framework record that owns this call

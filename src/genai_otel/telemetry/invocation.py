@@ -264,6 +264,9 @@ class AgentInvocation(InferenceInvocation):
     agent_name: str | None = request_attr(semconv.GEN_AI_AGENT_NAME)
     agent_description: str | None = request_attr(semconv.GEN_AI_AGENT_DESCRIPTION)
     agent_version: str | None = request_attr(semconv.GEN_AI_AGENT_VERSION)
+    #: Runs inside another agent or workflow run of this process (``gen_ai.invocation.is_nested`` on the
+    #: invocation duration metric); set by the agent engine, which knows the enclosing run.
+    is_nested: bool = False
 
     @property
     def is_inference(self) -> bool:

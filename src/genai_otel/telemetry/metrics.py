@@ -67,8 +67,7 @@ _UNKNOWN_MODALITY = "unknown"
 
 def _extra_value(inv: Invocation, name: str) -> Any:
     if name == semconv.GEN_AI_INVOCATION_IS_NESTED:
-        # Set by the agent engine when it knows the run's parent; a run it did not see is a root.
-        return bool(getattr(inv, "is_nested", False))
+        return bool(getattr(inv, "is_nested", False))  # only agent and workflow runs have it
     return getattr(inv, _EXTRA_FIELDS[name], None)
 
 
