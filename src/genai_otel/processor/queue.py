@@ -399,6 +399,7 @@ class Queue:
             if (
                 not self.spool.head()
                 and not self._pending
+                and not self._committing  # a group on its way to disk is older: memory stays behind it
                 and self._memory_bytes + size <= self.max_memory_bytes
             ):
                 self._memory.extend(Item(data, count, signal) for data, count in parts)
@@ -417,7 +418,7 @@ class Queue:
             try:
                 self._commit()
             finally:
-                with self._lock:
+                with self._lock:  # a caller still waiting commits the next group: each answers its own
                     self._committing = False
                     self._committed.notify_all()
         if ticket.error is not None:
@@ -425,35 +426,33 @@ class Queue:
         return "spool"
 
     def _commit(self) -> None:
-        """Write and fsync the waiting requests, one segment per group, until none is waiting."""
-        while True:
-            with self._lock:
-                group, self._pending = self._pending, []
-                if not group:
-                    return
-                first = self.spool.reserve_sequences(sum(len(ticket.parts) for ticket in group))
-            records = [
-                (first + n, ticket.signal, data, count)
-                for n, (ticket, (data, count)) in enumerate(
-                    (ticket, part) for ticket in group for part in ticket.parts
-                )
-            ]
-            path = self.spool.directory / f"{first:016d}.seg"
-            error: BaseException | None = None
-            try:
-                offsets = _write_segment(path, records)
-            except BaseException as failed:  # handed to every caller of the group
-                error = failed
-            with self._lock:
-                self._pending_bytes -= sum(ticket.size for ticket in group)
-                if error is None:
-                    self.spool.add_segment(path, records, offsets)
-                answer = error if error is None or isinstance(error, Exception) else OSError("interrupted")
-                for ticket in group:  # every caller answered: none returns as if its request were kept
-                    ticket.done, ticket.error = True, answer
-                self._committed.notify_all()
-            if error is not None and not isinstance(error, Exception):
-                raise error  # KeyboardInterrupt and the like, in the committing thread only
+        """Write and fsync the waiting requests (the committing caller's among them) as one segment. One
+        group per caller: the next group is committed by one of its own callers, so none waits for more
+        than the fsync in progress and its own."""
+        with self._lock:
+            group, self._pending = self._pending, []
+            first = self.spool.reserve_sequences(sum(len(ticket.parts) for ticket in group))
+        records = [
+            (first + n, ticket.signal, data, count)
+            for n, (ticket, (data, count)) in enumerate(
+                (ticket, part) for ticket in group for part in ticket.parts
+            )
+        ]
+        path = self.spool.directory / f"{first:016d}.seg"
+        error: BaseException | None = None
+        try:
+            offsets = _write_segment(path, records)
+        except BaseException as failed:  # handed to every caller of the group
+            error = failed
+        with self._lock:
+            self._pending_bytes -= sum(ticket.size for ticket in group)
+            if error is None:
+                self.spool.add_segment(path, records, offsets)
+            answer = error if error is None or isinstance(error, Exception) else OSError("interrupted")
+            for ticket in group:  # every caller answered: none returns as if its request were kept
+                ticket.done, ticket.error = True, answer
+        if error is not None and not isinstance(error, Exception):
+            raise error  # KeyboardInterrupt and the like, in the committing thread only
 
     def next(self, timeout: float) -> Item | None:
         """The oldest request (memory first, then the spool); it stays queued until :meth:`done`."""
