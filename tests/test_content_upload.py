@@ -48,12 +48,6 @@ OUTPUT_REF = reference_attribute(sc.GEN_AI_OUTPUT_MESSAGES)
 PROMPT = "Summarise this report. " + "lorem ipsum dolor sit amet " * 4000
 
 
-def _registered_or_dropped(attributes: dict[str, Any]) -> dict[str, Any]:
-    """The reference attributes are util-genai's names; until conventions/ registers them the checker
-    would call them unregistered: every other attribute is still checked."""
-    return {k: v for k, v in attributes.items() if not (k.endswith("_ref") and k not in sc.ATTRIBUTES)}
-
-
 class Traced:
     def __init__(self, client: openai.OpenAI) -> None:
         self.client = client
@@ -92,12 +86,10 @@ class Traced:
     def check(self) -> None:
         capture = self.settings.content_capture
         views = [span_view(s) for s in self.spans.get_finished_spans()]
-        for view in views:
-            view.attributes = _registered_or_dropped(view.attributes)
         records = [
             types.SimpleNamespace(
                 event_name=r.log_record.event_name,
-                attributes=_registered_or_dropped(dict(r.log_record.attributes or {})),
+                attributes=dict(r.log_record.attributes or {}),
                 body=r.log_record.body,
             )
             for r in self.logs.get_finished_logs()

@@ -62,6 +62,10 @@ GEN_AI_INPUT_MESSAGES = 'gen_ai.input.messages'
 GEN_AI_OUTPUT_MESSAGES = 'gen_ai.output.messages'
 GEN_AI_SYSTEM_INSTRUCTIONS = 'gen_ai.system_instructions'
 GEN_AI_TOOL_DEFINITIONS = 'gen_ai.tool.definitions'
+GEN_AI_INPUT_MESSAGES_REF = 'gen_ai.input.messages_ref'
+GEN_AI_OUTPUT_MESSAGES_REF = 'gen_ai.output.messages_ref'
+GEN_AI_SYSTEM_INSTRUCTIONS_REF = 'gen_ai.system_instructions_ref'
+GEN_AI_TOOL_DEFINITIONS_REF = 'gen_ai.tool.definitions_ref'
 GEN_AI_TOKEN_TYPE = 'gen_ai.token.type'
 GEN_AI_TOKEN_MODALITY = 'gen_ai.token.modality'
 GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS = 'gen_ai.usage.image.output_tokens'
@@ -255,6 +259,12 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
                            'opt-in content).': None,
                            'source': 'upstream',
                            'type': 'any'},
+ 'gen_ai.input.messages_ref': {'brief': 'Where the input messages were uploaded (a URL of the content store; '
+                                        "opentelemetry-util-genai's name: upstream has no reference "
+                                        'attribute yet). Set instead of, or next to, gen_ai.input.messages '
+                                        'when a completion hook uploads content.',
+                               'source': 'opentelemetry-util-genai',
+                               'type': 'string'},
  'gen_ai.invocation.is_nested': {'brief': 'Whether an in-process invocation is nested within another '
                                           'in-process invocation.',
                                  'source': 'upstream',
@@ -289,6 +299,12 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
                             'opt-in content).': None,
                             'source': 'upstream',
                             'type': 'any'},
+ 'gen_ai.output.messages_ref': {'brief': 'Where the output messages were uploaded (a URL of the content '
+                                         "store; opentelemetry-util-genai's name: upstream has no reference "
+                                         'attribute yet). Set instead of, or next to, gen_ai.output.messages '
+                                         'when a completion hook uploads content.',
+                                'source': 'opentelemetry-util-genai',
+                                'type': 'string'},
  'gen_ai.output.type': {'brief': 'Requested output type (text',
                         'image': None,
                         'json': None,
@@ -372,6 +388,13 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
                                 'opt-in content).': None,
                                 'source': 'upstream',
                                 'type': 'any'},
+ 'gen_ai.system_instructions_ref': {'brief': 'Where the system instructions were uploaded (a URL of the '
+                                             "content store; opentelemetry-util-genai's name: upstream has "
+                                             'no reference attribute yet). Set instead of, or next to, '
+                                             'gen_ai.system_instructions when a completion hook uploads '
+                                             'content.',
+                                    'source': 'opentelemetry-util-genai',
+                                    'type': 'string'},
  'gen_ai.token.modality': {'brief': 'Token modality on usage counter points (text, image, audio; unknown '
                                     'when the provider gives no breakdown or no usage).',
                            'source': 'upstream',
@@ -395,6 +418,12 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
                              'opt-in content).': None,
                              'source': 'upstream',
                              'type': 'any'},
+ 'gen_ai.tool.definitions_ref': {'brief': 'Where the tool definitions were uploaded (a URL of the content '
+                                          "store; opentelemetry-util-genai's name: upstream has no reference "
+                                          'attribute yet). Set instead of, or next to, '
+                                          'gen_ai.tool.definitions when a completion hook uploads content.',
+                                 'source': 'opentelemetry-util-genai',
+                                 'type': 'string'},
  'gen_ai.tool.description': {'brief': 'Tool description.', 'source': 'upstream', 'type': 'string'},
  'gen_ai.tool.name': {'brief': 'Name of the tool.', 'source': 'upstream', 'type': 'string'},
  'gen_ai.tool.type': {'brief': 'Tool type (function',
@@ -593,8 +622,10 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
                           'gen_ai.conversation.id': 'conditionally_required',
                           'gen_ai.data_source.id': 'conditionally_required',
                           'gen_ai.input.messages': 'opt_in',
+                          'gen_ai.input.messages_ref': 'opt_in',
                           'gen_ai.operation.name': 'required',
                           'gen_ai.output.messages': 'opt_in',
+                          'gen_ai.output.messages_ref': 'opt_in',
                           'gen_ai.output.type': 'conditionally_required',
                           'gen_ai.provider.name': 'recommended',
                           'gen_ai.request.choice.count': 'conditionally_required',
@@ -609,7 +640,9 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
                           'gen_ai.request.top_p': 'recommended',
                           'gen_ai.response.finish_reasons': 'recommended',
                           'gen_ai.system_instructions': 'opt_in',
+                          'gen_ai.system_instructions_ref': 'opt_in',
                           'gen_ai.tool.definitions': 'opt_in',
+                          'gen_ai.tool.definitions_ref': 'opt_in',
                           'gen_ai.usage.audio.cache_read.input_tokens': 'recommended',
                           'gen_ai.usage.audio.input_tokens': 'recommended',
                           'gen_ai.usage.audio.output_tokens': 'recommended',
@@ -664,6 +697,7 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
  'fetch_response': {'attributes': {'error.type': 'conditionally_required',
                                    'gen_ai.operation.name': 'required',
                                    'gen_ai.output.messages': 'opt_in',
+                                   'gen_ai.output.messages_ref': 'opt_in',
                                    'gen_ai.provider.name': 'required',
                                    'gen_ai.request.stream_cursor': 'conditionally_required',
                                    'gen_ai.response.finish_reasons': 'recommended',
@@ -671,7 +705,9 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
                                    'gen_ai.response.model': 'recommended',
                                    'gen_ai.response.status': 'recommended',
                                    'gen_ai.system_instructions': 'opt_in',
+                                   'gen_ai.system_instructions_ref': 'opt_in',
                                    'gen_ai.tool.definitions': 'opt_in',
+                                   'gen_ai.tool.definitions_ref': 'opt_in',
                                    'server.address': 'recommended',
                                    'server.port': 'conditionally_required'},
                     'kinds': ['CLIENT'],
@@ -683,8 +719,10 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
                               'gen_ai.conversation.compacted': 'recommended',
                               'gen_ai.conversation.id': 'conditionally_required',
                               'gen_ai.input.messages': 'opt_in',
+                              'gen_ai.input.messages_ref': 'opt_in',
                               'gen_ai.operation.name': 'required',
                               'gen_ai.output.messages': 'opt_in',
+                              'gen_ai.output.messages_ref': 'opt_in',
                               'gen_ai.output.type': 'conditionally_required',
                               'gen_ai.prompt.name': 'conditionally_required',
                               'gen_ai.prompt.version': 'conditionally_required',
@@ -707,7 +745,9 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
                               'gen_ai.response.model': 'recommended',
                               'gen_ai.response.time_to_first_chunk': 'recommended',
                               'gen_ai.system_instructions': 'opt_in',
+                              'gen_ai.system_instructions_ref': 'opt_in',
                               'gen_ai.tool.definitions': 'opt_in',
+                              'gen_ai.tool.definitions_ref': 'opt_in',
                               'gen_ai.usage.audio.cache_read.input_tokens': 'recommended',
                               'gen_ai.usage.audio.input_tokens': 'recommended',
                               'gen_ai.usage.audio.output_tokens': 'recommended',
@@ -1128,7 +1168,11 @@ EVENTS = {'gen_ai.client.inference.operation.details': {'attributes': ['gen_ai.o
                                                               'gen_ai.response.finish_reasons',
                                                               'gen_ai.usage.input_tokens',
                                                               'gen_ai.usage.output_tokens',
-                                                              'error.type'],
+                                                              'error.type',
+                                                              'gen_ai.input.messages_ref',
+                                                              'gen_ai.output.messages_ref',
+                                                              'gen_ai.system_instructions_ref',
+                                                              'gen_ai.tool.definitions_ref'],
                                                'brief': "Details of one inference operation: the span's "
                                                         'request/response attributes, plus message content '
                                                         'when capture mode includes events. Emitted when '
