@@ -162,7 +162,12 @@ class EvaluationRunner:
         max_pending: int = 1000,
     ) -> None:
         self.evaluators = list(evaluators)
-        self.events = get_logger("genai_otel.evaluation", __version__, logger_provider=logger_provider)
+        self.events = get_logger(
+            "genai_otel.evaluation",
+            __version__,
+            logger_provider=logger_provider,
+            schema_url=semconv.SCHEMA_URL,
+        )
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genai-otel-eval")
         self.slots = BoundedSemaphore(max_pending)
         self.skipped = 0
