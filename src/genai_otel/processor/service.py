@@ -39,6 +39,7 @@ from genai_otel.processor.queue import EXPORT_METHOD, Counters, DeadLetter, Item
 from genai_otel.processor.retry import PERMANENT, RETRY, SPLIT, classify, retry_later
 from genai_otel.processor.rules import limit_counts
 from genai_otel.processor.signals import SIGNALS, drop_invalid_log_records, enrich_logs
+from genai_otel.safety import safely
 from genai_otel.processor.split import halve_request, split_request
 
 _logger = logging.getLogger("genai_otel.processor")
@@ -491,6 +492,10 @@ class ProcessorService:
             self.evaluation.drain(drain_seconds)
             self.evaluation.shutdown()
             self._logger_provider.shutdown()
+        for rule in self.rules:  # rules holding work of their own (offload: queued uploads) finish it
+            shutdown = getattr(rule, "shutdown", None)
+            if shutdown is not None:
+                safely(f"processor rule {rule.name} shutdown", shutdown, drain_seconds)
 
     def __enter__(self) -> ProcessorService:
         return self.start()
