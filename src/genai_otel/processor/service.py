@@ -39,8 +39,8 @@ from genai_otel.processor.queue import EXPORT_METHOD, Counters, DeadLetter, Item
 from genai_otel.processor.retry import PERMANENT, RETRY, SPLIT, classify, retry_later
 from genai_otel.processor.rules import limit_counts
 from genai_otel.processor.signals import SIGNALS, drop_invalid_log_records, enrich_logs
-from genai_otel.safety import safely
 from genai_otel.processor.split import halve_request, split_request
+from genai_otel.safety import safely
 
 _logger = logging.getLogger("genai_otel.processor")
 
