@@ -26,6 +26,7 @@ STDLIB = "logging, typing, dataclasses, re, enum, contextlib, inspect, json"
 VARIANTS = {
     "none": "no instrumentation",
     "bare_span": "one hand-made span (floor)",
+    "records_floor": "genai-otel's records by hand (floor 2)",
     "genai_otel": "genai-otel",
     "openllmetry": "OpenLLMetry opentelemetry-instrumentation-openai",
     "openinference": "OpenInference openinference-instrumentation-openai",
@@ -131,30 +132,135 @@ def _setup(variant: str, with_metrics: bool) -> Any:
     return client, tracer
 
 
-def _measure(variant: str, calls: int, rounds: int, with_metrics: bool) -> dict[str, float]:
-    client, tracer = _setup(variant, with_metrics)
-    messages = [{"role": "user", "content": "Say hello"}]
+MESSAGES = [{"role": "user", "content": "Say hello"}]
 
+
+def _calls(client: Any) -> dict[str, Any]:
     def chat() -> None:
-        client.chat.completions.create(model="gpt-4o-mini", messages=messages, temperature=0.2)
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.2)
 
     def stream() -> None:
         for _ in client.chat.completions.create(
-            model="gpt-4o-mini", messages=messages, stream=True, stream_options={"include_usage": True}
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
         ):
             pass
 
+    return {"chat": chat, "stream": stream}
+
+
+def _genai_otel_records(client: Any) -> dict[str, tuple[Any, list[tuple[Any, ...]]]]:
+    """What genai-otel records for one call of each kind: the finished span and every metric point
+    (instrument name, kind, unit, bucket bounds, value, attributes), read from in-memory providers."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import genai_otel
+
+    records = {}
+    for kind, call in _calls(client).items():
+        spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+        genai_otel.instrument(
+            only=["openai"], tracer_provider=tracer_provider, meter_provider=MeterProvider([reader])
+        )
+        call()
+        genai_otel.uninstrument()
+        points = []
+        for resource_metrics in reader.get_metrics_data().resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    for point in metric.data.data_points:
+                        bounds = getattr(point, "explicit_bounds", None)
+                        value = point.sum if bounds is not None else point.value
+                        instrument = "histogram" if bounds is not None else "counter"
+                        points.append((metric.name, instrument, metric.unit, bounds, value, point.attributes))
+        [span] = spans.get_finished_spans()
+        records[kind] = (span, points)
+    return records
+
+
+def _records_by_hand(client: Any, tracer: Any) -> dict[str, Any]:
+    """The second floor: exactly what genai-otel records for the call -- one span with the same name,
+    kind and attributes, the same metric points with the same attribute sets -- done by hand, with no
+    library logic (no wrapper, no record, no mapping)."""
+    from opentelemetry import metrics
+
+    meter = metrics.get_meter("records_floor")
+    made: dict[str, Any] = {}
+
+    def instrument(name: str, kind: str, unit: str, bounds: Any) -> Any:
+        if name not in made:
+            made[name] = (
+                meter.create_histogram(name, unit=unit, explicit_bucket_boundaries_advisory=list(bounds))
+                if kind == "histogram"
+                else meter.create_counter(name, unit=unit)
+            )
+        return made[name]
+
+    calls = _calls(client)
+    by_hand = {}
+    for kind, (span, points) in _genai_otel_records(client).items():
+        plan = [
+            (instrument(name, k, unit, bounds), k == "histogram", value, dict(attributes))
+            for name, k, unit, bounds, value, attributes in points
+        ]
+        by_hand[kind] = _replay(tracer, calls[kind], span.name, span.kind, dict(span.attributes), plan)
+    return by_hand
+
+
+def _replay(tracer: Any, call: Any, name: str, kind: Any, attributes: dict, plan: list) -> Any:
+    def run() -> None:
+        with tracer.start_as_current_span(name, kind=kind, attributes=attributes):
+            call()
+        for instrument, is_histogram, value, point_attributes in plan:
+            if is_histogram:
+                instrument.record(value, point_attributes)
+            else:
+                instrument.add(value, point_attributes)
+
+    return run
+
+
+def _variant_calls(variant: str, with_metrics: bool) -> dict[str, Any]:
+    """The calls to measure for ``variant``, set up in this process."""
+    client, tracer = _setup(variant, with_metrics)
+    if variant == "records_floor":
+        return _records_by_hand(client, tracer)
+    calls_by_name = _calls(client)
+    if variant == "bare_span":
+        return _in_one_span(tracer, "chat gpt-4o-mini", calls_by_name)
+    return calls_by_name
+
+
+def _in_one_span(tracer: Any, name: str, calls_by_name: dict[str, Any]) -> dict[str, Any]:
+    """Each call wrapped in one hand-made span: the first floor."""
+
     def spanned(call: Any) -> Any:
         def run() -> None:
-            with tracer.start_as_current_span("chat gpt-4o-mini"):
+            with tracer.start_as_current_span(name):
                 call()
 
         return run
 
-    calls_by_name = {"chat": chat, "stream": stream}
-    if variant == "bare_span":
-        calls_by_name = {name: spanned(call) for name, call in calls_by_name.items()}
-    return timed(calls_by_name, calls, rounds)
+    return {key: spanned(call) for key, call in calls_by_name.items()}
+
+
+def _measure(variant: str, calls: int, rounds: int, with_metrics: bool) -> dict[str, float]:
+    return timed(_variant_calls(variant, with_metrics), calls, rounds)
+
+
+def _count(variant: str, kind: str, calls: int, with_metrics: bool) -> None:
+    """Under callgrind (bench/instructions.py): warm up, then ``calls`` counted calls of ``kind``."""
+    from instructions import run_counted
+
+    call = _variant_calls(variant, with_metrics)[kind]
+    for _ in range(20):
+        call()
+    run_counted(call, calls)
 
 
 def timed(calls_by_name: dict[str, Any], calls: int, rounds: int) -> dict[str, float]:
@@ -179,15 +285,7 @@ def measure_calls(
     """The per-library benchmarks' measurement: each call timed (inside one hand-made span for the
     ``bare_span`` floor), then how many spans one call of each kind produces (``"<name> spans"``)."""
     if variant == "bare_span":
-
-        def spanned(call: Any) -> Any:
-            def run() -> None:
-                with tracer.start_as_current_span("call"):
-                    call()
-
-            return run
-
-        calls_by_name = {name: spanned(call) for name, call in calls_by_name.items()}
+        calls_by_name = _in_one_span(tracer, "call", calls_by_name)
     results = timed(calls_by_name, calls, rounds)
     for name, call in calls_by_name.items():
         before = EXPORTED[0]
@@ -228,11 +326,26 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per call under valgrind instead of timing (--calls counted calls, "
+        "default 30; deterministic, minutes per table)",
+    )
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--metrics", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--count", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.variant and args.count:
+        _count(args.variant, args.count, args.calls, args.metrics)
+        return
     if args.variant:
         print(json.dumps(_measure(args.variant, args.calls, args.rounds, args.metrics)))
+        return
+    if args.instructions:
+        calls = args.calls if args.calls != parser.get_default("calls") else 30
+        for with_metrics in (False, True):
+            _instruction_table(calls, with_metrics)
         return
     for with_metrics in (False, True):
         _table(args.calls, args.rounds, with_metrics)
@@ -249,6 +362,37 @@ def _table(calls: int, rounds: int, with_metrics: bool) -> None:
     )
     extra = ["--metrics"] if with_metrics else []
     print_table(__file__, VARIANTS, ("chat", "stream"), calls, rounds, setup, extra)
+
+
+def _instruction_table(calls: int, with_metrics: bool) -> None:
+    from instructions import count_all
+
+    setup = "spans + SDK MeterProvider" if with_metrics else "spans only"
+    columns = ("chat", "stream")
+    jobs = {
+        (variant, kind): [
+            sys.executable,
+            __file__,
+            "--variant",
+            variant,
+            "--count",
+            kind,
+            "--calls",
+            str(calls),
+        ]
+        + (["--metrics"] if with_metrics else [])
+        for variant in VARIANTS
+        for kind in columns
+    }
+    counts = count_all(jobs, calls)
+    rows = {
+        v: {k: counts[(v, k)] / 1e3 for k in columns}
+        for v in VARIANTS
+        if all((v, k) in counts for k in columns)
+    }
+    print_rows(
+        rows, VARIANTS, columns, f"{setup}: thousand instructions per call ({calls} counted calls)", "kI"
+    )
 
 
 def variant_cli(
@@ -288,23 +432,44 @@ def print_table(
             print(f"{variant}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
             continue
         rows[variant] = json.loads(done.stdout.strip().splitlines()[-1])
+    title = f"{title}: median of {rounds} rounds x {calls} calls, us per call"
+    print_rows(rows, variants, columns, title, "us")
+
+
+def print_rows(
+    rows: dict[str, dict[str, float]],
+    variants: dict[str, str],
+    columns: tuple[str, ...],
+    title: str,
+    unit: str,
+) -> None:
+    """One markdown table: each variant's figure, its overhead over 'none', and the overhead as a multiple
+    of the floors' overheads (one hand-made span; genai-otel's own records by hand, where measured)."""
     base = rows["none"]
-    floor = {k: rows["bare_span"][k] - base[k] for k in columns}
-    print(f"\n## {title}: median of {rounds} rounds x {calls} calls, us per call; overhead = minus 'none'\n")
-    header = "".join(f" {c + ' us':>10} | overhead | x floor |" for c in columns)
+    floors = [f for f in ("bare_span", "records_floor") if f in rows]
+    over_floor = {f: {k: rows[f][k] - base[k] for k in columns} for f in floors}
+    print(f"\n## {title}; overhead = minus 'none'\n")
+    ratio_heads = "".join(" x span |" if f == "bare_span" else " x records |" for f in floors)
+    header = "".join(f" {c + ' ' + unit:>10} | overhead |{ratio_heads}" for c in columns)
     counted = any(f"{columns[0]} spans" in row for row in rows.values())
     print(f"| {'variant':<52} |{header}" + (" spans per call |" if counted else ""))
+    ratio_rule = "".join("-------:|" if f == "bare_span" else "----------:|" for f in floors)
     print(
         f"|{'-' * 54}|"
-        + "-----------:|---------:|--------:|" * len(columns)
+        + ("-----------:|---------:|" + ratio_rule) * len(columns)
         + ("---------------:|" if counted else "")
     )
     for variant, row in rows.items():
         cells = []
         for key in columns:
             over = row[key] - base[key]
-            ratio = f"{over / floor[key]:.2f}" if variant != "none" else "-"
-            cells.append(f" {row[key]:>10.1f} | {over:>+8.1f} | {ratio:>7} |")
+            cells.append(f" {row[key]:>10.1f} | {over:>+8.1f} |")
+            for f in floors:
+                width = 6 if f == "bare_span" else 9
+                ratio = (
+                    f"{over / over_floor[f][key]:.2f}" if variant != "none" and over_floor[f][key] else "-"
+                )
+                cells.append(f" {ratio:>{width}} |")
         spans = [f"{row[f'{key} spans']}" for key in columns if f"{key} spans" in row]
         print(f"| {variants[variant]:<52} |" + "".join(cells) + (f" {'/'.join(spans)} |" if spans else ""))
 
