@@ -19,6 +19,7 @@ from genai_otel.instrumentation._util import (
     arg,
     as_list,
     get,
+    given,
     modality_tokens,
     parsed_response,
     server_of,
@@ -117,21 +118,35 @@ def compatible_request(
     kwargs: dict, operation: str, provider: str, host: str | None, port: int | None, max_tokens: Any
 ) -> InferenceInvocation:
     """An OpenAI-shaped request (``temperature``, ``top_p``, ``stop``, penalties, ``seed``, ``n``)."""
+    return _request(_given_kwargs(kwargs), operation, provider, host, port, max_tokens)
+
+
+def _given_kwargs(kwargs: dict) -> dict:
+    """The arguments the caller really gave (no ``None``, no "not given" sentinel): looked up with a plain
+    ``.get`` afterwards, so the sentinel check runs once per argument passed, not once per name asked."""
+    return {name: value for name, value in kwargs.items() if given(value)}
+
+
+def _request(
+    kw: dict, operation: str, provider: str, host: str | None, port: int | None, max_tokens: Any
+) -> InferenceInvocation:
+    get_arg = kw.get
+    stop = get_arg("stop")
     return InferenceInvocation(
         operation=operation,
         provider=provider,
-        request_model=arg(kwargs, "model"),
+        request_model=get_arg("model"),
         server_address=host,
         server_port=port,
-        temperature=arg(kwargs, "temperature"),
-        top_p=arg(kwargs, "top_p"),
+        temperature=get_arg("temperature"),
+        top_p=get_arg("top_p"),
         max_tokens=max_tokens,
-        stop_sequences=as_list(arg(kwargs, "stop")),
-        frequency_penalty=arg(kwargs, "frequency_penalty"),
-        presence_penalty=arg(kwargs, "presence_penalty"),
-        seed=arg(kwargs, "seed"),
-        choice_count=arg(kwargs, "n"),
-        stream=True if arg(kwargs, "stream") else None,
+        stop_sequences=None if stop is None else as_list(stop),
+        frequency_penalty=get_arg("frequency_penalty"),
+        presence_penalty=get_arg("presence_penalty"),
+        seed=get_arg("seed"),
+        choice_count=get_arg("n"),
+        stream=True if get_arg("stream") else None,
     )
 
 
@@ -148,10 +163,12 @@ def service_tier(inv: InferenceInvocation, kwargs: dict, api_type: str) -> None:
 def build_chat(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict, provider: str | None = None
 ) -> InferenceInvocation:
-    max_tokens = arg(kwargs, "max_completion_tokens") or arg(kwargs, "max_tokens")
-    inv = inference_record(resource, kwargs, semconv.OPERATION_CHAT, max_tokens, provider)
-    chat_request_details(handler, inv, kwargs)
-    service_tier(inv, kwargs, "chat_completions")
+    kw = _given_kwargs(kwargs)
+    provider, host, port = _base(resource, provider)
+    max_tokens = kw.get("max_completion_tokens") or kw.get("max_tokens")
+    inv = _request(kw, semconv.OPERATION_CHAT, provider, host, port, max_tokens)
+    chat_request_details(handler, inv, kw)
+    service_tier(inv, kw, "chat_completions")
     return inv
 
 
@@ -236,15 +253,19 @@ class ChatStreamAccumulator:
         self.tools: dict[int, dict[int, dict[str, Any]]] = {}
 
     def feed(self, chunk: Any) -> None:
-        # Hot path (once per chunk): SDK chunks are models, so plain attribute reads.
+        # Hot path (once per chunk): SDK chunks are models, so plain attribute reads of declared fields
+        # only -- a missing one costs a pydantic __getattr__ and an AttributeError (see x_groq in apply).
         self.last_chunk = chunk
         if self.response_id is None:
             self.response_id = getattr(chunk, "id", None)
             self.model = getattr(chunk, "model", None)
-        usage = getattr(chunk, "usage", None) or get(getattr(chunk, "x_groq", None), "usage")
+        usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
-        for choice in getattr(chunk, "choices", None) or ():
+        choices = getattr(chunk, "choices", None)
+        if not choices:
+            return
+        for choice in choices:
             reason = choice.finish_reason
             if reason:
                 self.finish[choice.index] = _reason(reason)
@@ -257,7 +278,11 @@ class ChatStreamAccumulator:
             return
         text = get(delta, "content")
         if text:
-            self.text.setdefault(index, []).append(text)
+            texts = self.text.get(index)  # not setdefault: that builds a list on every chunk
+            if texts is None:
+                self.text[index] = [text]
+            else:
+                texts.append(text)
         for call in get(delta, "tool_calls") or ():
             slot = self.tools.setdefault(index, {}).setdefault(
                 get(call, "index", 0), {"type": "tool_call", "id": None, "name": None, "arguments": ""}
@@ -272,7 +297,8 @@ class ChatStreamAccumulator:
         inv.response_model = self.model
         if self.finish:
             inv.finish_reasons = [self.finish[i] for i in sorted(self.finish)]
-        _chat_usage(inv, self.usage)
+        # Groq reports stream usage in ``x_groq`` on the last chunk: read there, not on every chunk.
+        _chat_usage(inv, self.usage or get(get(self.last_chunk, "x_groq"), "usage"))
         if self.last_chunk is not None:
             openai_response_attributes(inv, self.last_chunk)
         if self.capture and inv.input_messages is not None:

@@ -1,11 +1,13 @@
 """Stream proxies: the span of a streamed call ends exactly once, when the stream is exhausted,
 closed, fails midway, leaves its ``with`` block, or is garbage-collected unfinished.
 
-The span is held by the proxy and ended explicitly. It is made current only around each step of the
-iteration (attached and detached within one ``__next__``/``__anext__``, never across a ``yield``), so
-that SDKs which send their request lazily on the first ``next()`` (ollama, cohere) make it a child
-of the model span, while a stream closed from another task or thread cannot hit "Token was created
-in a different Context".
+The span is held by the proxy and ended explicitly. Until the first chunk has arrived it is made
+current around each step of the iteration (attached and detached within one
+``__next__``/``__anext__``, never across a ``yield``), so that SDKs which send their request lazily on
+the first ``next()`` (ollama, cohere) make it a child of the model span, while a stream closed from
+another task or thread cannot hit "Token was created in a different Context". Once a chunk has
+arrived the request is on the wire, so later steps take the hot path: the SDK's ``next()``, a clock
+read and the accumulator's ``feed`` -- no context switch, no allocation of our own.
 """
 
 from __future__ import annotations
@@ -38,29 +40,33 @@ def _step_context(handler: TelemetryHandler, inv: InferenceInvocation) -> otel_c
     return handler.context_for(owner)
 
 
-# Bound once: these run twice per chunk.
+# Bound once: the clock runs once per chunk.
 _attach, _detach, _current = otel_context.attach, otel_context.detach, otel_context.get_current
+_clock = time.perf_counter_ns
 
 
 class _StreamState:
-    __slots__ = ("accumulator", "context", "done", "handler", "inv")
+    __slots__ = ("context", "done", "feed", "handler", "inv", "report")
 
     def __init__(self, handler: TelemetryHandler, inv: InferenceInvocation, accumulator: StreamAccumulator):
         self.handler = handler
         self.inv = inv
-        self.accumulator = accumulator
+        self.feed = accumulator.feed  # bound once, called per chunk
+        self.report = accumulator.apply
         self.done = False
         self.context = safely("stream context", _step_context, handler, inv)
 
-    def on_chunk(self, chunk: Any) -> None:
+    def enter(self) -> Any:
+        """Before a step that precedes the first chunk: the model span made current (a token), or None."""
+        ctx = self.context
+        return _attach(ctx) if ctx is not None and _current() is not ctx else None
+
+    def first_chunk(self, chunk: Any) -> None:
         inv = self.inv
-        now = time.perf_counter_ns()
-        if not inv.first_chunk_ns:
-            inv.first_chunk_ns = now
-        inv.last_chunk_ns = now
+        inv.first_chunk_ns = inv.last_chunk_ns = _clock()
         inv.chunk_count += 1
-        try:  # inline rather than safely(): this runs once per chunk
-            self.accumulator.feed(chunk)
+        try:
+            self.feed(chunk)
         except Exception:
             report_internal_error("stream chunk")
 
@@ -68,7 +74,7 @@ class _StreamState:
         if self.done:
             return
         self.done = True
-        safely("stream summary", self.accumulator.apply, self.inv)
+        safely("stream summary", self.report, self.inv)
         if error is None:
             safely("stream end", self.handler.stop, self.inv)
         else:
@@ -87,21 +93,43 @@ class InstrumentedStream(wrapt.ObjectProxy):
     ) -> None:
         super().__init__(wrapped)
         self._self_state = _StreamState(handler, inv, accumulator)
-        # Most SDK streams are iterators; some (botocore's EventStream) are only iterable.
-        self._self_iterator = wrapped if hasattr(type(wrapped), "__next__") else None
+        # Set once the first chunk has arrived: from then on __next__ takes the hot path.
+        self._self_iterator: Any = None
 
     def __iter__(self) -> InstrumentedStream:
         return self
 
     def __next__(self) -> Any:
+        iterator = self._self_iterator
+        if iterator is None:
+            return self._self_first_next()
         state = self._self_state
-        # Hot path: the span is made current for this step only, and only when it is not already.
-        ctx = state.context
-        token = _attach(ctx) if ctx is not None and _current() is not ctx else None
         try:
-            iterator = self._self_iterator
-            if iterator is None:
-                iterator = self._self_iterator = iter(self.__wrapped__)
+            chunk = next(iterator)
+        except StopIteration:
+            state.finish(None)
+            raise
+        except BaseException as error:
+            state.finish(error)
+            raise
+        # Hot path: what on_chunk would do, inline (one clock read, no allocation of our own).
+        inv = state.inv
+        inv.last_chunk_ns = _clock()
+        inv.chunk_count += 1
+        try:
+            state.feed(chunk)
+        except Exception:
+            report_internal_error("stream chunk")
+        return chunk
+
+    def _self_first_next(self) -> Any:
+        """Steps until the first chunk: with the model span current (lazy SDKs send the request here)."""
+        state = self._self_state
+        token = state.enter()
+        try:
+            # Most SDK streams are iterators; some (botocore's EventStream) are only iterable.
+            wrapped = self.__wrapped__
+            iterator = wrapped if hasattr(type(wrapped), "__next__") else iter(wrapped)
             chunk = next(iterator)
         except StopIteration:
             state.finish(None)
@@ -112,7 +140,8 @@ class InstrumentedStream(wrapt.ObjectProxy):
         finally:
             if token is not None:
                 _detach(token)
-        state.on_chunk(chunk)
+        self._self_iterator = iterator
+        state.first_chunk(chunk)
         return chunk
 
     def __enter__(self) -> InstrumentedStream:
@@ -149,20 +178,42 @@ class InstrumentedAsyncStream(wrapt.ObjectProxy):
     ) -> None:
         super().__init__(wrapped)
         self._self_state = _StreamState(handler, inv, accumulator)
-        self._self_iterator = wrapped if hasattr(type(wrapped), "__anext__") else None
+        # Set once the first chunk has arrived: from then on __anext__ takes the hot path.
+        self._self_iterator: Any = None
 
     def __aiter__(self) -> InstrumentedAsyncStream:
         return self
 
     async def __anext__(self) -> Any:
+        iterator = self._self_iterator
+        if iterator is None:
+            return await self._self_first_anext()
         state = self._self_state
-        # Attached and detached in this coroutine, which runs in one task's context throughout.
-        ctx = state.context
-        token = _attach(ctx) if ctx is not None and _current() is not ctx else None
         try:
-            iterator = self._self_iterator
-            if iterator is None:
-                iterator = self._self_iterator = self.__wrapped__.__aiter__()
+            chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            state.finish(None)
+            raise
+        except BaseException as error:
+            state.finish(error)
+            raise
+        inv = state.inv
+        inv.last_chunk_ns = _clock()
+        inv.chunk_count += 1
+        try:
+            state.feed(chunk)
+        except Exception:
+            report_internal_error("stream chunk")
+        return chunk
+
+    async def _self_first_anext(self) -> Any:
+        """Steps until the first chunk, with the model span current; attached and detached in this
+        coroutine, which runs in one task's context throughout."""
+        state = self._self_state
+        token = state.enter()
+        try:
+            wrapped = self.__wrapped__
+            iterator = wrapped if hasattr(type(wrapped), "__anext__") else wrapped.__aiter__()
             chunk = await iterator.__anext__()
         except StopAsyncIteration:
             state.finish(None)
@@ -173,7 +224,8 @@ class InstrumentedAsyncStream(wrapt.ObjectProxy):
         finally:
             if token is not None:
                 _detach(token)
-        state.on_chunk(chunk)
+        self._self_iterator = iterator
+        state.first_chunk(chunk)
         return chunk
 
     async def __aenter__(self) -> InstrumentedAsyncStream:
