@@ -13,6 +13,7 @@ read and the accumulator's ``feed`` -- no context switch, no allocation of our o
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import wrapt
@@ -46,7 +47,7 @@ _clock = time.perf_counter_ns
 
 
 class _StreamState:
-    __slots__ = ("context", "done", "feed", "handler", "inv", "report")
+    __slots__ = ("context", "done", "feed", "handler", "inv", "iterator", "report")
 
     def __init__(self, handler: TelemetryHandler, inv: InferenceInvocation, accumulator: StreamAccumulator):
         self.handler = handler
@@ -55,6 +56,8 @@ class _StreamState:
         self.report = accumulator.apply
         self.done = False
         self.context = safely("stream context", _step_context, handler, inv)
+        # The SDK's iterator, set once the first chunk has arrived: from then on steps take the hot path.
+        self.iterator: Any = None
 
     def enter(self) -> Any:
         """Before a step that precedes the first chunk: the model span made current (a token), or None."""
@@ -93,17 +96,43 @@ class InstrumentedStream(wrapt.ObjectProxy):
     ) -> None:
         super().__init__(wrapped)
         self._self_state = _StreamState(handler, inv, accumulator)
-        # Set once the first chunk has arrived: from then on __next__ takes the hot path.
-        self._self_iterator: Any = None
 
-    def __iter__(self) -> InstrumentedStream:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # A generator rather than ``self``: a ``for`` loop then resumes a frame per chunk instead of calling
+        # __next__ through the proxy (each wrapt attribute read costs about as much as the SDK's own step).
+        # It holds the proxy, so an abandoned loop still ends the span (its close, then the proxy's __del__).
+        return self._self_chunks()
+
+    def _self_chunks(self) -> Iterator[Any]:
+        state = self._self_state
+        if state.iterator is None:
+            try:
+                chunk = self._self_first_next()
+            except StopIteration:
+                return
+            yield chunk
+        inv, feed = state.inv, state.feed
+        try:
+            for chunk in state.iterator:
+                inv.last_chunk_ns = _clock()
+                inv.chunk_count += 1
+                try:
+                    feed(chunk)
+                except Exception:
+                    report_internal_error("stream chunk")
+                yield chunk
+        except GeneratorExit:  # the loop was abandoned: close(), __exit__ or __del__ end the span
+            raise
+        except BaseException as error:
+            state.finish(error)
+            raise
+        state.finish(None)
 
     def __next__(self) -> Any:
-        iterator = self._self_iterator
+        state = self._self_state
+        iterator = state.iterator
         if iterator is None:
             return self._self_first_next()
-        state = self._self_state
         try:
             chunk = next(iterator)
         except StopIteration:
@@ -112,7 +141,7 @@ class InstrumentedStream(wrapt.ObjectProxy):
         except BaseException as error:
             state.finish(error)
             raise
-        # Hot path: what on_chunk would do, inline (one clock read, no allocation of our own).
+        # Hot path: one clock read, no allocation of our own.
         inv = state.inv
         inv.last_chunk_ns = _clock()
         inv.chunk_count += 1
@@ -140,7 +169,7 @@ class InstrumentedStream(wrapt.ObjectProxy):
         finally:
             if token is not None:
                 _detach(token)
-        self._self_iterator = iterator
+        state.iterator = iterator
         state.first_chunk(chunk)
         return chunk
 
@@ -178,17 +207,15 @@ class InstrumentedAsyncStream(wrapt.ObjectProxy):
     ) -> None:
         super().__init__(wrapped)
         self._self_state = _StreamState(handler, inv, accumulator)
-        # Set once the first chunk has arrived: from then on __anext__ takes the hot path.
-        self._self_iterator: Any = None
 
     def __aiter__(self) -> InstrumentedAsyncStream:
         return self
 
     async def __anext__(self) -> Any:
-        iterator = self._self_iterator
+        state = self._self_state  # the one proxy attribute read per chunk: wrapt reads are not cheap
+        iterator = state.iterator
         if iterator is None:
             return await self._self_first_anext()
-        state = self._self_state
         try:
             chunk = await iterator.__anext__()
         except StopAsyncIteration:
@@ -224,7 +251,7 @@ class InstrumentedAsyncStream(wrapt.ObjectProxy):
         finally:
             if token is not None:
                 _detach(token)
-        self._self_iterator = iterator
+        state.iterator = iterator
         state.first_chunk(chunk)
         return chunk
 
