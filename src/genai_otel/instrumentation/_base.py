@@ -72,15 +72,23 @@ def begin_invocation(
     """Build the record and open its span; ``None`` when suppressed or when our code failed."""
     if not is_instrumentation_enabled():
         return None
-    inv = safely(spec.name, spec.build, handler, instance, args, kwargs)
-    if inv is None:
+    # Once per SDK call: our errors are caught inline (what ``safely`` does, without its call overhead).
+    try:
+        inv = spec.build(handler, instance, args, kwargs)
+        if inv is None:
+            return None
+        inv = handler.start(inv, activate=activate)
+    except Exception:
+        report_internal_error(spec.name)
         return None
-    inv = safely(spec.name, handler.start, inv, activate=activate)
-    if inv is not None:
-        loop_error = safely("loop_guard", count_step, handler, inv)
-        if loop_error is not None:  # the user asked the guard to stop the run: raise into their code
-            safely(spec.name, handler.fail, inv, loop_error)
-            raise loop_error
+    try:
+        loop_error = count_step(handler, inv)
+    except Exception:
+        report_internal_error("loop_guard")
+        return inv
+    if loop_error is not None:  # the user asked the guard to stop the run: raise into their code
+        safely(spec.name, handler.fail, inv, loop_error)
+        raise loop_error
     return inv
 
 
@@ -95,7 +103,10 @@ def _complete(
         spec.on_result(inv, result)
     except Exception:
         report_internal_error(spec.name)
-    safely(spec.name, handler.stop, inv)
+    try:
+        handler.stop(inv)
+    except Exception:
+        report_internal_error(spec.name)
     return result
 
 

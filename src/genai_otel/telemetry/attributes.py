@@ -121,10 +121,12 @@ def coerce(attribute: str, value: Any) -> Any:
     return converted
 
 
-def read(inv: Invocation, fields: Fields) -> dict[str, Any]:
-    """The attributes ``fields`` map from ``inv`` (unset fields left out). A value of the wrong type is
-    coerced -- and written back, so metrics reading the record get the checked value -- or skipped."""
-    out = {}
+def read(inv: Invocation, fields: Fields, out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The attributes ``fields`` map from ``inv`` (unset fields left out), added to ``out`` (a new dict
+    by default: one dict per call, no intermediate copy). A value of the wrong type is coerced -- and
+    written back, so metrics reading the record get the checked value -- or skipped."""
+    if out is None:
+        out = {}
     for field_name, attribute in fields:
         value = getattr(inv, field_name)
         if value is None:

@@ -21,11 +21,10 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_otel import propagation, semconv
 from genai_otel.config import Settings
-from genai_otel.safety import safely
+from genai_otel.safety import report_internal_error, safely
 from genai_otel.telemetry import content, ownership, upload
 from genai_otel.telemetry.attributes import (
     DB_POINT_FIELDS,
-    POINT_FIELDS,
     Fields,
     coerce_extra,
     span_name,
@@ -76,11 +75,18 @@ class TelemetryHandler:
             get_logger("genai_otel", __version__, logger_provider=logger_provider, schema_url=schema_url),
             self.settings,
         )
-        self._aliases = {
-            new: old
-            for profile in self.settings.profiles
-            for new, old in semconv.METRIC_PROFILES[profile]["span_aliases"].items()
-        }
+        self._aliases = tuple(
+            {
+                new: old
+                for profile in self.settings.profiles
+                for new, old in semconv.METRIC_PROFILES[profile]["span_aliases"].items()
+            }.items()
+        )
+        # Settings are frozen: the flags every call consults, read once here rather than per call.
+        capture = self.settings.content_capture
+        self._capture_content = capture.on_span or capture.on_event
+        self._content_on_span = capture.on_span
+        self._emits_event = self.settings.emits_event
         self.messaging = MessagingTelemetry(self._tracer)
         # None unless content capture is on and an upload hook is set: nothing more per call otherwise.
         self._upload = upload.from_settings(self.settings)
@@ -92,10 +98,10 @@ class TelemetryHandler:
     @property
     def capture_content(self) -> bool:
         """Whether instrumentors should collect message content at all (any capture mode but NO_CONTENT)."""
-        return self.settings.content_capture.on_span or self.settings.content_capture.on_event
+        return self._capture_content
 
     def _alias(self, attributes: dict[str, Any]) -> dict[str, Any]:
-        for new, old in self._aliases.items():
+        for new, old in self._aliases:
             if new in attributes:
                 attributes[old] = attributes[new]
         return attributes
@@ -113,7 +119,7 @@ class TelemetryHandler:
         entries = baggage.get_all(context)
         if entries:
             inherit(inv, entries)
-        attributes = {inv.OPERATION_ATTRIBUTE: inv.operation, **_read(inv, tables(type(inv)).request)}
+        attributes = _read(inv, tables(type(inv)).request, {inv.OPERATION_ATTRIBUTE: inv.operation})
         choice_count = getattr(inv, "choice_count", None)
         if choice_count is not None and choice_count != 1:
             attributes[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choice_count
@@ -121,9 +127,9 @@ class TelemetryHandler:
             attributes.update(coerce_extra(inv.attributes))
         name = span_name(inv)
         inv.start_ns = time.perf_counter_ns()
-        inv.span = self._tracer.start_span(
-            name, context=context, kind=inv.kind, attributes=self._alias(attributes)
-        )
+        if self._aliases:
+            self._alias(attributes)
+        inv.span = self._tracer.start_span(name, context=context, kind=inv.kind, attributes=attributes)
         if activate:
             inv.context_token = otel_context.attach(self.context_for(inv))
         return inv
@@ -208,17 +214,24 @@ class TelemetryHandler:
             attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (ttfc - inv.start_ns) / 1e9
         if inv.response_attributes:
             attributes.update(coerce_extra(inv.response_attributes))
-        content_attributes = self._content(inv, content_fields) if self.capture_content else {}
-        if self.settings.content_capture.on_span:
+        content_attributes = self._content(inv, content_fields) if self._capture_content else {}
+        if self._content_on_span:
             attributes.update(content_attributes)
         if error is not None:
-            record_error(span, error, with_content=self.settings.content_capture.on_span)
+            record_error(span, error, with_content=self._content_on_span)
         elif inv.error_type is not None:
             span.set_status(Status(StatusCode.ERROR, inv.error_type))
-        span.set_attributes(self._alias(attributes))
-        safely("events", self._events.emit, inv, content_attributes)
+        if self._aliases:
+            self._alias(attributes)
+        span.set_attributes(attributes)
+        if self._emits_event:
+            safely("events", self._events.emit, inv, content_attributes)
         span.end()
-        safely("metrics", self._record_metrics, inv, end_ns)
+        # Inline rather than through ``safely``: this runs once per call (same catch-and-log-once).
+        try:
+            self._record_metrics(inv, end_ns)
+        except Exception:
+            report_internal_error("metrics")
 
     def _content(self, inv: Invocation, fields: Fields) -> dict[str, Any]:
         """The content attributes of ``inv`` (its ``content_attr`` fields), serialised and size-limited
@@ -231,7 +244,7 @@ class TelemetryHandler:
         if isinstance(inv, VectorDbInvocation):
             self._db_metrics.record(inv, _read(inv, DB_POINT_FIELDS), end_ns)
             return
-        self._metrics.record(inv, _read(inv, POINT_FIELDS), end_ns)
+        self._metrics.record_finished(inv, end_ns)
 
 
 _default_handler: TelemetryHandler | None = None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from opentelemetry.metrics import Meter
 
 from genai_otel import semconv
+from genai_otel.telemetry.attributes import POINT_FIELDS, read
 from genai_otel.telemetry.invocation import Invocation
 
 NS_PER_S = 1e9
@@ -55,13 +57,16 @@ _EXTRA_FIELDS: dict[str, str] = {
     semconv.GEN_AI_AGENT_NAME: "agent_name",
     semconv.GEN_AI_INVOCATION_IS_NESTED: "is_nested",
 }
-#: Measures the providers break down per modality, and the span attribute holding each modality's share.
-_MODALITY_ATTRIBUTES: dict[str, str] = {
-    "input_tokens": "gen_ai.usage.{}.input_tokens",
-    "output_tokens": "gen_ai.usage.{}.output_tokens",
-    "cache_read_input_tokens": "gen_ai.usage.{}.cache_read.input_tokens",
-}
 _MODALITIES = ("text", "image", "audio")
+#: Measures the providers break down per modality -> (modality, the span attribute holding its share).
+_MODALITY_ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
+    measure: tuple((modality, template.format(modality)) for modality in _MODALITIES)
+    for measure, template in {
+        "input_tokens": "gen_ai.usage.{}.input_tokens",
+        "output_tokens": "gen_ai.usage.{}.output_tokens",
+        "cache_read_input_tokens": "gen_ai.usage.{}.cache_read.input_tokens",
+    }.items()
+}
 _UNKNOWN_MODALITY = "unknown"
 
 
@@ -75,12 +80,14 @@ def by_modality(inv: Invocation, measure: str, total: int) -> dict[str, int]:
     """``total`` split per ``gen_ai.token.modality``: the provider's per-modality counts where the record
     carries them (``gen_ai.usage.text.input_tokens``, ...), the rest -- or all of it, when there is no
     breakdown or no usage at all -- under ``unknown`` (as the conventions ask)."""
-    template = _MODALITY_ATTRIBUTES.get(measure)
+    names = _MODALITY_ATTRIBUTES.get(measure)
     parts: dict[str, int] = {}
-    if template is not None and total:
+    if names is not None and total:
         for source in (inv.response_attributes, inv.attributes):
-            for modality in _MODALITIES:
-                value = source.get(template.format(modality))
+            if not source:
+                continue
+            for modality, name in names:
+                value = source.get(name)
                 if isinstance(value, int) and value > 0 and modality not in parts:
                     parts[modality] = value
         rest = total - sum(parts.values())
@@ -123,6 +130,11 @@ class _Plan:
     extra: tuple[str, ...] = ()
 
 
+_point_key = attrgetter(*(field_name for field_name, _ in POINT_FIELDS))
+_PLAIN = frozenset({str, int, type(None)})
+_MAX_INTERNED = 1024
+
+
 class MetricRecorder:
     """Records every metric of the chosen profiles from one finished invocation.
 
@@ -138,6 +150,9 @@ class MetricRecorder:
                 specs.setdefault(spec["name"], spec)
                 scope.setdefault(spec["name"], set()).update(_categories(spec["applies_to"]))
         self._plans = [self._plan(meter, spec, scope[name]) for name, spec in specs.items()]
+        # Point attribute sets interned per (operation, provider, models, server, error) key, each with
+        # its per-modality variants: a call like the previous ones builds no attribute dict at all.
+        self._points: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
 
     @staticmethod
     def _plan(meter: Meter, spec: dict[str, Any], applies_to: set[str]) -> _Plan:
@@ -161,12 +176,39 @@ class MetricRecorder:
             extra=tuple(spec.get("attributes", ())),
         )
 
+    def record_finished(self, inv: Invocation, end_ns: int) -> None:
+        """Record the metrics of the finished ``inv``, its point attributes read off the record."""
+        key = _point_key(inv)
+        try:
+            interned = self._points.get(key)
+        except TypeError:  # an unhashable (garbage) value: checked and read, not interned
+            interned = key = None
+        if interned is None:
+            interned = (read(inv, POINT_FIELDS), {})
+            # Only keys of plain values are interned. A later value of another type equal to a key's
+            # (443.0 == 443) is coerced to the same attribute anyway; only a bool port (True == 1)
+            # would not be, and no SDK reports one.
+            if key is not None and all(type(value) in _PLAIN for value in key):
+                if len(self._points) >= _MAX_INTERNED:  # unbounded models/servers: never grow without end
+                    self._points.clear()
+                self._points[key] = interned
+        self._record(inv, interned[0], interned[1], end_ns)
+
     def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
+        """Record the metrics of the finished ``inv`` with the point ``attributes``."""
+        self._record(inv, attributes, {}, end_ns)
+
+    def _record(
+        self,
+        inv: Invocation,
+        attributes: dict[str, Any],
+        with_modality: dict[str, dict[str, Any]],
+        end_ns: int,
+    ) -> None:
         category = category_of(inv)
         # No usage at all (the call failed, or its response carried none): the metrics that ask for a
         # point on every operation (record_failed) record 0 -- the counters under modality `unknown`.
         no_usage = inv.input_tokens is None and getattr(inv, "output_tokens", None) is None
-        with_modality: dict[str, dict[str, Any]] = {}  # one point dict per modality, shared by the counters
         for plan in self._plans:
             if category not in plan.categories:
                 continue
@@ -179,17 +221,20 @@ class MetricRecorder:
                     continue
                 value = 0
             point = attributes
+            # One point dict per modality, shared by the counters (and interned with ``attributes``).
+            modal = with_modality
             if plan.extra:
                 point = {**attributes}
+                modal = {}
                 for name in plan.extra:
                     extra = _extra_value(inv, name)
                     if extra is not None:
                         point[name] = extra
             if plan.modality:
                 for modality, share in by_modality(inv, plan.measure, value).items():
-                    shared = with_modality.get(modality)
+                    shared = modal.get(modality)
                     if shared is None:
-                        shared = with_modality[modality] = {**point, semconv.GEN_AI_TOKEN_MODALITY: modality}
+                        shared = modal[modality] = {**point, semconv.GEN_AI_TOKEN_MODALITY: modality}
                     plan.record(share, shared)
             else:
                 plan.record(value, point)
