@@ -42,9 +42,30 @@ def _provider(client: Any, host: str | None) -> str:
 OPENAI_PROVIDERS = frozenset({PROVIDER_OPENAI, PROVIDER_AZURE_OPENAI})
 
 
+#: id(base URL object) -> (that URL, (host, port)): the SDK's ``base_url`` property re-imports and
+#: re-parses on every read (a microsecond per call); its URL object is immutable and replaced, never
+#: changed, when the client's base URL is set, so the parsed server is kept per URL object.
+_SERVERS: dict[int, tuple[Any, tuple[str | None, int | None]]] = {}
+_MAX_SERVERS = 256
+
+
+def _server(client: Any) -> tuple[str | None, int | None]:
+    url = getattr(client, "__dict__", {}).get("_base_url")  # the Stainless SDKs' own field
+    if url is None:
+        return server_of(client)
+    known = _SERVERS.get(id(url))
+    if known is not None and known[0] is url:
+        return known[1]
+    server = server_of(client)
+    if len(_SERVERS) >= _MAX_SERVERS:
+        _SERVERS.clear()
+    _SERVERS[id(url)] = (url, server)
+    return server
+
+
 def _base(resource: Any, provider: str | None = None) -> tuple[str, str | None, int | None]:
     client = getattr(resource, "_client", None)
-    host, port = server_of(client)
+    host, port = _server(client)
     return provider or _provider(client, host), host, port
 
 
@@ -214,7 +235,9 @@ def _chat_usage(inv: InferenceInvocation, usage: Any) -> None:
 
 def choices_result(inv: InferenceInvocation, result: Any, output_message: Any) -> None:
     """A ``choices`` response (chat or legacy completions); ``output_message`` maps one choice."""
-    response = parsed_response(result)
+    # A model object (the common case) is the response itself: asking it for the raw-response wrapper's
+    # ``http_response`` goes through pydantic's failing __getattr__, dearer than all the mapping.
+    response = result if "http_response" not in getattr(result, "__dict__", ()) else parsed_response(result)
     inv.response_id = get(response, "id")
     inv.response_model = get(response, "model")
     choices = get(response, "choices") or ()
@@ -259,18 +282,26 @@ class ChatStreamAccumulator:
         if self.response_id is None:
             self.response_id = getattr(chunk, "id", None)
             self.model = getattr(chunk, "model", None)
-        usage = getattr(chunk, "usage", None)
-        if usage is not None:
-            self.usage = usage
-        choices = getattr(chunk, "choices", None)
-        if not choices:
-            return
-        for choice in choices:
-            reason = choice.finish_reason
-            if reason:
-                self.finish[choice.index] = _reason(reason)
-            if self.capture:
-                self._collect(choice)
+        try:  # a plain read: cheaper than getattr() with a default, and OpenAI-shaped chunks all have it
+            choices = chunk.choices
+        except AttributeError:
+            choices = None
+        ended = not choices
+        if choices:
+            for choice in choices:
+                reason = choice.finish_reason
+                if reason:
+                    self.finish[choice.index] = _reason(reason)
+                    ended = True
+                if self.capture:
+                    self._collect(choice)
+        if ended:
+            # Usage comes with the end of the stream: on a chunk without choices (OpenAI, Azure, Mistral's
+            # and litellm's usage chunk) or on the one that finishes a choice (Mistral's API, vLLM), so
+            # the content chunks in between are not asked for it.
+            usage = getattr(chunk, "usage", None)
+            if usage is not None:
+                self.usage = usage
 
     def _collect(self, choice: Any) -> None:
         index, delta = choice.index, choice.delta
