@@ -51,8 +51,13 @@ def completion_result(inv: InferenceInvocation, result: Any) -> None:
 
 class CompletionStreamAccumulator(ChatStreamAccumulator):
     def _collect(self, choice: Any) -> None:  # legacy completion chunks carry text on the choice
-        if choice.text:
-            self.text.setdefault(choice.index, []).append(choice.text)
+        text = choice.text
+        if text:
+            texts = self.text.get(choice.index)  # not setdefault: that builds a list on every chunk
+            if texts is None:
+                self.text[choice.index] = [text]
+            else:
+                texts.append(text)
 
 
 # -- responses API ------------------------------------------------------------------------------
