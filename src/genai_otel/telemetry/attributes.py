@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from genai_otel import semconv
@@ -121,21 +122,55 @@ def coerce(attribute: str, value: Any) -> Any:
     return converted
 
 
+#: id(fields table) -> (the table, a getter of all its fields at once, per field (field, attribute, the
+#: declared Python type or None)): tables are long-lived constants, compiled on first use.
+_COMPILED: dict[int, tuple[Fields, Any, tuple[tuple[str, str, type | None], ...]]] = {}
+
+
+def _compiled(fields: Fields) -> tuple[Fields, Any, tuple[tuple[str, str, type | None], ...]]:
+    compiled = _COMPILED.get(id(fields))
+    if compiled is None or compiled[0] is not fields:
+        names = [field_name for field_name, _ in fields]
+        getter = attrgetter(*names) if len(names) > 1 else (lambda inv: tuple(getattr(inv, n) for n in names))
+        kinds = tuple(
+            (field_name, attribute, _ATTRIBUTE_TYPES[attribute][0] if attribute in _ATTRIBUTE_TYPES else None)
+            for field_name, attribute in fields
+        )
+        compiled = _COMPILED[id(fields)] = (fields, getter, kinds)
+    return compiled
+
+
+def _strings(value: list) -> bool:
+    # A plain loop: all() over a generator costs a frame per item on this per-call path.
+    for item in value:  # noqa: SIM110
+        if type(item) is not str:
+            return False
+    return True
+
+
 def read(inv: Invocation, fields: Fields, out: dict[str, Any] | None = None) -> dict[str, Any]:
     """The attributes ``fields`` map from ``inv`` (unset fields left out), added to ``out`` (a new dict
     by default: one dict per call, no intermediate copy). A value of the wrong type is coerced -- and
     written back, so metrics reading the record get the checked value -- or skipped."""
     if out is None:
         out = {}
-    for field_name, attribute in fields:
-        value = getattr(inv, field_name)
+    if not fields:
+        return out
+    _, getter, kinds = _compiled(fields)
+    # Runs twice per call over every field of the record: all values in one C call, then the set ones.
+    for (field_name, attribute, kind), value in zip(kinds, getter(inv), strict=True):
         if value is None:
             continue
-        declared = _ATTRIBUTE_TYPES.get(attribute)
-        if declared is not None and (type(value) is not declared[0] or declared[0] is list):
+        if kind is not None and type(value) is not kind:
             fixed = coerce(attribute, value)
             if fixed is not value:
                 setattr(inv, field_name, fixed)  # metrics read the record: they get the checked value
+            if fixed is None:
+                continue
+            value = fixed
+        elif kind is list and not _strings(value):  # a list of the declared string[]: already right
+            fixed = coerce(attribute, value)
+            setattr(inv, field_name, fixed)
             if fixed is None:
                 continue
             value = fixed
@@ -145,10 +180,11 @@ def read(inv: Invocation, fields: Fields, out: dict[str, Any] | None = None) -> 
 
 def coerce_extra(attributes: dict[str, Any]) -> dict[str, Any]:
     """Provider-specific attributes (``inv.attributes`` / ``response_attributes``) checked the same way."""
-    if all(
-        k not in _ATTRIBUTE_TYPES or (type(v) is _ATTRIBUTE_TYPES[k][0] and not isinstance(v, list))
-        for k, v in attributes.items()
-    ):
+    for k, v in attributes.items():
+        declared = _ATTRIBUTE_TYPES.get(k)
+        if declared is not None and (type(v) is not declared[0] or isinstance(v, list)):
+            break
+    else:  # the common case: all already right
         return attributes
     checked = {k: coerce(k, v) for k, v in attributes.items()}
     return {k: v for k, v in checked.items() if v is not None}

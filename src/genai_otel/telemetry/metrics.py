@@ -67,6 +67,7 @@ _MODALITY_ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
         "cache_read_input_tokens": "gen_ai.usage.{}.cache_read.input_tokens",
     }.items()
 }
+_MODALITY_NAMES = frozenset(name for names in _MODALITY_ATTRIBUTES.values() for _, name in names)
 _UNKNOWN_MODALITY = "unknown"
 
 
@@ -84,7 +85,7 @@ def by_modality(inv: Invocation, measure: str, total: int) -> dict[str, int]:
     parts: dict[str, int] = {}
     if names is not None and total:
         for source in (inv.response_attributes, inv.attributes):
-            if not source:
+            if _MODALITY_NAMES.isdisjoint(source):  # the common case: no breakdown reported at all
                 continue
             for modality, name in names:
                 value = source.get(name)
