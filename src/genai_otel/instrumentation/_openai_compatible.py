@@ -222,11 +222,13 @@ def _chat_usage(inv: InferenceInvocation, usage: Any) -> None:
         return
     inv.input_tokens = get(usage, "prompt_tokens")
     inv.output_tokens = get(usage, "completion_tokens")
-    inv.cache_read_input_tokens = get(get(usage, "prompt_tokens_details"), "cached_tokens")
-    inv.reasoning_output_tokens = get(get(usage, "completion_tokens_details"), "reasoning_tokens")
+    prompt_details = get(usage, "prompt_tokens_details")
+    completion_details = get(usage, "completion_tokens_details")
+    inv.cache_read_input_tokens = get(prompt_details, "cached_tokens")
+    inv.reasoning_output_tokens = get(completion_details, "reasoning_tokens")
     audio = (
-        ("input", get(get(usage, "prompt_tokens_details"), "audio_tokens")),
-        ("output", get(get(usage, "completion_tokens_details"), "audio_tokens")),
+        ("input", get(prompt_details, "audio_tokens")),
+        ("output", get(completion_details, "audio_tokens")),
     )
     for direction, count in audio:
         if count:  # reported as 0 for text-only calls: only a real audio count is worth an attribute
