@@ -28,6 +28,7 @@ from typing import Any
 import grpc
 from opentelemetry.trace import SpanContext, TraceFlags
 
+from genai_otel import semconv
 from genai_otel.processor.config_file import ProcessorConfig
 from genai_otel.processor.config_file import load as load_config
 from genai_otel.processor.evaluation import EvaluationRunner
@@ -226,7 +227,9 @@ class ProcessorService:
         """The service's own metrics (:data:`SERVICE_METRICS`) as OpenTelemetry observable instruments."""
         from opentelemetry.metrics import Observation, get_meter
 
-        meter = get_meter("genai_otel.processor", meter_provider=meter_provider)
+        meter = get_meter(
+            "genai_otel.processor", meter_provider=meter_provider, schema_url=semconv.SCHEMA_URL
+        )
 
         def observer(name: str) -> Callable[[Any], list[Observation]]:
             return lambda options: [Observation(self.metric_value(name))]
