@@ -237,3 +237,21 @@ def postgres_server() -> Iterator[str]:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def header_recorder(seen: dict[str, dict]) -> object:
+    """A ``requests`` transport adapter that answers 200 to everything and records each request's headers
+    in ``seen`` by URL: what a real client really sent, without a network (mount it on a Session)."""
+    import requests
+
+    class Recorder(requests.adapters.BaseAdapter):
+        def send(self, request, **kwargs):
+            seen[request.url] = dict(request.headers)
+            response = requests.Response()
+            response.status_code, response._content, response.url = 200, b"{}", request.url
+            return response
+
+        def close(self) -> None:
+            pass
+
+    return Recorder()

@@ -15,7 +15,7 @@ from genai_otel import semconv as sc
 from genai_otel.config import DEFAULT_BAGGAGE_TRUSTED_HOSTS, DEFAULT_TRUSTED_PEERS, Settings
 from genai_otel.propagation.policy import BaggagePolicy
 
-from .servers import serve_asgi, wait_until
+from .servers import header_recorder, serve_asgi, wait_until
 
 
 def _remote(carrier, peer=propagation.TRUSTED):
@@ -334,21 +334,11 @@ def test_contrib_client_spans_keep_baggage_from_third_party_hosts(otel):
 
     seen: dict[str, dict] = {}
 
-    class Capture(requests.adapters.BaseAdapter):
-        def send(self, request, **kwargs):
-            seen[request.url] = dict(request.headers)
-            response = requests.Response()
-            response.status_code, response._content, response.url = 200, b"{}", request.url
-            return response
-
-        def close(self):
-            pass
-
     RequestsInstrumentor().instrument()
     try:
         with requests.Session() as session, genai_otel.agent("supervisor"):
             for url in ("https://api.openai.com/v1/chat", "http://researcher.internal/invoke"):
-                session.mount(url, Capture())
+                session.mount(url, header_recorder(seen))
                 session.post(url, timeout=5)
     finally:
         RequestsInstrumentor().uninstrument()

@@ -32,7 +32,7 @@ from genai_otel.config import ContentCapture, Settings
 from genai_otel.propagation.policy import BaggagePolicy, has_control_characters, parse_host
 
 from .conftest import API_KEY
-from .servers import free_port, wait_for_port
+from .servers import free_port, header_recorder, wait_for_port
 
 SECRET_PROMPT = "my card is 4111 1111 1111 1111 and key sk-live-SECRETSECRETSECRET"
 HOSTILE_BAGGAGE = ",".join(
@@ -322,16 +322,6 @@ def test_unknown_destination_gets_no_baggage_without_a_recording_span(otel):
 
     seen: dict[str, dict] = {}
 
-    class Capture(requests.adapters.BaseAdapter):
-        def send(self, request, **kwargs):
-            seen[request.url] = dict(request.headers)
-            response = requests.Response()
-            response.status_code, response._content, response.url = 200, b"{}", request.url
-            return response
-
-        def close(self):
-            pass
-
     unsampled = trace.set_span_in_context(
         trace.NonRecordingSpan(
             trace.SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=trace.TraceFlags(0))
@@ -341,7 +331,7 @@ def test_unknown_destination_gets_no_baggage_without_a_recording_span(otel):
     token = otel_context.attach(baggage.set_baggage("genai_otel.agent.path", "supervisor", unsampled))
     try:
         with requests.Session() as session:
-            session.mount("https://", Capture())
+            session.mount("https://", header_recorder(seen))
             session.post("https://api.openai.com/v1/chat", timeout=5)
     finally:
         otel_context.detach(token)

@@ -16,6 +16,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from genai_otel import semconv
+
 LEVELS = ("required", "conditionally_required", "recommended", "opt_in")
 
 
@@ -232,7 +234,7 @@ def _compare_spans(shapes: dict[str, Any], upstream: Upstream) -> list[Drift]:
 def _compare_metrics(metrics: dict[str, Any], upstream: Upstream) -> list[Drift]:
     found: list[Drift] = []
     profile = metrics["profiles"][metrics["default_profile"]]
-    default_requires = ["gen_ai.operation.name", "gen_ai.provider.name"]
+    default_requires = [semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_PROVIDER_NAME]
     ours = {m["name"]: m for m in profile["metrics"]}
     for name, spec in ours.items():
         theirs = upstream.metrics.get(name)
