@@ -13,6 +13,9 @@ from tests.servers import CACHE, REPO
 
 APPS = Path(__file__).parent / "apps"
 
+#: What a side venv needs to run its tests (tests/side/<venv>/) with the suite's fixtures.
+SIDE_TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.23", "openai", "anthropic"]
+
 #: venv name -> pip install arguments.
 VENVS = {
     # Every LiteLLM release installable here pins openai < 3, while the suite runs openai 3.x.
@@ -23,6 +26,13 @@ VENVS = {
     # not join `opentelemetry-instrument` runs in the main venv).
     "dialects-venv": ["-r", str(APPS / "dialects.txt")],
     "openlit-venv": ["-r", str(APPS / "openlit.txt")],
+    # Agent frameworks whose pins conflict with the main venv (older openai / google-genai / OTel SDK,
+    # protobuf 5, litellm): each runs its own tests (tests/side/<venv name>/) with pytest inside the venv.
+    "adk-venv": ["google-adk", *SIDE_TEST_TOOLS],
+    "crewai-venv": ["crewai", *SIDE_TEST_TOOLS],
+    "strands-venv": ["strands-agents[openai]", *SIDE_TEST_TOOLS],
+    "dspy-venv": ["dspy", *SIDE_TEST_TOOLS],
+    "autogen-venv": ["autogen-agentchat", "autogen-ext[openai]", *SIDE_TEST_TOOLS],
 }
 
 

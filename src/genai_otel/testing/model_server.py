@@ -53,7 +53,7 @@ from genai_otel.testing.protocols.cohere import CohereProtocol
 from genai_otel.testing.protocols.google import GoogleProtocol
 from genai_otel.testing.protocols.ollama import OllamaProtocol
 
-__all__ = ["ModelServer", "embedding_of"]
+__all__ = ["TOOL_ARGUMENTS", "TOOL_NAME", "ModelServer", "embedding_of"]
 
 
 class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, BaseHTTPRequestHandler):
@@ -229,7 +229,7 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
                         {
                             "id": f"call_{index}",
                             "type": "function",
-                            "function": {"name": TOOL_NAME, "arguments": TOOL_ARGUMENTS},
+                            "function": {"name": s.tool_name, "arguments": s.tool_arguments},
                         }
                     ]
                 choices.append(
@@ -257,7 +257,7 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
                 )
             if s.tool:
                 # OpenAI-style APIs split the arguments over deltas; Mistral sends whole calls.
-                half = 0 if dialect == "mistral" else len(TOOL_ARGUMENTS) // 2
+                half = 0 if dialect == "mistral" else len(s.tool_arguments) // 2
                 for index in range(n):
                     yield chunk(
                         [
@@ -271,8 +271,8 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
                                             "id": f"call_{index}",
                                             "type": "function",
                                             "function": {
-                                                "name": TOOL_NAME,
-                                                "arguments": TOOL_ARGUMENTS[: half or None],
+                                                "name": s.tool_name,
+                                                "arguments": s.tool_arguments[: half or None],
                                             },
                                         }
                                     ]
@@ -288,7 +288,7 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
                                     "finish_reason": None,
                                     "delta": {
                                         "tool_calls": [
-                                            {"index": 0, "function": {"arguments": TOOL_ARGUMENTS[half:]}}
+                                            {"index": 0, "function": {"arguments": s.tool_arguments[half:]}}
                                         ]
                                     },
                                 }
@@ -364,8 +364,8 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
                 "type": "function_call",
                 "id": "fc_local",
                 "call_id": "call_0",
-                "name": TOOL_NAME,
-                "arguments": TOOL_ARGUMENTS,
+                "name": s.tool_name,
+                "arguments": s.tool_arguments,
                 "status": "completed",
             }
         else:
@@ -423,14 +423,14 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
                     "response.function_call_arguments.delta",
                     item_id="fc_local",
                     output_index=0,
-                    delta=TOOL_ARGUMENTS,
+                    delta=s.tool_arguments,
                 )
                 yield event(
                     "response.function_call_arguments.done",
                     item_id="fc_local",
                     output_index=0,
-                    arguments=TOOL_ARGUMENTS,
-                    name=TOOL_NAME,
+                    arguments=s.tool_arguments,
+                    name=s.tool_name,
                 )
             else:
                 yield event(
@@ -522,8 +522,8 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
                 {
                     "type": "tool_use",
                     "id": "toolu_local",
-                    "name": TOOL_NAME,
-                    "input": json.loads(TOOL_ARGUMENTS),
+                    "name": s.tool_name,
+                    "input": json.loads(s.tool_arguments),
                 }
             )
         stop_reason = "tool_use" if s.tool else "end_turn"
@@ -578,8 +578,8 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
                             "content_block": {**block, "input": {}},
                         },
                     )
-                    half = len(TOOL_ARGUMENTS) // 2
-                    for piece in (TOOL_ARGUMENTS[:half], TOOL_ARGUMENTS[half:]):
+                    half = len(s.tool_arguments) // 2
+                    for piece in (s.tool_arguments[:half], s.tool_arguments[half:]):
                         yield (
                             "content_block_delta",
                             {

@@ -4,6 +4,7 @@ deterministic replies, token counts and embeddings."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -56,16 +57,116 @@ def has_tool_result(body: dict[str, Any]) -> bool:
     return False
 
 
+def declared_tools(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The tools a request declares, name -> JSON schema of the arguments, in every wire shape: OpenAI
+    chat (``function``), Responses and Anthropic (top level), Gemini (``functionDeclarations``), Bedrock
+    (``toolConfig.tools[].toolSpec``), Ollama/Cohere (OpenAI's)."""
+    raw = body.get("tools") or (body.get("toolConfig") or {}).get("tools") or []
+    found: dict[str, dict[str, Any]] = {}
+    for entry in raw if isinstance(raw, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        for tool in (
+            entry.get("functionDeclarations")
+            or entry.get("function_declarations")
+            or [entry.get("toolSpec") or entry.get("function") or entry]
+        ):
+            name = tool.get("name") if isinstance(tool, dict) else None
+            if isinstance(name, str):
+                schema = tool.get("parameters") or tool.get("input_schema") or tool.get("inputSchema") or {}
+                found[name] = schema.get("json", schema) if isinstance(schema, dict) else {}
+    return found
+
+
+def _example(schema: Any) -> Any:
+    """A value that satisfies a (simple) JSON schema: what a model would fill in."""
+    if not isinstance(schema, dict):
+        return "Paris"
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        options = [o for o in schema.get(key) or [] if isinstance(o, dict) and o.get("type") != "null"]
+        if options:
+            return _example(options[0])
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    kind = kind.lower() if isinstance(kind, str) else kind  # Gemini writes STRING, OBJECT, ...
+    if kind == "object" or "properties" in schema:
+        return arguments_for(schema)
+    return {"integer": 1, "number": 1.0, "boolean": True, "array": [], "null": None}.get(kind, "Paris")
+
+
+def arguments_for(schema: dict[str, Any]) -> dict[str, Any]:
+    """Arguments for a tool with this JSON schema: its required properties (all, if none is required)."""
+    properties = schema.get("properties") or {}
+    names = schema.get("required") or list(properties)
+    return {name: _example(properties.get(name)) for name in names}
+
+
+def _last_tool_result_name(body: dict[str, Any]) -> str | None:
+    """The tool whose result the conversation carries last (OpenAI chat ``role: tool`` answers a call made
+    in an earlier assistant message)."""
+    calls = {}
+    name = None
+    for message in body.get("messages") or body.get("input") or []:
+        if not isinstance(message, dict):
+            continue
+        for call in message.get("tool_calls") or []:
+            calls[call.get("id")] = (call.get("function") or {}).get("name")
+        if message.get("type") == "function_call":
+            calls[message.get("call_id")] = message.get("name")
+        if message.get("role") == "tool":
+            name = calls.get(message.get("tool_call_id"), name)
+        elif message.get("type") == "function_call_output":
+            name = calls.get(message.get("call_id"), name)
+    return name
+
+
 class Scenario:
+    """What the model name (and the request) asks of the server.
+
+    A ``...tool...`` model calls a tool: ``get_weather`` (``{"city": "Paris"}``) when the request declares
+    it or declares no tools, else the first tool it declares, with arguments made from its schema; a
+    ``...handoff...`` model calls the first declared ``transfer_to_*`` tool (an agent SDK's hand-off). Once
+    the conversation carries a tool result it answers in text -- or, when the request declares a
+    ``final_answer`` tool (smolagents), by calling that with the answer -- so agent loops end.
+    """
+
     def __init__(self, model: str, body: dict[str, Any] | None = None) -> None:
+        body = body or {}
         self.model = model or "unknown-model"
         match = re.search(r"error-(\d{3})", self.model)
         self.error_status = int(match.group(1)) if match else None
-        self.tool = "tool" in self.model and not has_tool_result(body or {})
         self.slow = "slow" in self.model
         self.stream_break = "stream-break" in self.model
         self.cache = "cache" in self.model
         self.reasoning = "reason" in self.model or self.model.startswith(("o1", "o3", "o4"))
+        self.tool_name, self.tool_arguments = TOOL_NAME, TOOL_ARGUMENTS
+        self.tool = False
+        if "tool" in self.model or "handoff" in self.model:
+            self._choose_tool(body)
+
+    def _choose_tool(self, body: dict[str, Any]) -> None:
+        tools = declared_tools(body)
+        if has_tool_result(body):
+            if "final_answer" in tools and _last_tool_result_name(body) != "final_answer":
+                answer = reply_for(last_user_text(body.get("messages") or body.get("input") or []))
+                self._call("final_answer", {**arguments_for(tools["final_answer"]), "answer": answer})
+            return
+        handoffs = [name for name in tools if name.startswith("transfer_to")]
+        if "handoff" in self.model and handoffs:
+            self._call(handoffs[0], arguments_for(tools[handoffs[0]]))
+        elif "tool" not in self.model:
+            return
+        elif not tools or TOOL_NAME in tools:
+            self.tool = True
+        else:
+            name = next((n for n in tools if n not in handoffs and n != "final_answer"), next(iter(tools)))
+            self._call(name, arguments_for(tools[name]))
+
+    def _call(self, name: str, arguments: dict[str, Any]) -> None:
+        self.tool, self.tool_name = True, name
+        self.tool_arguments = json.dumps(arguments)
 
 
 def reply_for(text: str) -> str:

@@ -13,8 +13,6 @@ from typing import Any
 from genai_otel.testing.protocols._common import (
     CACHE_WRITE_TOKENS,
     CACHED_TOKENS,
-    TOOL_ARGUMENTS,
-    TOOL_NAME,
     Scenario,
     embedding_of,
     reply_for,
@@ -99,7 +97,7 @@ class BedrockProtocol:
         reply = reply_for(_last_user(messages))
         usage = self._bedrock_usage(prompt, reply, s)
         stop = "tool_use" if s.tool else "end_turn"
-        tool = {"toolUseId": "tooluse_0", "name": TOOL_NAME, "input": json.loads(TOOL_ARGUMENTS)}
+        tool = {"toolUseId": "tooluse_0", "name": s.tool_name, "input": json.loads(s.tool_arguments)}
         if not self.path.split("?")[0].endswith("-stream"):  # type: ignore[attr-defined]
             content = [{"toolUse": tool}] if s.tool else [{"text": reply}]
             return self._json(  # type: ignore[attr-defined]
@@ -115,10 +113,10 @@ class BedrockProtocol:
         def events() -> Iterator[bytes]:
             yield event_message("messageStart", {"role": "assistant"})
             if s.tool:
-                start = {"toolUse": {"toolUseId": "tooluse_0", "name": TOOL_NAME}}
+                start = {"toolUse": {"toolUseId": "tooluse_0", "name": s.tool_name}}
                 yield event_message("contentBlockStart", {"contentBlockIndex": 0, "start": start})
-                half = len(TOOL_ARGUMENTS) // 2
-                for piece in (TOOL_ARGUMENTS[:half], TOOL_ARGUMENTS[half:]):
+                half = len(s.tool_arguments) // 2
+                for piece in (s.tool_arguments[:half], s.tool_arguments[half:]):
                     delta = {"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}}
                     yield event_message("contentBlockDelta", delta)
             else:

@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from genai_otel.testing.protocols._common import (
-    TOOL_ARGUMENTS,
-    TOOL_NAME,
     Scenario,
     embedding_of,
     last_user_text,
@@ -34,7 +32,7 @@ class CohereProtocol:
         call = {
             "id": "call_0",
             "type": "function",
-            "function": {"name": TOOL_NAME, "arguments": TOOL_ARGUMENTS},
+            "function": {"name": s.tool_name, "arguments": s.tool_arguments},
         }
         if not body.get("stream"):
             message: dict[str, Any] = {"role": "assistant"}
@@ -56,13 +54,13 @@ class CohereProtocol:
                 },
             )
             if s.tool:
-                start = {**call, "function": {"name": TOOL_NAME, "arguments": ""}}
+                start = {**call, "function": {"name": s.tool_name, "arguments": ""}}
                 yield (
                     None,
                     {"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": start}}},
                 )
-                half = len(TOOL_ARGUMENTS) // 2
-                for piece in (TOOL_ARGUMENTS[:half], TOOL_ARGUMENTS[half:]):
+                half = len(s.tool_arguments) // 2
+                for piece in (s.tool_arguments[:half], s.tool_arguments[half:]):
                     delta = {"message": {"tool_calls": {"function": {"arguments": piece}}}}
                     yield None, {"type": "tool-call-delta", "index": 0, "delta": delta}
                 yield None, {"type": "tool-call-end", "index": 0}

@@ -10,8 +10,6 @@ from typing import Any
 from genai_otel.testing.protocols._common import (
     CACHED_TOKENS,
     REASONING_TOKENS,
-    TOOL_ARGUMENTS,
-    TOOL_NAME,
     Scenario,
     embedding_of,
     reply_for,
@@ -60,7 +58,7 @@ class GoogleProtocol:
                 out["finishReason"] = finish
             return out
 
-        call = [{"functionCall": {"name": TOOL_NAME, "args": json.loads(TOOL_ARGUMENTS)}}]
+        call = [{"functionCall": {"name": s.tool_name, "args": json.loads(s.tool_arguments)}}]
         if "streamGenerateContent" not in self.path:  # type: ignore[attr-defined]
             parts = call if s.tool else [{"text": reply}]
             payload = {**base, "candidates": [candidate(parts, "STOP")], "usageMetadata": usage}

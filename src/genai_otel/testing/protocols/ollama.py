@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from genai_otel.testing.protocols._common import (
-    TOOL_ARGUMENTS,
-    TOOL_NAME,
     Scenario,
     embedding_of,
     last_user_text,
@@ -55,7 +53,7 @@ class OllamaProtocol:
 
     def _ollama_chat(self, body: dict[str, Any], s: Scenario) -> None:
         last_user = last_user_text(body.get("messages"))
-        call = {"function": {"name": TOOL_NAME, "arguments": json.loads(TOOL_ARGUMENTS)}}
+        call = {"function": {"name": s.tool_name, "arguments": json.loads(s.tool_arguments)}}
 
         def make(text: str, final: bool) -> dict[str, Any]:
             message: dict[str, Any] = {"role": "assistant", "content": "" if s.tool else text}
