@@ -160,6 +160,8 @@ class Scenario:
             return
         elif not tools or TOOL_NAME in tools:
             self.tool = True
+        elif weather := next((n for n in tools if n.endswith("__" + TOOL_NAME)), None):
+            self._call(weather, json.loads(TOOL_ARGUMENTS))  # an MCP tool (mcp__<server>__get_weather)
         else:
             name = next((n for n in tools if n not in handoffs and n != "final_answer"), next(iter(tools)))
             self._call(name, arguments_for(tools[name]))
