@@ -32,4 +32,16 @@ INSTRUMENTORS: dict[str, str] = {
     "nats": "genai_otel.instrumentation.nats:NatsInstrumentor",
     "mcp": "genai_otel.instrumentation.mcp:McpInstrumentor",
     "a2a": "genai_otel.instrumentation.a2a:A2AInstrumentor",
+    # Agent frameworks.
+    "agents": "genai_otel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
+    "google.adk": "genai_otel.instrumentation.google_adk:GoogleADKInstrumentor",
+    "pydantic_ai": "genai_otel.instrumentation.pydantic_ai:PydanticAIInstrumentor",
+    "crewai": "genai_otel.instrumentation.crewai:CrewAIInstrumentor",
+    "autogen_agentchat": "genai_otel.instrumentation.autogen_agentchat:AutoGenInstrumentor",
+    "autogen": "genai_otel.instrumentation.ag2:AG2Instrumentor",
+    "smolagents": "genai_otel.instrumentation.smolagents:SmolagentsInstrumentor",
+    "strands": "genai_otel.instrumentation.strands:StrandsInstrumentor",
+    "dspy": "genai_otel.instrumentation.dspy:DSPyInstrumentor",
+    "agno": "genai_otel.instrumentation.agno:AgnoInstrumentor",
+    "claude_agent_sdk": "genai_otel.instrumentation.claude_agent_sdk:ClaudeAgentSDKInstrumentor",
 }
