@@ -188,3 +188,82 @@ def test_invocation_duration_says_which_runs_are_nested(otel):
         p.attributes[sc.GEN_AI_AGENT_NAME]: p.attributes[sc.GEN_AI_INVOCATION_IS_NESTED] for p in points
     }
     assert nested == {"supervisor": False, "researcher": True}
+
+
+def test_agent_run_totals_usage_and_counts_its_own_model_and_tool_calls(otel, openai_client):
+    @genai_otel.tool
+    def lookup(query: str) -> str:
+        return query
+
+    with genai_otel.agent("supervisor"):
+        _chat(openai_client)
+        with genai_otel.agent("writer"):
+            _chat(openai_client)
+            _chat(openai_client)
+            lookup("x")
+        lookup("y")
+    spans = otel.spans()
+    chats = [s for s in spans if s.name == "chat gpt-4o-mini"]
+    by_name = {s.name: s for s in spans}
+    supervisor, writer = by_name["invoke_agent supervisor"], by_name["invoke_agent writer"]
+    per_chat = (
+        chats[0].attributes[sc.GEN_AI_USAGE_INPUT_TOKENS],
+        chats[0].attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS],
+    )
+    # Totals: the writer's two calls; the supervisor's own call plus the writer's (the cost of the whole run).
+    assert (
+        writer.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS],
+        writer.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS],
+    ) == (
+        2 * per_chat[0],
+        2 * per_chat[1],
+    )
+    assert supervisor.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 3 * per_chat[0]
+    # Tool spans name the agent executing them.
+    tools = [s for s in spans if s.name == "execute_tool lookup"]
+    assert sorted(s.attributes[sc.GEN_AI_AGENT_NAME] for s in tools) == ["supervisor", "writer"]
+    # Each agent's own calls only (upstream: each call counted once across the call tree).
+    metrics = otel.metrics()
+    inference = {
+        p.attributes[sc.GEN_AI_AGENT_NAME]: p.sum
+        for p in metrics[sc.METRIC_GEN_AI_INVOKE_AGENT_INFERENCE_CALLS].data.data_points
+    }
+    tool_calls = {
+        p.attributes[sc.GEN_AI_AGENT_NAME]: p.sum
+        for p in metrics[sc.METRIC_GEN_AI_INVOKE_AGENT_TOOL_CALLS].data.data_points
+    }
+    assert inference == {"supervisor": 1, "writer": 2}
+    assert tool_calls == {"supervisor": 1, "writer": 1}
+    points = metrics[sc.METRIC_GEN_AI_INVOKE_AGENT_INFERENCE_CALLS].data.data_points
+    assert all(set(p.attributes) == {sc.GEN_AI_AGENT_NAME} for p in points)
+
+
+def test_a_turn_entered_again_inside_itself_is_one_turn(otel, openai_client):
+    turn = sc.OPERATION_HANDLE_CONVERSATION_TURN
+    # The inner turn: e.g. a runner invoked from a tool.
+    with (
+        genai_otel.agent("triage", operation=turn),
+        genai_otel.agent("helper"),
+        genai_otel.agent("triage", operation=turn),
+    ):
+        _chat(openai_client)
+    spans = _by_name(otel)
+    assert [s.name for s in otel.spans() if s.attributes[sc.GEN_AI_OPERATION_NAME] == turn] == [
+        "handle_conversation_turn triage"
+    ]
+    assert spans["chat gpt-4o-mini"].parent.span_id == spans["invoke_agent helper"].context.span_id
+
+
+def test_a_workflow_is_named_as_a_workflow(otel):
+    with (
+        genai_otel.agent("research crew", operation=sc.OPERATION_INVOKE_WORKFLOW),
+        genai_otel.agent("researcher"),
+    ):
+        pass
+    spans = _by_name(otel)
+    workflow = spans["invoke_workflow research crew"]
+    assert workflow.attributes[sc.GEN_AI_WORKFLOW_NAME] == "research crew"
+    assert sc.GEN_AI_AGENT_NAME not in workflow.attributes
+    assert spans["invoke_agent researcher"].parent.span_id == workflow.context.span_id
+    points = otel.metrics()[sc.METRIC_GEN_AI_INVOCATION_DURATION].data.data_points
+    assert {p.attributes.get(sc.GEN_AI_WORKFLOW_NAME) for p in points} == {"research crew", None}

@@ -81,7 +81,9 @@ def expected_name(shape: dict[str, Any], attributes: dict[str, Any]) -> str:
     """The span name the shape's template gives for ``attributes`` (e.g. ``chat gpt-4o``)."""
     keys = template_keys(shape["name"])
     operation = attributes.get(keys[0], "")
-    target = attributes.get(keys[1]) if len(keys) > 1 else None
+    # ``{a|b}``: the first of the alternatives that is set (a workflow's name, else the agent's).
+    alternatives = keys[1].split("|") if len(keys) > 1 else ()
+    target = next((attributes[k] for k in alternatives if attributes.get(k)), None)
     return f"{operation} {target}" if target else str(operation)
 
 

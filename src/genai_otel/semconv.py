@@ -179,6 +179,8 @@ METRIC_GEN_AI_CLIENT_TOKEN_USAGE = 'gen_ai.client.token.usage'
 METRIC_GEN_AI_EXECUTE_TOOL_DURATION = 'gen_ai.execute_tool.duration'
 METRIC_GEN_AI_INVOCATION_DURATION = 'gen_ai.invocation.duration'
 METRIC_GEN_AI_INVOKE_AGENT_DURATION = 'gen_ai.invoke_agent.duration'
+METRIC_GEN_AI_INVOKE_AGENT_INFERENCE_CALLS = 'gen_ai.invoke_agent.inference_calls'
+METRIC_GEN_AI_INVOKE_AGENT_TOOL_CALLS = 'gen_ai.invoke_agent.tool_calls'
 
 # Event names
 EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS = 'gen_ai.client.inference.operation.details'
@@ -661,7 +663,7 @@ SPAN_SHAPES = {'a2a': {'attributes': {'a2a.message.id': 'conditionally_required'
                           'server.address': 'recommended',
                           'server.port': 'conditionally_required'},
            'kinds': ['CLIENT', 'INTERNAL'],
-           'name': '{gen_ai.operation.name} {gen_ai.agent.name}',
+           'name': '{gen_ai.operation.name} {gen_ai.workflow.name|gen_ai.agent.name}',
            'operations': ['invoke_agent', 'create_agent', 'invoke_workflow', 'handle_conversation_turn'],
            'upstream': ['gen_ai.invocation.internal',
                         'gen_ai.invoke_agent.client',
@@ -876,7 +878,8 @@ COMMON_SPAN_ATTRIBUTES = ['genai_otel.content.truncated',
  'genai_otel.component.type',
  'genai_otel.loop.repeats']
 
-METRIC_BUCKETS = {'db_duration': [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+METRIC_BUCKETS = {'calls': [0, 1, 2, 4, 8, 16, 32, 64, 128],
+ 'db_duration': [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
  'duration': [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
  'rows': [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
  'tokens': [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]}
@@ -908,7 +911,9 @@ METRIC_PROFILES = {'latest': {'brief': 'semantic-conventions-genai at the commit
                          'requires': ['gen_ai.operation.name'],
                          'unit': 's'},
                         {'applies_to': 'agent',
-                         'attributes': ['gen_ai.agent.name', 'gen_ai.invocation.is_nested'],
+                         'attributes': ['gen_ai.agent.name',
+                                        'gen_ai.workflow.name',
+                                        'gen_ai.invocation.is_nested'],
                          'brief': 'End-to-end duration of an in-process conversation turn, workflow or agent '
                                   'invocation.',
                          'buckets': 'duration',
@@ -926,6 +931,27 @@ METRIC_PROFILES = {'latest': {'brief': 'semantic-conventions-genai at the commit
                          'name': 'gen_ai.execute_tool.duration',
                          'requires': ['gen_ai.tool.name'],
                          'unit': 's'},
+                        {'applies_to': 'agent',
+                         'attributes': ['gen_ai.agent.name'],
+                         'base_attributes': False,
+                         'brief': 'The number of inference (model) calls a GenAI agent makes during a single '
+                                  'invocation.',
+                         'buckets': 'calls',
+                         'instrument': 'histogram',
+                         'measure': 'inference_calls',
+                         'name': 'gen_ai.invoke_agent.inference_calls',
+                         'requires': [],
+                         'unit': '{inference_call}'},
+                        {'applies_to': 'agent',
+                         'attributes': ['gen_ai.agent.name'],
+                         'base_attributes': False,
+                         'brief': 'The number of tool calls a GenAI agent makes during a single invocation.',
+                         'buckets': 'calls',
+                         'instrument': 'histogram',
+                         'measure': 'tool_calls',
+                         'name': 'gen_ai.invoke_agent.tool_calls',
+                         'requires': [],
+                         'unit': '{tool_call}'},
                         {'applies_to': 'inference',
                          'brief': 'Time to the first chunk of a streamed response.',
                          'buckets': 'duration',
@@ -1092,7 +1118,7 @@ METRIC_PROFILES = {'latest': {'brief': 'semantic-conventions-genai at the commit
                        'measure': 'time_per_output_chunk',
                        'name': 'gen_ai.client.inference.time_per_output_chunk',
                        'unit': 's'},
-                      {'applies_to': 'all',
+                      {'applies_to': ['inference', 'other', 'tool'],
                        'brief': 'Input tokens used (includes cached).',
                        'instrument': 'counter',
                        'measure': 'input_tokens',

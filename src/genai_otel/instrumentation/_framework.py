@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
-from genai_otel.telemetry.agent_runs import AgentLoopError, open_in_context, record_steps
+from genai_otel.telemetry.agent_runs import AgentLoopError, finish_run, open_in_context
 from genai_otel.telemetry.handler import TelemetryHandler
 from genai_otel.telemetry.invocation import Invocation, mark_failed
 from genai_otel.telemetry.ownership import FrameworkScope, live_context
@@ -203,7 +203,7 @@ class RunTracker:
         if run.scope is not None:
             run.scope.open = False
         if run.inv is not None:
-            record_steps(run.inv, run.context)
+            finish_run(run.inv, run.context)
             if error is None:
                 self.handler.stop(run.inv)
             else:

@@ -1,8 +1,13 @@
 """The agent-run engine: agent hops and paths in baggage, step counting and the loop guard.
 
 An agent span opens an *agent run* in its context; the model and tool calls made beneath it count as
-its steps. The agent path (``supervisor>researcher``) and the hop count travel to other services as
-baggage (see :mod:`genai_otel.propagation`), so the hop limit holds along a whole distributed trace.
+its steps. When the run ends its span gets the token totals of the model calls made in it (sub-agents'
+included) and an ``invoke_agent`` record the number of model and tool calls the agent made itself (the
+``gen_ai.invoke_agent.inference_calls`` / ``.tool_calls`` metrics). A ``handle_conversation_turn`` opened
+inside another turn of this process (a runner invoked from a tool) gets no span: a turn is never nested.
+
+The agent path (``supervisor>researcher``) and the hop count travel to other services as baggage (see
+:mod:`genai_otel.propagation`), so the hop limit holds along a whole distributed trace.
 The public decorators (:mod:`genai_otel.agents`) and the framework integrations (LangChain, LlamaIndex,
 Haystack, ...) open agent and tool records through :func:`open_in_context`; client-level instrumentors
 count their calls with :func:`count_step`.
@@ -11,7 +16,7 @@ count their calls with :func:`count_step`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
@@ -22,21 +27,25 @@ from genai_otel import semconv
 from genai_otel.config import LoopGuardAction
 from genai_otel.propagation import policy
 from genai_otel.telemetry.handler import TelemetryHandler
-from genai_otel.telemetry.invocation import AgentInvocation, Invocation
+from genai_otel.telemetry.invocation import AgentInvocation, Invocation, ToolInvocation
 
 __all__ = [
     "LOOP_GUARD_EVENT",
     "AgentLoopError",
     "count_step",
     "current_agent_path",
+    "finish_run",
     "open_in_context",
-    "record_steps",
 ]
 
 LOOP_GUARD_EVENT = "genai_otel.loop_guard.triggered"
 _PATH_SEPARATOR = ">"
 _PATH_KEEP = 16
 _RUN = otel_context.create_key("genai_otel.agent_run")
+# Set in a conversation turn's context: a turn opened beneath it is the same turn (no second span).
+_TURN = otel_context.create_key("genai_otel.conversation_turn")
+#: Usage fields summed from a run's model calls onto its span.
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")
 
 
 class AgentLoopError(RuntimeError):
@@ -55,6 +64,12 @@ class _AgentRun:
     invocation: AgentInvocation
     parent: _AgentRun | None
     steps: int = 0
+    inference_calls: int = 0
+    tool_calls: int = 0
+    #: The model-call records counted in this run: their usage is known only when they end.
+    inferences: list[Invocation] = field(default_factory=list)
+    #: Usage totals of the sub-agent runs that ended inside this one.
+    nested_usage: dict[str, int] = field(default_factory=dict)
 
     def chain(self) -> Iterator[_AgentRun]:
         run: _AgentRun | None = self
@@ -101,7 +116,12 @@ def count_step(handler: TelemetryHandler, inv: Invocation) -> AgentLoopError | N
 
 
 def _count(handler: TelemetryHandler, inv: Invocation, run: _AgentRun) -> AgentLoopError | None:
-    if not (inv.is_inference or inv.operation == semconv.OPERATION_EXECUTE_TOOL):
+    if inv.is_inference:
+        run.inference_calls += 1
+        run.inferences.append(inv)
+    elif inv.operation == semconv.OPERATION_EXECUTE_TOOL:
+        run.tool_calls += 1
+    else:
         return None  # steps are model and tool calls; embeddings and store queries are not
     run.steps += 1
     maximum = handler.settings.max_agent_steps
@@ -130,8 +150,16 @@ def open_in_context(
     ``raise``) for the caller to raise. Used by the decorators and the framework integrations."""
     parent_run: _AgentRun | None = otel_context.get_value(_RUN, ctx)  # type: ignore[assignment]
     if isinstance(inv, AgentInvocation):
+        if inv.operation == semconv.OPERATION_HANDLE_CONVERSATION_TURN:
+            if otel_context.get_value(_TURN, ctx):
+                return ctx, None  # the same turn, entered again from inside it: no span, no run
+            ctx = otel_context.set_value(_TURN, True, ctx)
+        elif inv.operation == semconv.OPERATION_INVOKE_WORKFLOW and inv.workflow_name is None:
+            inv.workflow_name, inv.agent_name = inv.agent_name, None  # a workflow is named as one
         inv.is_nested = parent_run is not None
         ctx = _enter_agent(handler, inv, ctx)
+    elif isinstance(inv, ToolInvocation) and inv.agent_name is None and parent_run is not None:
+        inv.agent_name = parent_run.invocation.agent_name
     handler.start(inv, activate=False, context=ctx)
     if inv.owner is not None:  # merged into the framework record that owns this call
         return ctx, None
@@ -151,11 +179,33 @@ def open_in_context(
     return ctx, error
 
 
-def record_steps(inv: Invocation, ctx: Context) -> None:
-    """Put the number of steps an agent run took on its span (call before ending it)."""
+def finish_run(inv: Invocation, ctx: Context) -> None:
+    """An agent run ends (call before ending its record): its steps, the token totals of the model calls
+    made in it (sub-agents' included; values the framework reported itself are kept), and for
+    ``invoke_agent`` the model and tool calls the agent made itself. The totals count in the enclosing run."""
     run: _AgentRun | None = otel_context.get_value(_RUN, ctx)  # type: ignore[assignment]
-    if run is not None and run.invocation is inv:
-        inv.response_attributes[semconv.GENAI_OTEL_AGENT_STEPS] = run.steps
+    if run is None or run.invocation is not inv:
+        return
+    agent = run.invocation
+    agent.response_attributes[semconv.GENAI_OTEL_AGENT_STEPS] = run.steps
+    if agent.operation == semconv.OPERATION_INVOKE_AGENT:
+        agent.inference_calls, agent.tool_calls = run.inference_calls, run.tool_calls
+    totals = dict(run.nested_usage)
+    for call in run.inferences:
+        record = call.owner or call
+        for name in _USAGE_FIELDS:
+            value = getattr(record, name, None)
+            if isinstance(value, int) and value > 0:
+                totals[name] = totals.get(name, 0) + value
+    for name, total in totals.items():
+        if getattr(agent, name) is None:
+            setattr(agent, name, total)
+    run.inferences.clear()
+    if run.parent is not None:
+        for name in _USAGE_FIELDS:
+            value = getattr(agent, name)
+            if isinstance(value, int) and value > 0:
+                run.parent.nested_usage[name] = run.parent.nested_usage.get(name, 0) + value
 
 
 def _enter_agent(handler: TelemetryHandler, inv: AgentInvocation, ctx: Context) -> Context:

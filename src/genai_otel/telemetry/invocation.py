@@ -248,6 +248,8 @@ class ToolInvocation(Invocation):
     tool_call_id: str | None = request_attr(semconv.GEN_AI_TOOL_CALL_ID)
     tool_type: str | None = request_attr(semconv.GEN_AI_TOOL_TYPE)
     tool_description: str | None = request_attr(semconv.GEN_AI_TOOL_DESCRIPTION)
+    #: The agent executing the tool: filled by the agent engine from the enclosing agent run if not given.
+    agent_name: str | None = request_attr(semconv.GEN_AI_AGENT_NAME)
     arguments: Any = content_attr(semconv.GEN_AI_TOOL_CALL_ARGUMENTS)
     result: Any = content_attr(semconv.GEN_AI_TOOL_CALL_RESULT)
 
@@ -264,9 +266,15 @@ class AgentInvocation(InferenceInvocation):
     agent_name: str | None = request_attr(semconv.GEN_AI_AGENT_NAME)
     agent_description: str | None = request_attr(semconv.GEN_AI_AGENT_DESCRIPTION)
     agent_version: str | None = request_attr(semconv.GEN_AI_AGENT_VERSION)
+    #: ``invoke_workflow``: the workflow's name (the span is named after it, not after an agent).
+    workflow_name: str | None = request_attr(semconv.GEN_AI_WORKFLOW_NAME)
     #: Runs inside another agent or workflow run of this process (``gen_ai.invocation.is_nested`` on the
     #: invocation duration metric); set by the agent engine, which knows the enclosing run.
     is_nested: bool = False
+    #: ``invoke_agent``: the model and tool calls the agent itself made (not its sub-agents), set by the
+    #: agent engine when the run ends (``gen_ai.invoke_agent.inference_calls`` / ``.tool_calls``).
+    inference_calls: int | None = None
+    tool_calls: int | None = None
 
     @property
     def is_inference(self) -> bool:
@@ -274,7 +282,7 @@ class AgentInvocation(InferenceInvocation):
 
     @property
     def span_target(self) -> str | None:
-        return self.agent_name
+        return self.workflow_name or self.agent_name
 
 
 @dataclass(eq=False)

@@ -47,6 +47,8 @@ MEASURES: dict[str, Callable[[Invocation, int], Any]] = {
     "cache_read_input_tokens": _field("cache_read_input_tokens"),
     "cache_write_input_tokens": _field("cache_write_input_tokens"),
     "reasoning_output_tokens": _field("reasoning_output_tokens"),
+    "inference_calls": _field("inference_calls"),
+    "tool_calls": _field("tool_calls"),
 }
 
 
@@ -55,6 +57,7 @@ _EXTRA_FIELDS: dict[str, str] = {
     semconv.GEN_AI_TOOL_NAME: "tool_name",
     semconv.GEN_AI_TOOL_TYPE: "tool_type",
     semconv.GEN_AI_AGENT_NAME: "agent_name",
+    semconv.GEN_AI_WORKFLOW_NAME: "workflow_name",
     semconv.GEN_AI_INVOCATION_IS_NESTED: "is_nested",
 }
 _MODALITIES = ("text", "image", "audio")
@@ -129,6 +132,8 @@ class _Plan:
     record_failed: bool = False
     modality: bool = False
     extra: tuple[str, ...] = ()
+    #: ``base_attributes: false`` in metrics.yaml: the points carry only the metric's own ``attributes``.
+    base: bool = True
 
 
 _point_key = attrgetter(*(field_name for field_name, _ in POINT_FIELDS))
@@ -175,6 +180,7 @@ class MetricRecorder:
             record_failed=record_failed,
             modality=bool(spec.get("modality")),
             extra=tuple(spec.get("attributes", ())),
+            base=spec.get("base_attributes", True),
         )
 
     def record_finished(self, inv: Invocation, end_ns: int) -> None:
@@ -225,7 +231,7 @@ class MetricRecorder:
             # One point dict per modality, shared by the counters (and interned with ``attributes``).
             modal = with_modality
             if plan.extra:
-                point = {**attributes}
+                point = {**attributes} if plan.base else {}
                 modal = {}
                 for name in plan.extra:
                     extra = _extra_value(inv, name)

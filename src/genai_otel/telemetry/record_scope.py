@@ -21,7 +21,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
 from genai_otel.safety import safely
-from genai_otel.telemetry.agent_runs import AgentLoopError, open_in_context, record_steps
+from genai_otel.telemetry.agent_runs import AgentLoopError, finish_run, open_in_context
 from genai_otel.telemetry.handler import TelemetryHandler, default_handler
 from genai_otel.telemetry.invocation import AgentInvocation, Invocation, ToolInvocation
 from genai_otel.telemetry.scoped import drive_async, drive_sync
@@ -54,7 +54,7 @@ class ActiveRecord:
             self.invocation.output_messages = messages
 
     def close(self, error: BaseException | None) -> None:
-        record_steps(self.invocation, self.context)
+        finish_run(self.invocation, self.context)
         if error is None:
             safely("agent", self.handler.stop, self.invocation)
         else:

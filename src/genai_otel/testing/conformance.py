@@ -231,8 +231,9 @@ def _check_metric(
         for required in spec.get("requires", _DEFAULT_POINT_REQUIRES):
             if required not in attributes:
                 out.append(Violation(subject, "required", f"point without {required}"))
+        base = allowed_point if spec.get("base_attributes", True) else set()
         for name in attributes:
-            if name not in allowed_point and name not in spec.get("attributes", ()):
+            if name not in base and name not in spec.get("attributes", ()):
                 out.append(Violation(subject, "point-attribute", f"unexpected {name}"))
         if spec.get("modality") and attributes.get(semconv.GEN_AI_TOKEN_MODALITY) not in _MODALITIES:
             out.append(Violation(subject, "required", "usage point without a known gen_ai.token.modality"))
