@@ -18,13 +18,9 @@ from pydantic_ai.capabilities.abstract import AbstractCapability
 
 from genai_otel.instrumentation.pydantic_ai import _mapping
 from genai_otel.safety import safely
-from genai_otel.telemetry.agent_runs import open_in_context, finish_run
+from genai_otel.telemetry.agent_runs import finish_run, open_in_context
 from genai_otel.telemetry.handler import TelemetryHandler
 from genai_otel.telemetry.invocation import Invocation
-
-# The caller stopped consuming the run (``break`` out of a stream or an ``iter()`` loop): Pydantic AI
-# cancels ``wrap_run``. The run ended early by choice, not in error.
-_STOPPED_EARLY = (asyncio.CancelledError, GeneratorExit)
 
 
 @dataclass
@@ -70,11 +66,8 @@ class GenAIOtelCapability(AbstractCapability[Any]):
             if loop_error is not None:
                 raise loop_error
             result = await handler(*args)
-        except _STOPPED_EARLY:
-            self._close(inv, context, None)
-            raise
         except BaseException as error:
-            self._close(inv, context, error)
+            self._close(inv, context, None if _stopped_early(error) else error)
             raise
         finally:
             otel_context.detach(token)
@@ -88,6 +81,16 @@ class GenAIOtelCapability(AbstractCapability[Any]):
             safely("pydantic_ai", self.handler.stop, inv)
         else:
             safely("pydantic_ai", self.handler.fail, inv, error)
+
+
+def _stopped_early(error: BaseException) -> bool:
+    """The caller stopped consuming the run (``break`` out of a stream or an ``iter()`` loop): Pydantic AI
+    then cancels the task running the hook. Ended early by choice, not in error -- unlike a cancellation
+    of the caller's own task, which reaches the hook as the run's error."""
+    if isinstance(error, GeneratorExit):
+        return True
+    task = asyncio.current_task() if isinstance(error, asyncio.CancelledError) else None
+    return task is not None and task.cancelling() > 0
 
 
 @dataclass

@@ -48,6 +48,8 @@ def agent_record(ctx: Any, capture: bool) -> AgentInvocation:
         request_model=getattr(model, "model_name", None),
         provider=provider_of(model),
         conversation_id=ctx.conversation_id,
+        # Structured output (a model, a dataclass, ``NativeOutput(...)``): the run answers in JSON.
+        output_type=None if getattr(agent, "output_type", str) is str else "json",
     )
     if capture and isinstance(ctx.prompt, str):
         inv.input_messages = [message("user", [{"type": "text", "content": ctx.prompt}])]
@@ -55,10 +57,8 @@ def agent_record(ctx: Any, capture: bool) -> AgentInvocation:
 
 
 def agent_result(inv: AgentInvocation, result: Any, capture: bool) -> None:
-    """The run's output; structured output (a model, a dataclass) is JSON."""
+    """The run's output (content); structured output as JSON."""
     output = getattr(result, "output", None)
-    if output is not None and not isinstance(output, str):
-        inv.output_type = "json"
     if capture and output is not None:
         inv.output_messages = [message("assistant", [{"type": "text", "content": _text(output)}], "stop")]
 
