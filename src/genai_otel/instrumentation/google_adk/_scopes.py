@@ -1,0 +1,271 @@
+"""Our records around ADK's own telemetry scopes.
+
+ADK opens a telemetry scope (``google.adk.telemetry._instrumentation.record_*``) around each runner
+turn, agent run, model call and tool call, at exactly the boundaries we trace, and hands the scope's
+context on by value (``stream_in_scope`` attaches it only while ADK's generators run, never across a
+``yield`` to the consumer). Each wrapper here opens our record in the current context and makes it
+current only while ADK's scope *enters*: ADK reads the current context then as its parent, so
+everything ADK later runs under that scope -- sub-agents, model calls, tools, the google-genai client
+call -- descends from our span. ADK's own spans are placeholders meanwhile (see ``_adk_telemetry``).
+
+Model and tool scopes run in one execution context for their whole length (ADK runs a model call's
+response stream in a context copy of its own; a tool call is awaited), so ours stays current there
+too and the client SDK call merges into the model-call record. A model call's record ends at its final
+response, as ADK's span does: what the caller does with that response (running a tool) is not part of
+the call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+from genai_otel.instrumentation._framework import RunTracker
+from genai_otel.instrumentation._util import get
+from genai_otel.instrumentation.google_adk import _mapping as m
+from genai_otel.safety import report_internal_error
+from genai_otel.telemetry import InferenceInvocation, Invocation, TelemetryHandler, ToolInvocation
+
+Exit = Callable[[Any, Invocation], None]
+
+
+def _arg(args: tuple, kwargs: dict, index: int, name: str) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name)
+
+
+def _failure(error: BaseException | None) -> BaseException | None:
+    # A consumer that stops reading an ADK stream closes it with GeneratorExit: not a failure.
+    return None if isinstance(error, GeneratorExit) else error
+
+
+class ADKScopes:
+    """The wrappers of ADK's telemetry scopes (wrapt signature), and the records they keep open."""
+
+    def __init__(self, handler: TelemetryHandler) -> None:
+        self.handler = handler
+        self.runs = RunTracker(handler)
+        #: Open model-call runs by ADK's ``InferenceScope`` (an unhashable dataclass: keyed by id).
+        self._model_calls: dict[int, object] = {}
+
+    def close(self) -> None:
+        self._model_calls.clear()
+        self.runs.end_all()
+
+    # -- the wrapped scopes ------------------------------------------------------------------------
+
+    def turn(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        """``record_invocation(entrypoint_node, conversation_id, run_config)``: a runner turn."""
+        scope = wrapped(*args, **kwargs)
+        inv = self._build(
+            "turn",
+            m.turn,
+            _arg(args, kwargs, 0, "entrypoint_node"),
+            _arg(args, kwargs, 1, "conversation_id"),
+        )
+        return scope if inv is None else self._around(scope, inv)
+
+    def agent(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        """``record_agent_invocation(ctx, agent)``: an agent's (or workflow agent's) run."""
+        scope = wrapped(*args, **kwargs)
+        capture = self.handler.capture_content
+        inv = self._build(
+            "agent", m.agent_run, _arg(args, kwargs, 0, "ctx"), _arg(args, kwargs, 1, "agent"), capture
+        )
+        return scope if inv is None else self._around_async(scope, inv)
+
+    def tool(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        """``record_tool_execution(tool, agent, function_args, invocation_context)``."""
+        scope = wrapped(*args, **kwargs)
+        capture = self.handler.capture_content
+        tool, function_args = _arg(args, kwargs, 0, "tool"), _arg(args, kwargs, 2, "function_args")
+        inv = self._build("tool", m.tool_call, tool, function_args, capture)
+        if inv is None:
+            return scope
+        return self._around_async(scope, inv, stay_current=True, on_exit=self._tool_done)
+
+    def model_call(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        """``record_inference_telemetry(llm_request, invocation_context, model_response_event)``."""
+        scope = wrapped(*args, **kwargs)
+        capture = self.handler.capture_content
+        inv = self._build(
+            "model_call",
+            m.model_call,
+            _arg(args, kwargs, 0, "llm_request"),
+            _arg(args, kwargs, 1, "invocation_context"),
+            capture,
+        )
+        if inv is None:
+            return scope
+        return self._around_async(
+            scope, inv, stay_current=True, on_enter=self._model_call_entered, on_exit=self._model_call_done
+        )
+
+    def model_response(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        """``InferenceScope.record_llm_response(invocation_context, response)``."""
+        result = wrapped(*args, **kwargs)
+        try:
+            run_id = self._model_calls.get(id(instance))
+            run = self.runs.own(run_id) if run_id is not None else None
+            if run is not None and isinstance(run.inv, InferenceInvocation) and not run.inv.ended:
+                response = _arg(args, kwargs, 1, "response")
+                m.model_response(run.inv, response, time.perf_counter_ns(), self.handler.capture_content)
+                if m.is_final(response):
+                    self.runs.end(run_id)
+        except Exception:
+            report_internal_error("google_adk.model_response")
+        return result
+
+    # -- scope plumbing ----------------------------------------------------------------------------
+
+    def _build(self, what: str, build: Callable[..., Invocation], *args: Any) -> Invocation | None:
+        try:
+            return build(*args)
+        except Exception:
+            report_internal_error(f"google_adk.{what}")
+            return None
+
+    def _start(self, inv: Invocation) -> object | None:
+        """Open the record under the current context (not made current); its run id, ``None`` if our
+        code failed. The loop guard's error (action ``raise``) is raised into ADK, as the failure of the
+        scope it would have opened."""
+        run_id = object()
+        try:
+            run = self.runs.start(run_id, None, inv, attach=False)
+        except Exception:
+            report_internal_error("google_adk.start")
+            return None
+        if run.loop_error is not None:
+            self.runs.end(run_id, run.loop_error)
+            raise run.loop_error
+        return run_id
+
+    def _end(self, run_id: object | None, error: BaseException | None) -> None:
+        if run_id is None:
+            return
+        try:
+            self.runs.end(run_id, _failure(error))
+        except Exception:
+            report_internal_error("google_adk.end")
+
+    @contextlib.contextmanager
+    def _current(self, run_id: object | None) -> Iterator[None]:
+        run = self.runs.own(run_id) if run_id is not None else None
+        if run is None:
+            yield
+            return
+        token = otel_context.attach(run.context)
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+
+    def _finish(self, run_id: object | None, value: Any, on_exit: Exit | None) -> None:
+        run = self.runs.own(run_id) if run_id is not None else None
+        if on_exit is None or run is None or run.inv is None:
+            return
+        try:
+            on_exit(value, run.inv)
+        except Exception:
+            report_internal_error("google_adk.exit")
+
+    @contextlib.contextmanager
+    def _around(self, scope: AbstractContextManager[Any], inv: Invocation) -> Iterator[Any]:
+        """A synchronous ADK scope (the runner turn) entered under our record."""
+        run_id = self._start(inv)
+        try:
+            with self._current(run_id):
+                value = scope.__enter__()
+        except BaseException as error:
+            self._end(run_id, error)
+            raise
+        try:
+            yield value
+        except BaseException as error:
+            try:
+                suppressed = scope.__exit__(type(error), error, error.__traceback__)
+            except BaseException as exit_error:
+                self._end(run_id, exit_error)
+                raise
+            self._end(run_id, None if suppressed else error)
+            if not suppressed:
+                raise
+        else:
+            try:
+                scope.__exit__(None, None, None)
+            except BaseException as exit_error:
+                self._end(run_id, exit_error)
+                raise
+            self._end(run_id, None)
+
+    @contextlib.asynccontextmanager
+    async def _around_async(
+        self,
+        scope: AbstractAsyncContextManager[Any],
+        inv: Invocation,
+        *,
+        stay_current: bool = False,
+        on_enter: Callable[[Any, object], None] | None = None,
+        on_exit: Exit | None = None,
+    ) -> AsyncIterator[Any]:
+        """An async ADK scope entered under our record; with ``stay_current`` ours stays current for the
+        scope's whole length (only for scopes that run in one execution context, see the module doc)."""
+        run_id = self._start(inv)
+        with contextlib.ExitStack() as current:
+            current.enter_context(self._current(run_id))
+            try:
+                value = await scope.__aenter__()
+            except BaseException as error:
+                self._end(run_id, error)
+                raise
+            if not stay_current:
+                current.close()
+            if on_enter is not None and run_id is not None:
+                on_enter(value, run_id)
+            try:
+                yield value
+            except BaseException as error:
+                try:
+                    suppressed = await scope.__aexit__(type(error), error, error.__traceback__)
+                except BaseException as exit_error:
+                    self._finish(run_id, value, on_exit)
+                    self._end(run_id, exit_error)
+                    raise
+                self._finish(run_id, value, on_exit)
+                self._end(run_id, None if suppressed else error)
+                if not suppressed:
+                    raise
+            else:
+                try:
+                    await scope.__aexit__(None, None, None)
+                except BaseException as exit_error:
+                    self._finish(run_id, value, on_exit)
+                    self._end(run_id, exit_error)
+                    raise
+                self._finish(run_id, value, on_exit)
+                self._end(run_id, None)
+
+    # -- per-scope details -------------------------------------------------------------------------
+
+    def _model_call_entered(self, inference_scope: Any, run_id: object) -> None:
+        self._model_calls[id(inference_scope)] = run_id
+
+    def _model_call_done(self, inference_scope: Any, inv: Invocation) -> None:
+        self._model_calls.pop(id(inference_scope), None)
+
+    def _tool_done(self, tool_scope: Any, inv: Invocation) -> None:
+        if not isinstance(inv, ToolInvocation):
+            return
+        call_id, result = m.tool_response(get(tool_scope, "function_response_event"))
+        if call_id is not None:
+            self.handler.update_request(inv, tool_call_id=call_id)
+        if result is not None and self.handler.capture_content:
+            inv.result = result
+        # A tool that reported its failure in its response rather than raising (ADK detects it).
+        error_type = get(tool_scope, "error_type")
+        if isinstance(error_type, str) and inv.error_type is None:
+            inv.error_type = error_type
