@@ -5,18 +5,34 @@ over, streaming, concurrency, errors, content capture, the loop guard and uninst
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 pytest.importorskip("autogen_agentchat")
 
+import autogen_core
 from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import TaskResult
+from autogen_agentchat.conditions import MaxMessageTermination
+from autogen_agentchat.messages import TextMessage
+from autogen_agentchat.teams import RoundRobinGroupChat, Swarm
+from autogen_core import CancellationToken
 from autogen_core.models import ModelFamily
+from autogen_core.tools import FunctionTool
 from autogen_ext.models.openai import OpenAIChatCompletionClient
+from opentelemetry import context as otel_context
+from opentelemetry.trace import StatusCode
 
+import genai_otel
 from genai_otel import semconv
+from genai_otel.config import ContentCapture
 
 from ...conftest import API_KEY
+from ...servers import REPO
 from ...trees import named, render, traces
 
 AGENT_TREE = [
@@ -82,7 +98,6 @@ def test_agent_run_is_one_agent_span_over_two_model_calls_and_the_tool(otel, mod
 
     assert "Echo" in result.messages[-1].to_text()
     spans = otel.spans()
-    print(render(spans))
     assert len(traces(spans)) == 1
     assert render(spans) == AGENT_TREE
     agent = named(spans, "invoke_agent")[0]
@@ -90,3 +105,251 @@ def test_agent_run_is_one_agent_span_over_two_model_calls_and_the_tool(otel, mod
     assert agent.attributes[semconv.GEN_AI_AGENT_DESCRIPTION] == "Answers weather questions"
     assert agent.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
     assert agent.attributes[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini-tool"
+
+
+def test_round_robin_team_is_a_workflow_over_its_agents_turns(otel, model_server):
+    first = _agent(model_server, name="first")
+    second = _agent(model_server, "gpt-4o-mini", name="second", tools=[])
+    team = RoundRobinGroupChat(
+        [first, second], termination_condition=MaxMessageTermination(3), name="weather_team"
+    )
+
+    result = asyncio.run(team.run(task="weather in Paris?"))
+
+    assert isinstance(result, TaskResult)
+    spans = otel.spans()
+    assert len(traces(spans)) == 1
+    assert _genai_tree(spans) == [
+        "invoke_workflow weather_team",
+        "  invoke_agent first",
+        "    chat gpt-4o-mini-tool",
+        "    execute_tool get_weather",
+        "    chat gpt-4o-mini-tool",
+        "  invoke_agent second",
+        "    chat gpt-4o-mini",
+    ]
+    workflow = named(spans, "invoke_workflow")[0]
+    assert workflow.attributes[semconv.GEN_AI_WORKFLOW_NAME] == "weather_team"
+    assert workflow.attributes[semconv.GEN_AI_CONVERSATION_ID] == team._team_id
+    first_turn = next(s for s in spans if s.name == "invoke_agent first")
+    assert first_turn.attributes[semconv.GEN_AI_AGENT_ID].startswith("first_")
+    # AutoGen's own invoke_agent / create_agent / execute_tool spans are taken over: no second copy.
+    assert not [
+        s
+        for s in spans
+        if s.name.startswith(("invoke_agent", "create_agent", "execute_tool")) and s not in _ours(spans)
+    ]
+
+
+def test_swarm_run_is_a_conversation_turn_of_its_entry_agent(otel, model_server):
+    triage = _agent(model_server, "gpt-4o-mini-handoff", name="triage", tools=[], handoffs=["weather"])
+    weather = _agent(model_server, name="weather")
+    team = Swarm([triage, weather], termination_condition=MaxMessageTermination(6))
+
+    asyncio.run(team.run(task="weather in Paris?"))
+
+    spans = otel.spans()
+    assert len(traces(spans)) == 1
+    tree = _genai_tree(spans)
+    assert tree[:4] == [
+        "handle_conversation_turn triage",
+        "  invoke_agent triage",
+        "    chat gpt-4o-mini-handoff",
+        "    execute_tool transfer_to_weather",
+    ]
+    assert "  invoke_agent weather" in tree
+    turn = named(spans, "handle_conversation_turn")[0]
+    assert turn.attributes[semconv.GEN_AI_AGENT_NAME] == "triage"
+
+
+def test_run_stream_traces_the_run_and_keeps_the_callers_context(otel, model_server):
+    async def consume():
+        before = otel_context.get_current()
+        items = [
+            item async for item in _agent(model_server, model_client_stream=True).run_stream(task="weather?")
+        ]
+        assert otel_context.get_current() is before
+        return items
+
+    items = asyncio.run(consume())
+
+    assert isinstance(items[-1], TaskResult)
+    spans = otel.spans()
+    assert render(spans) == AGENT_TREE
+    chats = named(spans, "chat")
+    assert all(c.attributes[semconv.GEN_AI_REQUEST_STREAM] for c in chats)
+    assert all(c.attributes[semconv.GEN_AI_RESPONSE_ID] for c in chats)
+    # AutoGen asks for no usage on a stream (its CreateResult says 0 tokens): not recorded as 0.
+    assert not [c for c in chats if c.attributes.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS) == 0]
+
+
+def test_a_stream_broken_off_early_ends_the_span_and_restores_the_context(otel, model_server):
+    async def consume():
+        before = otel_context.get_current()
+        stream = _agent(model_server).run_stream(task="weather?")
+        async for _item in stream:
+            break
+        await stream.aclose()
+        assert otel_context.get_current() is before
+
+    asyncio.run(consume())
+
+    agent = named(otel.spans(), "invoke_agent")[0]
+    assert agent.end_time is not None
+
+
+def test_one_span_per_model_call_merged_with_the_openai_sdk_call(otel, model_server):
+    asyncio.run(_agent(model_server).run(task="weather in Paris?"))
+
+    chats = named(otel.spans(), "chat")
+    assert len(chats) == 2  # two model calls, not four: the openai SDK call is merged into ours
+    for chat in chats:
+        assert chat.instrumentation_scope.name == "genai_otel"
+        assert chat.attributes[semconv.GEN_AI_RESPONSE_ID]
+        assert chat.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] > 0
+        assert chat.attributes[semconv.SERVER_ADDRESS]
+    assert chats[0].attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
+
+
+def test_direct_on_messages_is_an_agent_span(otel, model_server):
+    agent = _agent(model_server)
+    message = TextMessage(content="weather?", source="user")
+
+    asyncio.run(agent.on_messages([message], CancellationToken()))
+
+    assert render(otel.spans()) == AGENT_TREE
+
+
+def test_three_concurrent_runs_do_not_cross(otel, model_server):
+    async def three():
+        agents = [_agent(model_server, name=f"agent_{i}") for i in range(3)]
+        await asyncio.gather(*(a.run(task=f"weather {i}?") for i, a in enumerate(agents)))
+
+    asyncio.run(three())
+
+    spans = otel.spans()
+    runs = traces(spans)
+    assert len(runs) == 3
+    for trace_spans in runs.values():
+        tree = render(trace_spans)
+        name = tree[0].split()[-1]
+        assert tree == [f"invoke_agent {name}", *AGENT_TREE[1:]]
+
+
+def test_model_error_propagates_unchanged_and_marks_the_spans(otel, model_server):
+    import openai
+
+    with pytest.raises(openai.InternalServerError):
+        asyncio.run(_agent(model_server, "gpt-4o-mini-error-500").run(task="weather?"))
+
+    spans = otel.spans()
+    chat = named(spans, "chat")[0]
+    agent = named(spans, "invoke_agent")[0]
+    for span in (chat, agent):
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes[semconv.ERROR_TYPE] == "InternalServerError"
+    assert chat.parent.span_id == agent.context.span_id
+
+
+def test_tool_error_marks_the_tool_span(otel, model_server):
+    async def get_weather(city: str) -> str:
+        """Always fails."""
+        raise ValueError("tool exploded")
+
+    asyncio.run(_agent(model_server, tools=[FunctionTool(get_weather, description="fails")]).run(task="w?"))
+
+    tool = named(otel.spans(), "execute_tool")[0]
+    assert tool.status.status_code is StatusCode.ERROR
+    assert tool.attributes[semconv.ERROR_TYPE] == "ValueError"
+
+
+def test_no_content_by_default(otel, model_server):
+    asyncio.run(_agent(model_server).run(task="weather in Paris?"))
+
+    for span in otel.spans():
+        for key in (
+            semconv.GEN_AI_INPUT_MESSAGES,
+            semconv.GEN_AI_OUTPUT_MESSAGES,
+            semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
+            semconv.GEN_AI_TOOL_DEFINITIONS,
+            semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
+            semconv.GEN_AI_TOOL_CALL_RESULT,
+        ):
+            assert key not in span.attributes, (span.name, key)
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_content_capture_records_messages_instructions_tools(otel, model_server):
+    asyncio.run(_agent(model_server).run(task="weather in Paris?"))
+
+    spans = otel.spans()
+    agent = named(spans, "invoke_agent")[0]
+    assert json.loads(agent.attributes[semconv.GEN_AI_INPUT_MESSAGES])[0]["parts"][0]["content"] == (
+        "weather in Paris?"
+    )
+    assert "Echo" in agent.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]
+    assert "You report the weather." in agent.attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS]
+    assert json.loads(agent.attributes[semconv.GEN_AI_TOOL_DEFINITIONS])[0]["name"] == "get_weather"
+    first, second = named(spans, "chat")
+    assert "You report the weather." in first.attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS]
+    assert json.loads(first.attributes[semconv.GEN_AI_TOOL_DEFINITIONS])[0]["name"] == "get_weather"
+    calls = json.loads(first.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])[0]["parts"]
+    assert calls[0]["type"] == "tool_call" and calls[0]["name"] == "get_weather"
+    replies = json.loads(second.attributes[semconv.GEN_AI_INPUT_MESSAGES])
+    assert replies[-1]["parts"][0]["type"] == "tool_call_response"
+    tool = named(spans, "execute_tool")[0]
+    assert json.loads(tool.attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
+    assert tool.attributes[semconv.GEN_AI_TOOL_CALL_RESULT] == "Sunny in Paris"
+
+
+@pytest.mark.genai_settings(max_agent_steps=1)
+def test_loop_guard_marks_the_agent_span(otel, model_server):
+    asyncio.run(_agent(model_server).run(task="weather?"))
+
+    agent = named(otel.spans(), "invoke_agent")[0]
+    assert agent.attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
+    assert agent.attributes[semconv.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+def test_caller_context_unchanged_after_runs(otel, model_server):
+    async def run():
+        import openai
+
+        before = otel_context.get_current()
+        await _agent(model_server).run(task="weather?")
+        assert otel_context.get_current() is before
+        with pytest.raises(openai.InternalServerError):
+            await _agent(model_server, "gpt-4o-mini-error-500").run(task="weather?")
+        assert otel_context.get_current() is before
+
+    asyncio.run(run())
+
+
+def test_uninstrument_restores_autogen(otel, model_server):
+    from autogen_agentchat.agents import _base_chat_agent
+    from autogen_core.tools import BaseTool
+
+    genai_otel.uninstrument()
+
+    assert _base_chat_agent.trace_invoke_agent_span is autogen_core.trace_invoke_agent_span
+    assert not hasattr(BaseTool.run_json, "__wrapped__")
+    assert not hasattr(AssistantAgent.run, "__wrapped__")
+    assert not hasattr(OpenAIChatCompletionClient.create, "__wrapped__")
+    asyncio.run(_agent(model_server).run(task="weather?"))
+    assert _ours(otel.spans()) == []
+    # AutoGen's own spans are back.
+    assert named(otel.spans(), "invoke_agent weather_agent")
+
+
+def test_example_prints_the_agent_tree():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "agents" / "autogen_agentchat.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in ("invoke_agent weather_agent", "execute_tool get_weather", "chat gpt-4o-mini-tool"):
+        assert line in done.stdout, done.stdout

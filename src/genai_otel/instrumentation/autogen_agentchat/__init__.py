@@ -46,7 +46,7 @@ class AutoGenInstrumentor(GenAIInstrumentor):
     dependencies = ("autogen-agentchat >= 0.4",)
 
     def patches(self) -> Iterable[Patch]:
-        from genai_otel.instrumentation.autogen_agentchat._hooks import AutoGenHooks
+        from genai_otel.instrumentation.autogen_agentchat._hooks import AutoGenHooks, participant
 
         hooks = AutoGenHooks(self.handler)
         self._hooks = hooks
@@ -61,7 +61,7 @@ class AutoGenInstrumentor(GenAIInstrumentor):
         yield Patch(
             _CONTAINER,
             "ChatAgentContainer.on_message_impl",
-            lambda h: hooks.coroutine(hooks.participant_turn, None),
+            lambda h: hooks.coroutine(hooks.participant_turn, None, participant),
         )
         yield Patch(
             _TOOLS, "BaseTool.run_json", lambda h: hooks.coroutine(hooks.tool_call, hooks.tool_result)

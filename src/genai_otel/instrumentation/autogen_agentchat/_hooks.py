@@ -28,6 +28,11 @@ _PARTICIPANT_REQUEST = "GroupChatRequestPublish"
 
 Build = Callable[[Any, tuple, dict], Invocation]
 Finish = Callable[[Invocation, Any], None]
+Subject = Callable[[Any], Any]
+
+
+def _itself(instance: Any) -> Any:
+    return instance
 
 
 def _covered(instance: Any) -> bool:
@@ -68,14 +73,17 @@ class AutoGenHooks:
         except Exception:
             report_internal_error("autogen.end")
 
-    def coroutine(self, build: Build, finish: Finish | None) -> Callable[..., Any]:
-        """A wrapper for ``async def`` methods: the run is current while the call runs."""
+    def coroutine(
+        self, build: Build, finish: Finish | None, subject: Subject = _itself
+    ) -> Callable[..., Any]:
+        """A wrapper for ``async def`` methods: the run is current while the call runs. ``subject``: the
+        object the run covers (a team participant's container runs its agent)."""
 
         async def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-            inv = self._build(build, instance, args, kwargs)
+            inv = self._build(build, subject(instance), instance, args, kwargs)
             if inv is None:
                 return await wrapped(*args, **kwargs)
-            key, run = self._open(instance, inv)
+            key, run = self._open(subject(instance), inv)
             if run is None:
                 return await wrapped(*args, **kwargs)
             run.token = otel_context.attach(run.context)
@@ -93,7 +101,7 @@ class AutoGenHooks:
         """A wrapper for async generator methods: the run is current during each step only."""
 
         def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-            inv = self._build(build, instance, args, kwargs)
+            inv = self._build(build, instance, instance, args, kwargs)
             if inv is None:
                 return wrapped(*args, **kwargs)
             key, run = self._open(instance, inv)
@@ -116,8 +124,10 @@ class AutoGenHooks:
 
         return wrapper
 
-    def _build(self, build: Build, instance: Any, args: tuple, kwargs: dict) -> Invocation | None:
-        if _covered(instance):
+    def _build(
+        self, build: Build, subject: Any, instance: Any, args: tuple, kwargs: dict
+    ) -> Invocation | None:
+        if _covered(subject):
             return None
         try:
             return build(instance, args, kwargs)
@@ -149,7 +159,7 @@ class AutoGenHooks:
     def participant_turn(self, container: Any, args: tuple, kwargs: dict) -> AgentInvocation | None:
         """A team asks one participant (agent, not nested team) to speak: its ``invoke_agent``."""
         request = args[0] if args else kwargs.get("message")
-        agent = getattr(container, "_agent", None)
+        agent = participant(container)
         if type(request).__name__ != _PARTICIPANT_REQUEST or agent is None or _is_team(agent):
             return None
         inv = m.agent_record(agent, self.capture, agent_id=str(getattr(container, "id", "")) or None)
@@ -160,6 +170,11 @@ class AutoGenHooks:
     def model_call(self, client: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
         messages = args[0] if args else kwargs.get("messages")
         return m.chat_record(client, messages, kwargs.get("tools"), self.capture)
+
+    def model_stream(self, client: Any, args: tuple, kwargs: dict) -> InferenceInvocation:
+        inv = self.model_call(client, args, kwargs)
+        inv.stream = True
+        return inv
 
     def tool_call(self, tool: Any, args: tuple, kwargs: dict) -> ToolInvocation:
         arguments = args[0] if args else kwargs.get("args")
@@ -223,6 +238,11 @@ class AutoGenHooks:
             self._close(key, inv, None, None, error)
             raise
         self._close(key, inv, None, None, None)
+
+
+def participant(container: Any) -> Any:
+    """The agent (or nested team) a team's ``ChatAgentContainer`` runs."""
+    return getattr(container, "_agent", None)
 
 
 def _is_team(obj: Any) -> bool:

@@ -158,8 +158,9 @@ def on_create_result(inv: InferenceInvocation, result: Any, capture: bool) -> No
     fill(
         inv,
         finish_reasons=[reason] if reason else None,
-        input_tokens=getattr(usage, "prompt_tokens", None),
-        output_tokens=getattr(usage, "completion_tokens", None),
+        # 0: AutoGen's value when the provider reported no usage (a stream asked without it).
+        input_tokens=getattr(usage, "prompt_tokens", None) or None,
+        output_tokens=getattr(usage, "completion_tokens", None) or None,
     )
     if capture:
         content = getattr(result, "content", None)
