@@ -1,0 +1,353 @@
+"""Strands Agents through its own tracer answered by genai-otel: Agent -> invoke_agent, model calls -> one
+chat span each (Strands' view merged with the openai SDK call beneath), tools -> execute_tool, Swarm ->
+handle_conversation_turn, Graph -> invoke_workflow; Strands' own spans never appear next to ours. Real
+strands-agents, real HTTP to the local model server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+from strands import Agent, tool
+from strands.models.openai import OpenAIModel
+from strands.multiagent import GraphBuilder, Swarm
+from strands.telemetry.tracer import Tracer
+
+import genai_otel
+from genai_otel import semconv as sc
+from genai_otel.config import ContentCapture
+
+from ...conftest import API_KEY
+from ...trees import named, render, traces
+
+REPO = Path(__file__).resolve().parents[3]
+STRANDS_SCOPE = "strands.telemetry.tracer"
+AGENT_TREE = [
+    "invoke_agent weather_agent",
+    "  chat gpt-4o-mini-tool",
+    "  execute_tool get_weather",
+    "  chat gpt-4o-mini-tool",
+]
+
+
+@tool
+def get_weather(city: str) -> str:
+    """The weather for a city."""
+    return f"Sunny in {city}"
+
+
+@tool(name="get_weather")
+def broken_weather(city: str) -> str:
+    """Always fails."""
+    raise ValueError("tool exploded")
+
+
+def _agent(model_server, model: str = "gpt-4o-mini-tool", name: str = "weather_agent", tools=(get_weather,)):
+    client_args = {"api_key": API_KEY, "base_url": model_server.openai_base_url, "max_retries": 0}
+    return Agent(
+        model=OpenAIModel(client_args=client_args, model_id=model),
+        tools=list(tools),
+        name=name,
+        description="Answers weather questions.",
+        system_prompt="Be brief.",
+        callback_handler=None,
+    )
+
+
+def _genai(span) -> bool:
+    return span.instrumentation_scope.name == "genai_otel"
+
+
+def _attrs(span) -> dict:
+    return dict(span.attributes)
+
+
+# -- trace shape ------------------------------------------------------------------------------------
+
+
+def test_three_step_run_is_one_trace_with_one_span_per_model_call(otel, model_server):
+    result = _agent(model_server)("weather in Paris?")
+
+    assert str(result).strip() == "Echo: weather in Paris?"
+    spans = otel.spans()
+    assert len(traces(spans)) == 1
+    assert render(spans) == AGENT_TREE  # nothing else: no Strands span, no second chat span
+    assert not [s for s in spans if s.instrumentation_scope.name == STRANDS_SCOPE]
+    agent = named(spans, "invoke_agent")[0]
+    assert agent.kind is SpanKind.INTERNAL
+    assert (
+        _attrs(agent).items()
+        >= {
+            sc.GEN_AI_OPERATION_NAME: "invoke_agent",
+            sc.GEN_AI_AGENT_NAME: "weather_agent",
+            sc.GEN_AI_AGENT_ID: "default",
+            sc.GEN_AI_AGENT_DESCRIPTION: "Answers weather questions.",
+            sc.GEN_AI_PROVIDER_NAME: "openai",
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini-tool",
+        }.items()
+    )
+    first, second = named(spans, "chat")
+    for chat in (first, second):
+        assert chat.kind is SpanKind.CLIENT
+        assert chat.parent.span_id == agent.context.span_id
+        # the openai SDK call merged into Strands' model call: its exact response id, usage, server
+        assert chat.attributes[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-local123"
+        assert chat.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
+        assert chat.attributes[sc.SERVER_ADDRESS] == "127.0.0.1"
+    assert first.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
+    tool_span = named(spans, "execute_tool")[0]
+    assert tool_span.parent.span_id == agent.context.span_id
+    assert (
+        _attrs(tool_span).items()
+        >= {
+            sc.GEN_AI_TOOL_NAME: "get_weather",
+            sc.GEN_AI_TOOL_CALL_ID: "call_0",
+            sc.GEN_AI_TOOL_TYPE: "function",
+            sc.GEN_AI_TOOL_DESCRIPTION: "The weather for a city.",
+            sc.GEN_AI_AGENT_NAME: "weather_agent",
+        }.items()
+    )
+    assert "gen_ai.tool.json_schema" not in tool_span.attributes  # Strands' own extra is dropped
+    assert agent.attributes[sc.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+def test_stream_async_keeps_the_callers_context(otel, model_server):
+    async def main():
+        before = otel_context.get_current()
+        events = [e async for e in _agent(model_server).stream_async("weather?")]
+        assert otel_context.get_current() is before
+        return events
+
+    events = asyncio.run(main())
+    assert "result" in events[-1]
+    assert render(otel.spans()) == AGENT_TREE
+
+
+def test_stream_broken_off_early_restores_context_and_ends_spans(otel, model_server):
+    async def main():
+        before = otel_context.get_current()
+        stream = _agent(model_server).stream_async("weather?")
+        async for _ in stream:
+            break
+        assert otel_context.get_current() is before
+        await stream.aclose()
+        assert otel_context.get_current() is before
+
+    asyncio.run(main())
+    (agent,) = named(otel.spans(), "invoke_agent")
+    assert agent.end_time is not None
+
+
+def test_three_concurrent_runs_do_not_cross(otel, model_server):
+    async def main():
+        agents = [_agent(model_server) for _ in range(3)]
+        return await asyncio.gather(*(a.invoke_async(f"q{i}") for i, a in enumerate(agents)))
+
+    results = asyncio.run(main())
+    assert sorted(str(r).strip() for r in results) == ["Echo: q0", "Echo: q1", "Echo: q2"]
+    groups = traces(otel.spans())
+    assert len(groups) == 3
+    for spans in groups.values():
+        assert render(spans) == AGENT_TREE
+
+
+def test_caller_span_is_the_parent_and_context_unchanged(otel, model_server):
+    tracer = trace.get_tracer("app")
+    with tracer.start_as_current_span("request") as request:
+        before = otel_context.get_current()
+        _agent(model_server)("weather?")
+        assert otel_context.get_current() is before
+    agent = named(otel.spans(), "invoke_agent")[0]
+    assert agent.parent.span_id == request.get_span_context().span_id
+
+
+def test_agent_used_as_a_tool_nests_under_the_tool_span(otel, model_server):
+    inner = _agent(model_server, "gpt-4o-mini", name="inner_agent", tools=())
+
+    @tool
+    def ask_inner(question: str) -> str:
+        """Ask the inner agent."""
+        return str(inner(question))
+
+    _agent(model_server, tools=(ask_inner,))("delegate this")
+
+    assert render(otel.spans()) == [
+        "invoke_agent weather_agent",
+        "  chat gpt-4o-mini-tool",
+        "  execute_tool ask_inner",
+        "    invoke_agent inner_agent",
+        "      chat gpt-4o-mini",
+        "  chat gpt-4o-mini-tool",
+    ]
+    inner_span = named(otel.spans(), "invoke_agent inner_agent")[0]
+    assert inner_span.attributes[sc.GENAI_OTEL_AGENT_PATH] == "weather_agent>inner_agent"
+
+
+# -- multi-agent --------------------------------------------------------------------------------------
+
+
+def test_swarm_is_a_conversation_turn_of_its_entry_agent(otel, model_server):
+    swarm = Swarm([_agent(model_server)])
+    result = swarm("weather in Paris?")
+
+    assert result.status.value == "completed"
+    assert render(otel.spans()) == [
+        "handle_conversation_turn weather_agent",
+        *("  " + line for line in AGENT_TREE),
+    ]
+    turn = named(otel.spans(), "handle_conversation_turn")[0]
+    assert turn.attributes[sc.GEN_AI_OPERATION_NAME] == "handle_conversation_turn"
+    assert turn.kind is SpanKind.INTERNAL
+
+
+def test_graph_is_a_workflow_with_its_agents_beneath(otel, model_server):
+    builder = GraphBuilder()
+    builder.add_node(_agent(model_server, "gpt-4o-mini", name="researcher", tools=()), "researcher")
+    builder.add_node(_agent(model_server, "gpt-4o-mini", name="writer", tools=()), "writer")
+    builder.add_edge("researcher", "writer")
+    builder.set_graph_id("report_graph")
+    asyncio.run(builder.build().invoke_async("write a report"))
+
+    assert render(otel.spans()) == [
+        "invoke_workflow report_graph",
+        "  invoke_agent researcher",
+        "    chat gpt-4o-mini",
+        "  invoke_agent writer",
+        "    chat gpt-4o-mini",
+    ]
+    workflow = named(otel.spans(), "invoke_workflow")[0]
+    assert workflow.attributes[sc.GEN_AI_WORKFLOW_NAME] == "report_graph"
+
+
+# -- errors and the loop guard ------------------------------------------------------------------------
+
+
+def test_model_error_propagates_and_marks_the_spans(otel, model_server):
+    import openai
+
+    agent = _agent(model_server, "gpt-4o-mini-error-500")
+    with pytest.raises(openai.InternalServerError):  # what Strands raises uninstrumented too
+        agent("weather?")
+    spans = otel.spans()
+    assert render(spans) == ["invoke_agent weather_agent", "  chat gpt-4o-mini-error-500"]
+    for span in spans:
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes[sc.ERROR_TYPE] == "InternalServerError"
+
+
+def test_tool_exception_marks_the_tool_span_and_the_run_goes_on(otel, model_server):
+    result = _agent(model_server, tools=(broken_weather,))("weather?")
+
+    assert str(result).strip() == "Echo: weather?"
+    tool_span = named(otel.spans(), "execute_tool")[0]
+    assert tool_span.status.status_code is StatusCode.ERROR
+    assert tool_span.attributes[sc.ERROR_TYPE] == "ValueError"
+    assert "tool exploded" not in (tool_span.status.description or "")  # no content by default
+    assert named(otel.spans(), "invoke_agent")[0].status.status_code is StatusCode.UNSET
+
+
+@pytest.mark.genai_settings(max_agent_steps=1)
+def test_loop_guard_marks_the_agent_span(otel, model_server):
+    _agent(model_server)("weather?")
+
+    agent = named(otel.spans(), "invoke_agent")[0]
+    assert agent.attributes[sc.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
+    assert agent.attributes[sc.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+# -- content --------------------------------------------------------------------------------------------
+
+_CONTENT = (
+    sc.GEN_AI_INPUT_MESSAGES,
+    sc.GEN_AI_OUTPUT_MESSAGES,
+    sc.GEN_AI_SYSTEM_INSTRUCTIONS,
+    sc.GEN_AI_TOOL_DEFINITIONS,
+    sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+    sc.GEN_AI_TOOL_CALL_RESULT,
+)
+
+
+def test_no_content_by_default(otel, model_server):
+    _agent(model_server)("weather in Paris?")
+
+    for span in otel.spans():
+        assert not set(_CONTENT) & set(span.attributes), span.name
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_content_under_capture(otel, model_server):
+    _agent(model_server)("weather in Paris?")
+
+    spans = otel.spans()
+    agent = named(spans, "invoke_agent")[0]
+    first, second = named(spans, "chat")
+    tool_span = named(spans, "execute_tool")[0]
+    system = [{"type": "text", "content": "Be brief."}]
+    assert json.loads(agent.attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == system
+    assert json.loads(first.attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == system
+    (definition,) = json.loads(first.attributes[sc.GEN_AI_TOOL_DEFINITIONS])
+    assert definition["name"] == "get_weather" and definition["parameters"]["required"] == ["city"]
+    assert json.loads(first.attributes[sc.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]}
+    ]
+    (call,) = json.loads(first.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert call["parts"] == [
+        {"type": "tool_call", "id": "call_0", "name": "get_weather", "arguments": {"city": "Paris"}}
+    ]
+    assert json.loads(second.attributes[sc.GEN_AI_INPUT_MESSAGES])[-1] == {
+        "role": "tool",
+        "parts": [{"type": "tool_call_response", "id": "call_0", "response": "Sunny in Paris"}],
+    }
+    assert json.loads(tool_span.attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
+    assert tool_span.attributes[sc.GEN_AI_TOOL_CALL_RESULT] == "Sunny in Paris"
+    (answer,) = json.loads(agent.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert answer == {
+        "role": "assistant",
+        "parts": [{"type": "text", "content": "Echo: weather in Paris?"}],
+        "finish_reason": "stop",
+    }
+
+
+# -- uninstrument -------------------------------------------------------------------------------------
+
+
+def test_uninstrument_gives_strands_its_own_tracer_back(otel, model_server):
+    genai_otel.uninstrument()
+    assert not hasattr(Tracer.start_agent_span, "__wrapped__")
+    assert not hasattr(Agent.stream_async, "__wrapped__")
+    _agent(model_server)("weather?")
+
+    spans = otel.spans()
+    assert not [s for s in spans if _genai(s)]
+    assert [s for s in spans if s.instrumentation_scope.name == STRANDS_SCOPE]  # Strands' own spans are back
+
+    otel_spans_before = len(spans)
+    genai_otel.instrument(only=["strands", "openai"])  # and back again
+    _agent(model_server)("weather?")
+    assert render(otel.spans()[otel_spans_before:]) == AGENT_TREE
+
+
+# -- example --------------------------------------------------------------------------------------------
+
+
+def test_example_prints_the_agent_tree():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "agents" / "strands.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in ("invoke_agent weather_agent", "execute_tool get_weather", "chat gpt-4o-mini-tool"):
+        assert line in done.stdout, done.stdout
+    assert done.stdout.count("chat gpt-4o-mini-tool") == 2, done.stdout
