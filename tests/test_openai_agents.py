@@ -1,0 +1,441 @@
+"""OpenAI Agents SDK through the real SDK, the real OpenAI client and the local model server: the trace of
+Runner.run / run_sync / run_streamed with the chat completions and Responses models, hand-offs, agents as
+tools, concurrency, errors, content capture, the caller's context, the loop guard, uninstrument, and the
+SDK's own processors left working."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("agents")
+
+import openai
+from agents import (
+    Agent,
+    OpenAIChatCompletionsModel,
+    OpenAIResponsesModel,
+    RunConfig,
+    Runner,
+    add_trace_processor,
+    custom_span,
+    function_tool,
+    set_trace_processors,
+    trace,
+)
+from agents.tracing import TracingProcessor, get_trace_provider
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import StatusCode
+
+import genai_otel
+from genai_otel import semconv
+from genai_otel.config import ContentCapture
+from genai_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+from .conftest import API_KEY
+from .servers import REPO
+from .trees import named, render, traces
+
+TOOL_MODEL = "gpt-4o-mini-tool"
+AGENT_TREE = [
+    "handle_conversation_turn Weather",
+    "  invoke_agent Weather",
+    f"    chat {TOOL_MODEL}",
+    "    execute_tool get_weather",
+    f"    chat {TOOL_MODEL}",
+]
+CONTENT = (
+    semconv.GEN_AI_INPUT_MESSAGES,
+    semconv.GEN_AI_OUTPUT_MESSAGES,
+    semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
+    semconv.GEN_AI_TOOL_DEFINITIONS,
+    semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
+    semconv.GEN_AI_TOOL_CALL_RESULT,
+)
+
+
+@function_tool
+def get_weather(city: str) -> str:
+    """The weather for a city."""
+    tracer = otel_trace.get_tracer("app")
+    with tracer.start_as_current_span("app lookup"):
+        return f"Sunny in {city}"
+
+
+@function_tool(name_override="get_weather")
+def broken_weather(city: str) -> str:
+    """Always fails."""
+    raise ValueError("tool exploded")
+
+
+def _model(model_server, name: str = TOOL_MODEL, responses: bool = False):
+    # One client per model: an AsyncOpenAI client belongs to the event loop it first ran in.
+    client = openai.AsyncOpenAI(base_url=model_server.openai_base_url, api_key=API_KEY, max_retries=0)
+    return (OpenAIResponsesModel if responses else OpenAIChatCompletionsModel)(name, client)
+
+
+def _agent(model_server, name: str = TOOL_MODEL, responses: bool = False, tools=(get_weather,), **kwargs):
+    model = _model(model_server, name, responses)
+    return Agent(name="Weather", instructions="Answer briefly.", model=model, tools=list(tools), **kwargs)
+
+
+def _genai(span) -> bool:
+    return span.instrumentation_scope.name == "genai_otel"
+
+
+def _processor():
+    return OpenAIAgentsInstrumentor().processor
+
+
+# -- trace shape -------------------------------------------------------------------------------------
+
+
+def test_run_is_one_turn_with_the_agent_its_model_calls_and_tool(otel, model_server):
+    result = asyncio.run(Runner.run(_agent(model_server), "What is the weather in Paris?"))
+
+    assert result.final_output.startswith("Echo:")
+    spans = otel.spans()
+    assert len(traces(spans)) == 1
+    assert render(spans, keep=_genai) == AGENT_TREE
+    # One span per model call: the SDK's generation span and the openai client call merged.
+    assert len(named(spans, "chat")) == 2
+    for chat in named(spans, "chat"):
+        assert chat.kind is otel_trace.SpanKind.CLIENT
+        assert chat.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
+        assert chat.attributes[semconv.GEN_AI_RESPONSE_ID]  # from the merged client call
+        assert chat.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] > 0
+        assert chat.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
+    turn = named(spans, "handle_conversation_turn")[0]
+    assert turn.attributes[semconv.GEN_AI_OPERATION_NAME] == "handle_conversation_turn"
+    assert turn.attributes[semconv.GEN_AI_AGENT_NAME] == "Weather"
+    assert semconv.GEN_AI_CONVERSATION_ID not in turn.attributes  # the app set no group_id
+    agent = named(spans, "invoke_agent")[0]
+    assert agent.attributes[semconv.GEN_AI_AGENT_NAME] == "Weather"
+    assert agent.attributes[semconv.GEN_AI_REQUEST_MODEL] == TOOL_MODEL
+    assert agent.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
+    assert agent.attributes[semconv.GEN_AI_OUTPUT_TYPE] == "text"
+    tool = named(spans, "execute_tool")[0]
+    assert tool.attributes[semconv.GEN_AI_TOOL_NAME] == "get_weather"
+    assert tool.attributes[semconv.GEN_AI_TOOL_TYPE] == "function"
+    # The tool's own code runs inside the execute_tool span.
+    app = next(s for s in spans if s.name == "app lookup")
+    assert app.parent.span_id == tool.context.span_id
+    assert _processor().open_runs == 0
+
+
+def test_run_sync_with_the_responses_model(otel, model_server):
+    result = Runner.run_sync(_agent(model_server, responses=True), "What is the weather in Paris?")
+
+    assert result.final_output.startswith("Echo:")
+    spans = otel.spans()
+    assert render(spans, keep=_genai) == AGENT_TREE
+    assert len(named(spans, "chat")) == 2
+    for chat in named(spans, "chat"):
+        assert chat.attributes[semconv.GEN_AI_REQUEST_MODEL] == TOOL_MODEL
+        assert chat.attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_local123"
+
+
+@pytest.mark.parametrize("responses", [False, True], ids=["chat_completions", "responses"])
+def test_streamed_run_has_the_same_tree(otel, model_server, responses):
+    async def main():
+        result = Runner.run_streamed(
+            _agent(model_server, responses=responses), "What is the weather in Paris?"
+        )
+        async for _ in result.stream_events():
+            pass
+        return result.final_output
+
+    assert asyncio.run(main()).startswith("Echo:")
+    spans = otel.spans()
+    assert render(spans, keep=_genai) == AGENT_TREE
+    assert all(c.attributes[semconv.GEN_AI_REQUEST_STREAM] for c in named(spans, "chat"))
+
+
+def test_stream_broken_off_early_leaves_the_callers_context_and_no_open_span(otel, model_server):
+    async def main():
+        before = otel_context.get_current()
+        result = Runner.run_streamed(_agent(model_server), "What is the weather in Paris?")
+        async for _ in result.stream_events():
+            break
+        result.cancel()
+        assert otel_context.get_current() is before
+        await asyncio.sleep(0.05)  # the run's task winds down
+        assert otel_context.get_current() is before
+
+    before = otel_context.get_current()
+    asyncio.run(main())
+    assert otel_context.get_current() is before
+    assert _processor().open_runs == 0
+    turn = named(otel.spans(), "handle_conversation_turn")
+    assert len(turn) == 1
+
+
+def test_hand_off_is_one_turn_with_both_agents(otel, model_server):
+    spanish = Agent(
+        name="Spanish", instructions="Answer in Spanish.", model=_model(model_server, "gpt-4o-mini")
+    )
+    triage = Agent(
+        name="Triage",
+        instructions="Route.",
+        model=_model(model_server, "gpt-4o-mini-handoff"),
+        handoffs=[spanish],
+    )
+    asyncio.run(Runner.run(triage, "Hola"))
+
+    assert render(otel.spans(), keep=_genai) == [
+        "handle_conversation_turn Triage",
+        "  invoke_agent Triage",
+        "    chat gpt-4o-mini-handoff",
+        "    handoff Spanish",
+        "  invoke_agent Spanish",
+        "    chat gpt-4o-mini",
+    ]
+
+
+def test_agent_as_tool_runs_beneath_the_tool_without_a_second_turn(otel, model_server):
+    inner = _agent(model_server)
+    outer = Agent(
+        name="Outer",
+        instructions="Delegate.",
+        model=_model(model_server),
+        tools=[inner.as_tool(tool_name="ask_weather", tool_description="Ask the weather agent.")],
+    )
+    asyncio.run(Runner.run(outer, "What is the weather in Paris?"))
+
+    spans = otel.spans()
+    assert len(traces(spans)) == 1
+    assert render(spans, keep=_genai) == [
+        "handle_conversation_turn Outer",
+        "  invoke_agent Outer",
+        f"    chat {TOOL_MODEL}",
+        "    execute_tool ask_weather",
+        "      invoke_agent Weather",
+        f"        chat {TOOL_MODEL}",
+        "        execute_tool get_weather",
+        f"        chat {TOOL_MODEL}",
+        f"    chat {TOOL_MODEL}",
+    ]
+
+
+def test_three_concurrent_runs_do_not_cross(otel, model_server):
+    async def main():
+        await asyncio.gather(*(Runner.run(_agent(model_server), f"weather {i}?") for i in range(3)))
+
+    asyncio.run(main())
+
+    groups = traces(otel.spans())
+    assert len(groups) == 3
+    for spans in groups.values():
+        assert render(spans, keep=_genai) == AGENT_TREE
+
+
+def test_run_inside_an_app_span_and_conversation_id_from_group_id(otel, model_server):
+    tracer = otel_trace.get_tracer("app")
+    with tracer.start_as_current_span("request"):
+        asyncio.run(Runner.run(_agent(model_server), "hi", run_config=RunConfig(group_id="thread-42")))
+
+    spans = otel.spans()
+    assert len(traces(spans)) == 1
+    request = next(s for s in spans if s.name == "request")
+    turn = named(spans, "handle_conversation_turn")[0]
+    assert turn.parent.span_id == request.context.span_id
+    for span in (
+        named(spans, "handle_conversation_turn") + named(spans, "invoke_agent") + named(spans, "execute")
+    ):
+        assert span.attributes[semconv.GEN_AI_CONVERSATION_ID] == "thread-42"
+
+
+def test_runs_in_one_app_trace_are_one_turn_each_and_custom_spans_show(otel, model_server):
+    async def main():
+        with trace("support session"):
+            with custom_span("load profile"):
+                pass
+            await Runner.run(_agent(model_server), "first")
+            await Runner.run(_agent(model_server), "second")
+
+    asyncio.run(main())
+
+    tree = render(otel.spans(), keep=_genai)
+    assert tree == ["load profile", *AGENT_TREE, *AGENT_TREE]
+
+
+def test_without_task_spans_the_trace_is_the_turn(otel, model_server):
+    config = RunConfig(tracing={"include_task_and_turn_spans": False})
+    asyncio.run(Runner.run(_agent(model_server), "hi", run_config=config))
+
+    assert render(otel.spans(), keep=_genai) == AGENT_TREE
+
+
+# -- errors ------------------------------------------------------------------------------------------
+
+
+def test_model_error_reaches_the_caller_and_marks_the_spans(otel, model_server):
+    before = otel_context.get_current()
+    with pytest.raises(openai.InternalServerError):
+        asyncio.run(Runner.run(_agent(model_server, "error-500"), "hi"))
+    assert otel_context.get_current() is before
+
+    spans = otel.spans()
+    assert render(spans, keep=_genai) == [
+        "handle_conversation_turn Weather",
+        "  invoke_agent Weather",
+        "    chat error-500",
+    ]
+    for span in spans:
+        assert span.status.status_code is StatusCode.ERROR, span.name
+        assert span.attributes[semconv.ERROR_TYPE] == "InternalServerError"
+    assert _processor().open_runs == 0
+
+
+def test_tool_error_handed_to_the_model_marks_only_the_tool(otel, model_server):
+    result = asyncio.run(Runner.run(_agent(model_server, tools=(broken_weather,)), "hi"))
+
+    assert result.final_output.startswith("Echo:")
+    spans = otel.spans()
+    tool = named(spans, "execute_tool")[0]
+    assert tool.status.status_code is StatusCode.ERROR
+    assert tool.attributes[semconv.ERROR_TYPE] == "_OTHER"  # the SDK reports a message, not the exception
+    assert "tool exploded" not in str(tool.attributes) + str(tool.status.description)
+    assert named(spans, "invoke_agent")[0].status.status_code is StatusCode.UNSET
+
+
+# -- content -----------------------------------------------------------------------------------------
+
+
+def test_content_is_off_by_default(otel, model_server):
+    asyncio.run(Runner.run(_agent(model_server, responses=True), "secret question"))
+
+    for span in otel.genai_spans():
+        assert not [a for a in CONTENT if a in span.attributes], span.name
+        assert "secret" not in json.dumps(dict(span.attributes))
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+@pytest.mark.parametrize("responses", [False, True], ids=["chat_completions", "responses"])
+def test_content_capture_records_messages_instructions_tools(otel, model_server, responses):
+    asyncio.run(Runner.run(_agent(model_server, responses=responses), "What is the weather in Paris?"))
+
+    spans = otel.spans()
+    first, last = named(spans, "chat")
+    assert json.loads(first.attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS]) == [
+        {"type": "text", "content": "Answer briefly."}
+    ]
+    inputs = json.loads(first.attributes[semconv.GEN_AI_INPUT_MESSAGES])
+    assert inputs[-1]["parts"][0]["content"] == "What is the weather in Paris?"
+    calls = json.loads(first.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])[0]["parts"]
+    assert calls[-1]["type"] == "tool_call" and calls[-1]["name"] == "get_weather"
+    answer = json.loads(last.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])[0]
+    assert answer["parts"][0]["content"] == "Echo: What is the weather in Paris?"
+    tool = named(spans, "execute_tool")[0]
+    assert json.loads(tool.attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
+    assert tool.attributes[semconv.GEN_AI_TOOL_CALL_RESULT] == "Sunny in Paris"
+    agent = named(spans, "invoke_agent")[0]
+    assert json.loads(agent.attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS])[0]["content"] == "Answer briefly."
+    definitions = json.loads(agent.attributes[semconv.GEN_AI_TOOL_DEFINITIONS])
+    assert [d["name"] for d in definitions] == ["get_weather"]
+    assert json.loads(agent.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]) == [answer]
+    turn = named(spans, "handle_conversation_turn")[0]
+    assert json.loads(turn.attributes[semconv.GEN_AI_INPUT_MESSAGES])[-1]["parts"][0]["content"] == (
+        "What is the weather in Paris?"
+    )
+    assert json.loads(turn.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]) == [answer]
+
+
+# -- loop guard, SDK processors, uninstrument --------------------------------------------------------
+
+
+@pytest.mark.genai_settings(max_agent_steps=1)
+def test_loop_guard_marks_the_agent(otel, model_server):
+    asyncio.run(Runner.run(_agent(model_server), "hi"))
+
+    agent = named(otel.spans(), "invoke_agent")[0]
+    assert agent.attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
+    assert any(e.name == "genai_otel.loop_guard.triggered" for s in otel.spans() for e in s.events)
+
+
+class _Recorder(TracingProcessor):
+    """An app's own SDK processor: it must keep receiving everything."""
+
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+
+    def on_trace_start(self, trace) -> None:
+        pass
+
+    def on_trace_end(self, trace) -> None:
+        self.ended.append("trace")
+
+    def on_span_start(self, span) -> None:
+        pass
+
+    def on_span_end(self, span) -> None:
+        self.ended.append(span.span_data.type)
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self) -> None:
+        pass
+
+
+def test_sdk_processors_keep_working_and_replacing_them_keeps_ours(otel, model_server):
+    provider = get_trace_provider()
+    original = list(provider._multi_processor._processors)
+    recorder = _Recorder()
+    add_trace_processor(recorder)
+    try:
+        asyncio.run(Runner.run(_agent(model_server), "hi"))
+        with_default = render(otel.spans(), keep=_genai)
+        seen = list(recorder.ended)
+        # The usual way to stop exporting to OpenAI: our processor stays.
+        set_trace_processors([recorder])
+        assert _processor() in provider._multi_processor._processors
+        otel_spans = len(otel.spans())
+        asyncio.run(Runner.run(_agent(model_server), "hi"))
+        assert render(otel.spans()[otel_spans:], keep=_genai) == with_default == AGENT_TREE
+        assert recorder.ended[len(seen) :] == seen
+        assert seen.count("generation") == 2 and seen.count("function") == 1 and seen[-1] == "trace"
+    finally:
+        set_trace_processors(original)
+
+
+def test_uninstrument_removes_the_processor_and_restores_the_sdk(otel, model_server):
+    provider = get_trace_provider()
+    multi = provider._multi_processor
+    processor = _processor()
+    others = [p for p in multi._processors if p is not processor]
+    genai_otel.uninstrument()
+
+    assert list(multi._processors) == others
+    assert not hasattr(type(multi).set_processors, "__wrapped__")
+    asyncio.run(Runner.run(_agent(model_server), "hi"))
+    assert otel.genai_spans() == []
+    genai_otel.instrument(settings=otel.settings)
+    assert _processor() in multi._processors
+
+
+# -- example -----------------------------------------------------------------------------------------
+
+
+def test_example_prints_the_agent_tool_and_chat_spans():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "agents" / "openai_agents.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    tree = done.stdout
+    assert tree.count("\ntrace ") == 1
+    for line in ("handle_conversation_turn weather assistant", "invoke_agent weather assistant"):
+        assert line in tree, line
+    assert "execute_tool get_weather" in tree
+    assert tree.count(f"chat {TOOL_MODEL}") == 2
