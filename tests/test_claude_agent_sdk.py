@@ -1,0 +1,300 @@
+"""Claude Agent SDK through the real SDK and the Claude Code CLI bundled in its wheel, pointed at the local
+model server (Anthropic Messages API): turns, model calls, SDK MCP tools, errors, concurrency, content,
+the loop guard, context hygiene and uninstrument."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("claude_agent_sdk")
+
+import claude_agent_sdk
+from claude_agent_sdk import (
+    AssistantMessage,
+    ClaudeAgentOptions,
+    ClaudeSDKClient,
+    HookMatcher,
+    ResultMessage,
+    query,
+    tool,
+)
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+
+import genai_otel
+from genai_otel import semconv
+from genai_otel.config import ContentCapture
+
+from .trees import named, render, traces
+
+TOOL_MODEL = "claude-sonnet-tool"
+TOOL = "mcp__weather__get_weather"
+QUESTION = "What is the weather in Paris?"
+SYSTEM = "You answer weather questions."
+AGENT_TREE = [
+    "invoke_agent claude-code",
+    f"  chat {TOOL_MODEL}",
+    f"  execute_tool {TOOL}",
+    "    tools/call get_weather",
+    "      weather lookup",
+    f"  chat {TOOL_MODEL}",
+]
+_tracer = trace.get_tracer("tests.claude_agent_sdk")
+
+
+@tool("get_weather", "Current weather for a city", {"city": str})
+async def _weather(args: dict[str, Any]) -> dict[str, Any]:
+    with _tracer.start_as_current_span("weather lookup"):
+        return {"content": [{"type": "text", "text": f"Sunny in {args['city']}"}]}
+
+
+def _options(model_server: Any, model: str = TOOL_MODEL, **overrides: Any) -> ClaudeAgentOptions:
+    # The server is made while instrumented (through the module: a name imported before instrument()
+    # is the unwrapped function), so its tools' handlers are wrapped.
+    settings: dict[str, Any] = {
+        "model": model,
+        "system_prompt": SYSTEM,
+        "mcp_servers": {"weather": _server(_weather)},
+        "tools": [],
+        "allowed_tools": [TOOL],
+        "env": {
+            "ANTHROPIC_BASE_URL": model_server.url,
+            "ANTHROPIC_API_KEY": "sk-local-test",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_TELEMETRY": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "ENABLE_TOOL_SEARCH": "false",  # declare the MCP tool to the model directly
+            "CLAUDE_CODE_MAX_RETRIES": "0",
+        },
+    }
+    settings.update(overrides)
+    return ClaudeAgentOptions(**settings)
+
+
+def _server(weather_tool: Any) -> Any:
+    return claude_agent_sdk.create_sdk_mcp_server("weather", tools=[weather_tool])
+
+
+async def _ask(options: ClaudeAgentOptions, prompt: str = QUESTION) -> list[Any]:
+    return [message async for message in query(prompt=prompt, options=options)]
+
+
+def _result(messages: list[Any]) -> ResultMessage:
+    return next(m for m in messages if isinstance(m, ResultMessage))
+
+
+def _genai_tree(otel: Any) -> list[str]:
+    """The trace of the agent run (MCP's own handshake spans are separate traces)."""
+    agent = named(otel.spans(), "invoke_agent")[0]
+    return render(traces(otel.spans())[agent.context.trace_id])
+
+
+def test_three_step_run(otel, model_server):
+    messages = asyncio.run(_ask(_options(model_server)))
+
+    assert _result(messages).result == "Echo: Sunny in Paris"
+    assert _genai_tree(otel) == AGENT_TREE
+    spans = otel.spans()
+    agent = named(spans, "invoke_agent")[0]
+    assert agent.kind is SpanKind.INTERNAL
+    assert agent.attributes[semconv.GEN_AI_AGENT_NAME] == "claude-code"
+    assert agent.attributes[semconv.GEN_AI_CONVERSATION_ID] == _result(messages).session_id
+    assert agent.attributes[semconv.GEN_AI_PROVIDER_NAME] == "anthropic"
+    assert agent.attributes[semconv.GEN_AI_REQUEST_MODEL] == TOOL_MODEL
+    # One span per model call: the CLI reported two responses (the first in two content blocks).
+    responses = {m.uuid for m in messages if isinstance(m, AssistantMessage)}
+    assert len(responses) == 3
+    chats = named(spans, "chat")
+    assert len(chats) == 2
+    for chat in chats:
+        assert chat.kind is SpanKind.CLIENT
+        assert chat.parent.span_id == agent.context.span_id
+        assert chat.attributes[semconv.GEN_AI_RESPONSE_MODEL] == f"{TOOL_MODEL}-20260101"
+        assert chat.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] > 0
+        assert chat.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    tool_span = named(spans, "execute_tool")[0]
+    assert tool_span.attributes[semconv.GEN_AI_TOOL_NAME] == TOOL
+    assert tool_span.attributes[semconv.GEN_AI_TOOL_CALL_ID]
+    # The model call asking for the tool ends before the tool starts; the next starts after it.
+    assert chats[0].end_time <= tool_span.start_time
+    assert tool_span.end_time <= chats[1].start_time
+    assert semconv.GEN_AI_INPUT_MESSAGES not in agent.attributes  # content is off by default
+    assert semconv.GEN_AI_TOOL_CALL_ARGUMENTS not in tool_span.attributes
+
+
+def test_client_turns_share_the_conversation(otel, model_server):
+    async def run() -> list[Any]:
+        async with ClaudeSDKClient(options=_options(model_server)) as client:
+            results = []
+            for prompt in (QUESTION, "And in Rome?"):
+                await client.query(prompt)
+                results += [m async for m in client.receive_response() if isinstance(m, ResultMessage)]
+            return results
+
+    results = asyncio.run(run())
+
+    agents = named(otel.spans(), "invoke_agent")
+    assert len(agents) == 2
+    assert {a.attributes[semconv.GEN_AI_CONVERSATION_ID] for a in agents} == {results[0].session_id}
+    assert agents[0].context.trace_id != agents[1].context.trace_id  # each turn its own trace
+    by_trace = traces(otel.spans())
+    assert render(by_trace[agents[0].context.trace_id]) == AGENT_TREE
+    # The conversation already holds a tool result: the model server answers the second prompt in text.
+    assert render(by_trace[agents[1].context.trace_id]) == ["invoke_agent claude-code", f"  chat {TOOL_MODEL}"]
+
+
+def test_model_error_propagates_and_marks_spans(otel, model_server):
+    from claude_agent_sdk import ResultError
+
+    with pytest.raises(ResultError) as caught:
+        asyncio.run(_ask(_options(model_server, model="claude-error-500")))
+
+    assert "500" in str(caught.value)
+    agent = named(otel.spans(), "invoke_agent")[0]
+    (chat,) = named(otel.spans(), "chat")
+    assert chat.status.status_code is StatusCode.ERROR
+    assert chat.attributes[semconv.ERROR_TYPE] == "server_error"
+    assert agent.status.status_code is StatusCode.ERROR
+    assert agent.attributes[semconv.ERROR_TYPE] == "error_result"
+
+
+def test_tool_error_marks_the_tool_span(otel, model_server):
+    @tool("get_weather", "Current weather for a city", {"city": str})
+    async def broken(args: dict[str, Any]) -> dict[str, Any]:
+        raise LookupError("no weather station")
+
+    options = _options(model_server, mcp_servers={"weather": _server(broken)})
+    messages = asyncio.run(_ask(options))
+
+    assert _result(messages).result.startswith("Echo:")  # the CLI told the model; the run went on
+    (tool_span,) = named(otel.spans(), "execute_tool")
+    assert tool_span.status.status_code is StatusCode.ERROR
+    assert tool_span.attributes[semconv.ERROR_TYPE] == "LookupError"
+
+
+def test_concurrent_runs_do_not_cross(otel, model_server):
+    async def run() -> list[list[Any]]:
+        return await asyncio.gather(*(_ask(_options(model_server), f"{QUESTION} #{i}") for i in range(3)))
+
+    runs = asyncio.run(run())
+
+    agents = named(otel.spans(), "invoke_agent")
+    assert len(agents) == 3
+    by_trace = traces(otel.spans())
+    assert len({a.context.trace_id for a in agents}) == 3
+    for agent in agents:
+        assert render(by_trace[agent.context.trace_id]) == AGENT_TREE
+    sessions = {_result(messages).session_id for messages in runs}
+    assert {a.attributes[semconv.GEN_AI_CONVERSATION_ID] for a in agents} == sessions
+
+
+def test_runs_under_the_callers_span_and_leave_its_context_unchanged(otel, model_server):
+    async def run() -> None:
+        with _tracer.start_as_current_span("request handler") as parent:
+            before = otel_context.get_current()
+            await _ask(_options(model_server))
+            assert otel_context.get_current() is before
+            # Broken off after the first message: still the caller's context, the run's spans closed.
+            stream = query(prompt=QUESTION, options=_options(model_server))
+            async for _ in stream:
+                break
+            await stream.aclose()
+            assert otel_context.get_current() is before
+        return parent
+
+    parent = asyncio.run(run())
+
+    agents = named(otel.spans(), "invoke_agent")
+    assert len(agents) == 2
+    assert all(a.parent.span_id == parent.get_span_context().span_id for a in agents)
+    assert all(s.end_time is not None for s in otel.spans())
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_content_capture(otel, model_server):
+    import json
+
+    asyncio.run(_ask(_options(model_server)))
+
+    spans = otel.spans()
+    agent = named(spans, "invoke_agent")[0]
+    assert json.loads(agent.attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": SYSTEM}]
+    assert json.loads(agent.attributes[semconv.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": QUESTION}]}
+    ]
+    output = json.loads(agent.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])
+    assert output[0]["parts"] == [{"type": "text", "content": "Echo: Sunny in Paris"}]
+    first, second = named(spans, "chat")
+    first_output = json.loads(first.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])[0]
+    assert [p["type"] for p in first_output["parts"]] == ["text", "tool_call"]
+    assert first_output["parts"][1]["name"] == TOOL
+    assert first_output["finish_reason"] == "tool_use"
+    # The second call sees the conversation so far: the prompt, the first response, the tool result.
+    second_input = json.loads(second.attributes[semconv.GEN_AI_INPUT_MESSAGES])
+    assert [m["role"] for m in second_input] == ["user", "assistant", "tool"]
+    assert second_input[2]["parts"][0]["type"] == "tool_call_response"
+    tool_span = named(spans, "execute_tool")[0]
+    assert json.loads(tool_span.attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
+    assert "Sunny in Paris" in tool_span.attributes[semconv.GEN_AI_TOOL_CALL_RESULT]
+
+
+@pytest.mark.genai_settings(max_agent_steps=1)
+def test_loop_guard_marks_the_agent(otel, model_server):
+    asyncio.run(_ask(_options(model_server)))
+
+    agent = named(otel.spans(), "invoke_agent")[0]
+    assert agent.attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
+    assert agent.attributes[semconv.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+def test_application_hooks_keep_working_and_uninstrument_restores(otel, model_server):
+    from claude_agent_sdk._internal.query import Query
+    from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
+
+    seen: list[str] = []
+
+    async def on_tool(data: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        seen.append(data["hook_event_name"])
+        return {}
+
+    hooks = {"PreToolUse": [HookMatcher(hooks=[on_tool])], "PostToolUse": [HookMatcher(hooks=[on_tool])]}
+    asyncio.run(_ask(_options(model_server, hooks=hooks)))
+    assert seen == ["PreToolUse", "PostToolUse"]
+    assert named(otel.spans(), "execute_tool")
+
+    genai_otel.uninstrument()
+    for owner, method in (
+        (Query, "__init__"),
+        (Query, "_handle_sdk_mcp_request"),
+        (SubprocessCLITransport, "write"),
+        (SubprocessCLITransport, "read_messages"),
+    ):
+        assert not hasattr(vars(owner)[method], "__wrapped__"), method
+    assert not hasattr(claude_agent_sdk.create_sdk_mcp_server, "__wrapped__")
+    otel_spans = len(otel.spans())
+    seen.clear()
+    asyncio.run(_ask(_options(model_server, hooks=hooks)))
+    assert seen == ["PreToolUse", "PostToolUse"]
+    assert not named(otel.spans()[otel_spans:], "invoke_agent")
+
+
+def test_example_prints_the_agent_tree(model_server):
+    example = Path(__file__).resolve().parents[1] / "examples" / "agents" / "claude_agent_sdk.py"
+    env = {**os.environ, "OPENAI_BASE_URL": model_server.openai_base_url}
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    done = subprocess.run(
+        [sys.executable, str(example)], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "answer: Echo: Sunny and 21 C in Paris" in done.stdout
+    assert "invoke_agent claude-code" in done.stdout
+    assert f"execute_tool {TOOL}" in done.stdout
+    assert done.stdout.count(f"chat {TOOL_MODEL}") == 2
