@@ -293,6 +293,17 @@ def test_model_error_reaches_the_caller_and_marks_the_spans(otel, model_server):
     assert _processor().open_runs == 0
 
 
+def test_run_from_an_except_block_is_not_marked_with_the_handled_error(otel, model_server):
+    try:
+        raise KeyError("the app's own, handled")
+    except KeyError:
+        asyncio.run(Runner.run(_agent(model_server), "hi"))
+
+    spans = otel.genai_spans()
+    assert render(spans) == AGENT_TREE
+    assert all(s.status.status_code is StatusCode.UNSET for s in spans)
+
+
 def test_tool_error_handed_to_the_model_marks_only_the_tool(otel, model_server):
     result = asyncio.run(Runner.run(_agent(model_server, tools=(broken_weather,)), "hi"))
 

@@ -66,6 +66,7 @@ class GenAITracingProcessor(TracingProcessor):
         self._runs = RunTracker(handler, explicit_parents=True)
         self._pending: dict[str, _PendingTurn] = {}
         self._conversations: dict[str, str | None] = {}
+        self._outer_errors: dict[str, BaseException] = {}
         # Turns are opened from whichever span starts first; the SDK may start spans in several threads.
         self._lock = threading.Lock()
         self.closed = False
@@ -79,6 +80,7 @@ class GenAITracingProcessor(TracingProcessor):
         self._runs.end_all()
         self._pending.clear()
         self._conversations.clear()
+        self._outer_errors.clear()
 
     def shutdown(self) -> None:
         """Spans are ended as the SDK ends them: nothing buffered here (the OTel providers export)."""
@@ -90,6 +92,7 @@ class GenAITracingProcessor(TracingProcessor):
 
     @_guarded
     def on_trace_start(self, trace: Any) -> None:
+        self._note_outer_error(trace.trace_id)
         # group_id is the SDK's conversation/thread id (RunConfig.group_id); None unless the app set one.
         group_id = getattr(trace, "group_id", None)
         self._conversations[trace.trace_id] = group_id
@@ -97,14 +100,16 @@ class GenAITracingProcessor(TracingProcessor):
 
     @_guarded
     def on_trace_end(self, trace: Any) -> None:
+        error = self._raised(trace.trace_id)
         self._pending.pop(trace.trace_id, None)
         self._conversations.pop(trace.trace_id, None)
-        self._end(trace.trace_id, None)
+        self._end(trace.trace_id, error, reported_failure=False)
 
     # -- spans ------------------------------------------------------------------------------------
 
     @_guarded
     def on_span_start(self, span: Any) -> None:
+        self._note_outer_error(span.span_id)
         data = span.span_data
         kind = data.type
         parent_id = span.parent_id or span.trace_id
@@ -118,12 +123,14 @@ class GenAITracingProcessor(TracingProcessor):
                 )
             return
         self._open_pending_turn(parent_id, kind == m.AGENT, data)
+        # The loop guard's error (action "raise") cannot reach the run from a processor (the SDK logs
+        # what a processor raises); the guard still marks the spans.
         if kind == m.AGENT:
-            self._start(span, parent_id, m.agent(data, conversation_id))
+            self._runs.start(span.span_id, parent_id, m.agent(data, conversation_id))
         elif kind in m.MODEL_CALLS:
-            self._start(span, parent_id, m.model_call(data, conversation_id))
+            self._runs.start(span.span_id, parent_id, m.model_call(data, conversation_id))
         elif kind == m.TOOL:
-            self._start(span, parent_id, m.tool(data, conversation_id))
+            self._runs.start(span.span_id, parent_id, m.tool(data, conversation_id))
         elif kind in m.INTERNAL:
             self._runs.start(span.span_id, parent_id, name=m.internal_span_name(data))
         else:
@@ -132,9 +139,10 @@ class GenAITracingProcessor(TracingProcessor):
     @_guarded
     def on_span_end(self, span: Any) -> None:
         data = span.span_data
+        error = self._raised(span.span_id)
         if data.type == m.TASK and span.span_id in self._pending:
             # The run started no agent: shown only when it failed before it could.
-            if _raised() is None:
+            if error is None:
                 del self._pending[span.span_id]
                 return
             self._open_pending_turn(span.span_id, False, data)
@@ -154,14 +162,9 @@ class GenAITracingProcessor(TracingProcessor):
             name = m.handoff_name(data)
             if name:
                 run.span.update_name(name)
-        self._end(span.span_id, span)
+        self._end(span.span_id, error, reported_failure=bool(span.error))
 
     # -- helpers ----------------------------------------------------------------------------------
-
-    def _start(self, span: Any, parent_id: str, inv: Any) -> None:
-        # The loop guard's error (action "raise") cannot reach the run from here: the SDK logs what a
-        # processor raises. The guard still marks the spans.
-        self._runs.start(span.span_id, parent_id, inv)
 
     def _open_pending_turn(self, parent_id: str, by_agent: bool, data: Any) -> None:
         with self._lock:
@@ -187,24 +190,32 @@ class GenAITracingProcessor(TracingProcessor):
             run = run.parent
         return False
 
-    def _end(self, run_id: str, span: Any) -> None:
+    def _note_outer_error(self, sdk_id: str) -> None:
+        """An exception being handled where the SDK starts a span (the app runs an agent in an ``except``
+        block) is not the span's: see :meth:`_raised`."""
+        outer = sys.exc_info()[1]
+        if outer is not None:
+            self._outer_errors[sdk_id] = outer
+
+    def _raised(self, sdk_id: str) -> BaseException | None:
+        """The exception unwinding through the SDK's span or trace as it ends (its ``with`` block or
+        ``finally``): the SDK reports a failure as a message only, and error.type wants its class."""
+        error = sys.exc_info()[1]
+        outer = self._outer_errors.pop(sdk_id, None)
+        if error is None or error is outer or isinstance(error, GeneratorExit):
+            return None
+        return error
+
+    def _end(self, run_id: str, error: BaseException | None, reported_failure: bool) -> None:
         run = self._runs.own(run_id)
         if run is None:
             return
-        error = _raised()
-        if error is None and span is not None and span.error:
+        if error is None and reported_failure:
             _mark_failed(run)
         parent = run.parent.inv if run.parent is not None else None
         if isinstance(run.inv, InferenceInvocation) and isinstance(parent, AgentInvocation):
             m.pass_up(run.inv, parent, self._handler)
         self._runs.end(run_id, error)
-
-
-def _raised() -> BaseException | None:
-    """The exception unwinding through the SDK's span as it ends (its ``with`` block or ``finally``):
-    the SDK reports failures as a message only, and error.type wants the exception's class."""
-    error = sys.exc_info()[1]
-    return None if error is None or isinstance(error, GeneratorExit) else error
 
 
 def _mark_failed(run: Run) -> None:
