@@ -10,7 +10,8 @@ call DSPy reports into a span, parented by DSPy's own parent call id:
   whose children are the program runs, one per example.
 
 ``dspy.configure(callbacks=...)`` and ``dspy.context(callbacks=...)`` replace DSPy's callback list: they
-are wrapped so ours stays in it. ``uninstrument()`` removes it and restores both.
+(and ``dspy.settings``'s methods) are wrapped so ours stays in it. ``uninstrument()`` removes it and
+restores them. A ``dspy.context`` block entered before ``instrument()`` keeps the list it copied.
 """
 
 from __future__ import annotations
@@ -40,11 +41,15 @@ class DSPyInstrumentor(GenAIInstrumentor):
 
         self.callback = GenAICallback(self.handler)
         settings = importlib.import_module(_SETTINGS)
-        settings.main_thread_config["callbacks"] = _with(self.callback, settings.main_thread_config["callbacks"])
+        settings.main_thread_config["callbacks"] = _with(
+            self.callback, settings.main_thread_config["callbacks"]
+        )
         self._wrapped: list[tuple[Any, str]] = []
-        for method in ("configure", "context"):
-            wrap_function_wrapper(settings.Settings, method, self._keep_callback)
-            self._wrapped.append((settings.Settings, method))
+        # ``dspy.configure`` / ``dspy.context`` are the settings' methods bound at DSPy's import.
+        for owner in (settings.Settings, importlib.import_module("dspy")):
+            for method in ("configure", "context"):
+                wrap_function_wrapper(owner, method, self._keep_callback)
+                self._wrapped.append((owner, method))
 
     def _on_uninstrument(self) -> None:
         from opentelemetry.instrumentation.utils import unwrap

@@ -90,7 +90,8 @@ class GenAICallback(BaseCallback):
 
     @_guarded
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        inv = m.lm_request(instance, inputs)
+        # Under dspy.streamify the LM streams its reply to the program's stream (settings.send_stream).
+        inv = m.lm_request(instance, inputs, streamed=dspy.settings.get("send_stream") is not None)
         if self._capture:
             m.lm_input(inv, inputs)
         self._start(call_id, inv)

@@ -29,7 +29,7 @@ def provider_and_model(model: Any) -> tuple[str, str | None, bool]:
     return PROVIDERS.get(prefix, prefix), name, True
 
 
-def lm_request(lm: Any, inputs: dict[str, Any]) -> InferenceInvocation:
+def lm_request(lm: Any, inputs: dict[str, Any], streamed: bool) -> InferenceInvocation:
     """The record of one ``dspy.LM`` call: model, provider, server and sampling parameters."""
     params = {**(getattr(lm, "kwargs", None) or {}), **(inputs.get("kwargs") or {})}
     provider, model, exact = provider_and_model(getattr(lm, "model", None))
@@ -48,7 +48,7 @@ def lm_request(lm: Any, inputs: dict[str, Any]) -> InferenceInvocation:
         stop_sequences=[stop] if isinstance(stop, str) else (list(stop) if stop else None),
         seed=params.get("seed"),
         choice_count=params.get("n"),
-        stream=True if params.get("stream") else None,
+        stream=True if streamed or params.get("stream") else None,
         owns_client_calls=True,
         guessed=frozenset() if exact else frozenset({"provider"}),
     )
