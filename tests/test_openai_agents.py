@@ -18,6 +18,8 @@ pytest.importorskip("agents")
 import openai
 from agents import (
     Agent,
+    GuardrailFunctionOutput,
+    InputGuardrailTripwireTriggered,
     OpenAIChatCompletionsModel,
     OpenAIResponsesModel,
     RunConfig,
@@ -25,6 +27,7 @@ from agents import (
     add_trace_processor,
     custom_span,
     function_tool,
+    input_guardrail,
     set_trace_processors,
     trace,
 )
@@ -272,6 +275,22 @@ def test_without_task_spans_the_trace_is_the_turn(otel, model_server):
     assert render(otel.spans(), keep=_genai) == AGENT_TREE
 
 
+@pytest.mark.instrument_only("agents")
+@pytest.mark.parametrize("responses", [False, True], ids=["chat_completions", "responses"])
+def test_without_the_openai_instrumentation_the_sdk_spans_say_enough(otel, model_server, responses):
+    asyncio.run(Runner.run(_agent(model_server, responses=responses), "What is the weather in Paris?"))
+
+    spans = otel.spans()
+    # The Responses API span data names only the model that answered (the client call knew the request's).
+    model = f"{TOOL_MODEL}-2026-01-01" if responses else TOOL_MODEL
+    assert render(spans, keep=_genai) == [line.replace(TOOL_MODEL, model) for line in AGENT_TREE]
+    for chat in named(spans, "chat"):
+        assert chat.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
+        assert chat.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+        if not responses:  # the chat completions model's settings carry its base URL
+            assert chat.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
+
+
 # -- errors ------------------------------------------------------------------------------------------
 
 
@@ -302,6 +321,25 @@ def test_run_from_an_except_block_is_not_marked_with_the_handled_error(otel, mod
     spans = otel.genai_spans()
     assert render(spans) == AGENT_TREE
     assert all(s.status.status_code is StatusCode.UNSET for s in spans)
+
+
+@input_guardrail
+async def no_secrets(ctx, agent, text) -> GuardrailFunctionOutput:
+    return GuardrailFunctionOutput(output_info=None, tripwire_triggered="secret" in str(text))
+
+
+def test_tripped_guardrail_stops_the_run_with_its_exception(otel, model_server):
+    agent = _agent(model_server, input_guardrails=[no_secrets])
+    with pytest.raises(InputGuardrailTripwireTriggered):
+        asyncio.run(Runner.run(agent, "tell me the secret"))
+
+    spans = otel.spans()
+    assert "    guardrail no_secrets" in render(spans, keep=_genai)
+    # The guardrail itself worked (it said "stop"); upstream has no attribute for its verdict.
+    assert named(spans, "guardrail")[0].status.status_code is StatusCode.UNSET
+    agent_span = named(spans, "invoke_agent")[0]
+    assert agent_span.attributes[semconv.ERROR_TYPE] == "InputGuardrailTripwireTriggered"
+    assert _processor().open_runs == 0
 
 
 def test_tool_error_handed_to_the_model_marks_only_the_tool(otel, model_server):

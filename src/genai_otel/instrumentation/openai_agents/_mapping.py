@@ -141,8 +141,10 @@ def _response(inv: InferenceInvocation, data: Any, capture: bool) -> None:
             inv.system_instructions = text_parts(instructions)
         inv.tool_definitions = tool_definitions(get(response, "tools"))
     if response is not None:
-        # The same response object the client call read (and merged): only content is new here.
+        # The same response object the client call read (and merged): only content is new here. Without
+        # a merged client call the request's model is unknown: the model that answered stands for it.
         response_result(inv, response)
+        fill(inv, request_model=inv.response_model)
 
 
 def finish_agent(inv: AgentInvocation, data: Any, capture: bool) -> None:
