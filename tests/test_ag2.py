@@ -20,6 +20,7 @@ from ag2.config.openai import OpenAIConfig
 from ag2.middleware.builtin.telemetry import TelemetryMiddleware, _TelemetryMiddlewareInstance
 from opentelemetry import context as otel_context
 from opentelemetry.trace import StatusCode
+from wrapt import ObjectProxy
 
 import genai_otel
 from genai_otel import semconv
@@ -44,15 +45,17 @@ def get_weather(city: str) -> str:
     return f"Sunny in {city}"
 
 
+def _registered() -> bool:
+    """``genai_otel.instrument()`` instruments AG2: its registry key is a module AG2 installs (AG2 1.x
+    installs ``ag2``, no ``autogen``)."""
+    names = [name for name, path in INSTRUMENTORS.items() if path.endswith(":AG2Instrumentor")]
+    return any(importlib.util.find_spec(name) is not None for name in names)
+
+
 @pytest.fixture
 def ag2_otel(otel):
-    """``otel`` with AG2 instrumented: ``genai_otel.instrument()`` does so when the registry names the
-    ``ag2`` package (AG2 1.x has no ``autogen`` module); until then, instrumented here."""
-    registered = any(
-        importlib.util.find_spec(name.split(".")[0]) is not None
-        for name, path in INSTRUMENTORS.items()
-        if path.endswith(":AG2Instrumentor")
-    )
+    """``otel`` with AG2 instrumented (here, while the registry does not name the ``ag2`` module)."""
+    registered = _registered()
     instrumentor = AG2Instrumentor()
     if not registered:
         instrumentor.instrument(settings=otel.settings)
@@ -92,3 +95,195 @@ def test_ask_is_one_agent_span_over_two_model_calls_and_the_tool(ag2_otel, model
     tool = named(spans, "execute_tool")[0]
     assert tool.attributes[semconv.GEN_AI_TOOL_CALL_ID]
     assert tool.attributes[semconv.GEN_AI_AGENT_NAME] == "weather_agent"
+
+
+def test_one_span_per_model_call_merged_with_the_openai_sdk_call(ag2_otel, model_server):
+    asyncio.run(_agent(model_server).ask("weather in Paris?"))
+
+    chats = named(ag2_otel.spans(), "chat")
+    assert len(chats) == 2  # two model calls, not four: the openai SDK call is merged into ours
+    for chat in chats:
+        assert chat.instrumentation_scope.name == "genai_otel"
+        assert chat.attributes[semconv.GEN_AI_RESPONSE_ID]
+        assert chat.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] > 0
+        assert chat.attributes[semconv.SERVER_ADDRESS]
+    assert chats[0].attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
+
+
+def test_ag2_telemetry_middleware_passes_through_no_second_copy(ag2_otel, model_server):
+    agent = _agent(model_server, middleware=[TelemetryMiddleware(agent_name="weather_agent")])
+
+    asyncio.run(agent.ask("weather in Paris?"))
+
+    assert render(ag2_otel.spans()) == AGENT_TREE
+
+
+def test_streaming_model_calls(ag2_otel, model_server):
+    reply = asyncio.run(_agent(model_server, streaming=True).ask("weather in Paris?"))
+
+    assert reply.body == "Echo: weather in Paris?"
+    spans = ag2_otel.spans()
+    assert render(spans) == AGENT_TREE
+    chats = named(spans, "chat")
+    assert all(c.attributes[semconv.GEN_AI_REQUEST_STREAM] for c in chats)
+    assert all(c.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] > 0 for c in chats)
+
+
+def test_run_handle_traces_the_turn(ag2_otel, model_server):
+    async def run():
+        async with _agent(model_server).run("weather in Paris?") as handle:
+            return await handle.result()
+
+    reply = asyncio.run(run())
+
+    assert reply.body == "Echo: weather in Paris?"
+    assert render(ag2_otel.spans()) == AGENT_TREE
+
+
+def test_a_follow_up_ask_is_a_second_turn_of_the_same_conversation(ag2_otel, model_server):
+    async def converse():
+        reply = await _agent(model_server, "gpt-4o-mini", tools=[]).ask("hello")
+        return await reply.ask("and again")
+
+    asyncio.run(converse())
+
+    turns = named(ag2_otel.spans(), "invoke_agent")
+    assert len(turns) == 2
+    ids = {t.attributes[semconv.GEN_AI_CONVERSATION_ID] for t in turns}
+    assert len(ids) == 1
+
+
+def test_three_concurrent_turns_do_not_cross(ag2_otel, model_server):
+    async def three():
+        agents = [_agent(model_server, name=f"agent_{i}") for i in range(3)]
+        await asyncio.gather(*(a.ask(f"weather {i}?") for i, a in enumerate(agents)))
+
+    asyncio.run(three())
+
+    runs = traces(ag2_otel.spans())
+    assert len(runs) == 3
+    for trace_spans in runs.values():
+        tree = render(trace_spans)
+        name = tree[0].split()[-1]
+        assert tree == [f"invoke_agent {name}", *AGENT_TREE[1:]]
+
+
+def test_model_error_propagates_unchanged_and_marks_the_spans(ag2_otel, model_server):
+    import openai
+
+    with pytest.raises(openai.InternalServerError):
+        asyncio.run(_agent(model_server, "gpt-4o-mini-error-500").ask("weather?"))
+
+    spans = ag2_otel.spans()
+    chat, agent = named(spans, "chat")[0], named(spans, "invoke_agent")[0]
+    for span in (chat, agent):
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes[semconv.ERROR_TYPE] == "InternalServerError"
+    assert chat.parent.span_id == agent.context.span_id
+
+
+def test_a_failed_tool_marks_its_span_and_the_turn_goes_on(ag2_otel, model_server):
+    def get_weather(city: str) -> str:
+        """Always fails."""
+        raise ValueError("tool exploded")
+
+    asyncio.run(_agent(model_server, tools=[get_weather]).ask("weather?"))
+
+    spans = ag2_otel.spans()
+    tool = named(spans, "execute_tool")[0]
+    assert tool.status.status_code is StatusCode.ERROR
+    assert tool.attributes[semconv.ERROR_TYPE] == "ValueError"
+    assert named(spans, "invoke_agent")[0].status.status_code is StatusCode.UNSET
+
+
+def test_no_content_by_default(ag2_otel, model_server):
+    asyncio.run(_agent(model_server).ask("weather in Paris?"))
+
+    for span in ag2_otel.spans():
+        for key in (
+            semconv.GEN_AI_INPUT_MESSAGES,
+            semconv.GEN_AI_OUTPUT_MESSAGES,
+            semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
+            semconv.GEN_AI_TOOL_DEFINITIONS,
+            semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
+            semconv.GEN_AI_TOOL_CALL_RESULT,
+        ):
+            assert key not in span.attributes, (span.name, key)
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_content_capture_records_messages_instructions_tools(ag2_otel, model_server):
+    asyncio.run(_agent(model_server).ask("weather in Paris?"))
+
+    spans = ag2_otel.spans()
+    agent = named(spans, "invoke_agent")[0]
+    assert json.loads(agent.attributes[semconv.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]}
+    ]
+    assert "Echo: weather in Paris?" in agent.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]
+    assert "You report the weather." in agent.attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS]
+    assert json.loads(agent.attributes[semconv.GEN_AI_TOOL_DEFINITIONS])[0]["name"] == "get_weather"
+    first, second = named(spans, "chat")
+    assert "You report the weather." in first.attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS]
+    assert json.loads(first.attributes[semconv.GEN_AI_TOOL_DEFINITIONS])[0]["name"] == "get_weather"
+    calls = json.loads(first.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])[0]["parts"]
+    assert calls[0]["type"] == "tool_call" and calls[0]["name"] == "get_weather"
+    replies = json.loads(second.attributes[semconv.GEN_AI_INPUT_MESSAGES])
+    assert replies[-1]["parts"][0] == {
+        "type": "tool_call_response",
+        "id": calls[0]["id"],
+        "response": "Sunny in Paris",
+    }
+    tool = named(spans, "execute_tool")[0]
+    assert json.loads(tool.attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
+    assert tool.attributes[semconv.GEN_AI_TOOL_CALL_RESULT] == "Sunny in Paris"
+
+
+@pytest.mark.genai_settings(max_agent_steps=1)
+def test_loop_guard_marks_the_agent_span(ag2_otel, model_server):
+    asyncio.run(_agent(model_server).ask("weather?"))
+
+    agent = named(ag2_otel.spans(), "invoke_agent")[0]
+    assert agent.attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
+    assert agent.attributes[semconv.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+def test_caller_context_unchanged_after_turns(ag2_otel, model_server):
+    async def run():
+        import openai
+
+        before = otel_context.get_current()
+        await _agent(model_server).ask("weather?")
+        assert otel_context.get_current() is before
+        with pytest.raises(openai.InternalServerError):
+            await _agent(model_server, "gpt-4o-mini-error-500").ask("weather?")
+        assert otel_context.get_current() is before
+
+    asyncio.run(run())
+
+
+def test_uninstrument_restores_ag2(ag2_otel, model_server):
+    from ag2.agent import Agent as AgentClass
+
+    genai_otel.uninstrument()
+    AG2Instrumentor().uninstrument()
+
+    assert not isinstance(vars(AgentClass)["_drive_scope"], ObjectProxy)
+    assert not isinstance(vars(_TelemetryMiddlewareInstance)["on_turn"], ObjectProxy)
+    asyncio.run(_agent(model_server).ask("weather?"))
+    assert [s for s in ag2_otel.spans() if s.instrumentation_scope.name == "genai_otel"] == []
+
+
+@pytest.mark.skipif(not _registered(), reason="genai_otel.instrument() needs the registry key 'ag2'")
+def test_example_prints_the_agent_tree():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "agents" / "ag2.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in ("invoke_agent weather_agent", "execute_tool get_weather", "chat gpt-4o-mini-tool"):
+        assert line in done.stdout, done.stdout

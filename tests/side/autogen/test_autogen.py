@@ -26,6 +26,7 @@ from autogen_core.tools import FunctionTool
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 from opentelemetry import context as otel_context
 from opentelemetry.trace import StatusCode
+from wrapt import ObjectProxy
 
 import genai_otel
 from genai_otel import semconv
@@ -326,15 +327,17 @@ def test_caller_context_unchanged_after_runs(otel, model_server):
 
 
 def test_uninstrument_restores_autogen(otel, model_server):
-    from autogen_agentchat.agents import _base_chat_agent
+    from autogen_agentchat.agents import BaseChatAgent, _base_chat_agent
     from autogen_core.tools import BaseTool
+    from autogen_ext.models.openai._openai_client import BaseOpenAIChatCompletionClient
 
     genai_otel.uninstrument()
 
     assert _base_chat_agent.trace_invoke_agent_span is autogen_core.trace_invoke_agent_span
-    assert not hasattr(BaseTool.run_json, "__wrapped__")
-    assert not hasattr(AssistantAgent.run, "__wrapped__")
-    assert not hasattr(OpenAIChatCompletionClient.create, "__wrapped__")
+    assert not isinstance(vars(BaseTool)["run_json"], ObjectProxy)
+    assert not isinstance(vars(BaseChatAgent)["run"], ObjectProxy)
+    assert not isinstance(vars(AssistantAgent)["on_messages"], ObjectProxy)
+    assert not isinstance(vars(BaseOpenAIChatCompletionClient)["create"], ObjectProxy)
     asyncio.run(_agent(model_server).run(task="weather?"))
     assert _ours(otel.spans()) == []
     # AutoGen's own spans are back.
