@@ -4,6 +4,8 @@ or stops early -- never sees the run's context."""
 
 from __future__ import annotations
 
+import contextvars
+import functools
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -200,3 +202,24 @@ def _next_call_id(tool_name: str | None) -> str | None:
     ids = otel_context.get_value(_CALL_IDS)
     pending = ids.get(tool_name) if isinstance(ids, dict) else None
     return pending.pop(0) if pending else None
+
+
+def code_in_caller_context(handler: TelemetryHandler) -> Wrapper:
+    """``local_python_executor.timeout``: a ``CodeAgent``'s code runs in a worker thread (for its time
+    limit), which starts with an empty context; run it in the calling step's, so the tools the code calls
+    are traced under the agent's span."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        limit = wrapped(*args, **kwargs)
+
+        def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(function)
+            def in_caller_context(*call_args: Any, **call_kwargs: Any) -> Any:
+                caller = contextvars.copy_context()
+                return limit(functools.partial(caller.run, function))(*call_args, **call_kwargs)
+
+            return in_caller_context
+
+        return decorator
+
+    return wrapper
