@@ -42,7 +42,9 @@ from genai_otel.telemetry.invocation import error_type_of
 CURRENT_SESSION: ContextVar[ClaudeSession | None] = ContextVar("genai_otel_claude_session", default=None)
 
 #: Hook events the session listens to; added to the user's hooks, never replacing them.
-HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStart", "SubagentStop")
+HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStop")
+# Statuses of a ``task_updated`` event that end a sub-agent (if its SubagentStop hook did not).
+_TASK_ENDS = frozenset({"completed", "failed", "killed", "stopped"})
 # error.type of a tool the CLI reports as failed without saying why in a low-cardinality way.
 _TOOL_FAILED = "tool_error"
 
@@ -57,6 +59,8 @@ class _Loop:
     calls: int = 0
     #: The conversation as the model sees it (content capture only), for each call's input messages.
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: A background sub-agent: its Task call returned at once, it may outlive the turn.
+    background: bool = False
 
 
 @dataclass(eq=False)
@@ -81,13 +85,17 @@ class ClaudeSession:
         self._main: _Loop | None = None
         #: Prompts written while a turn was running (streamed input): each starts the next turn.
         self._queued: list[tuple[dict[str, Any] | None, otel_context.Context]] = []
-        #: Sub-agent loops by the tool_use_id of the Task/Agent call that started them.
+        #: Sub-agent loops by the CLI's task id (their ``agent_id`` in hooks), oldest first.
         self._subagents: dict[str, _Loop] = {}
-        #: The CLI's task id (a sub-agent's ``agent_id`` in hooks) -> the tool_use_id that started it.
+        #: Task id -> the tool_use_id of the Task/Agent call that started it.
         self._tasks: dict[str, str] = {}
-        #: Open tool calls (tool_use_ids), oldest first.
-        self._open_tools: list[str] = []
+        #: Open tool calls' run ids (their loop's run id, "tool", tool_use_id), oldest first.
+        self._open_tools: list[Hashable] = []
         self._stop_error: AgentLoopError | None = None
+        #: The main agent's conversation (content capture only).
+        self._history: list[dict[str, Any]] = []
+        #: The context the last turn started in (a turn the CLI starts itself goes there too).
+        self._turn_parent: otel_context.Context | None = None
         self.session_id: str | None = None
         self.closed = False
 
@@ -117,10 +125,12 @@ class ClaudeSession:
         if self._capture:
             inv.system_instructions = m.system_instructions(self._config.system_prompt)
             inv.input_messages = [prompt] if prompt else None
-        loop = self._main = _Loop(("turn", next(self._ids)))
+        # The main agent's conversation goes on across the session's turns.
+        loop = self._main = _Loop(("turn", next(self._ids)), history=self._history)
         if prompt:
             loop.history.append(prompt)
         self._stop_error = None
+        self._turn_parent = otel_context.get_current()
         self._open(loop.run_id, None, inv)
         self._await_model(loop)
 
@@ -128,11 +138,12 @@ class ClaudeSession:
         loop, self._main = self._main, None
         if loop is None:
             return
-        for tool_use_id in list(self._subagents):
-            self._end_subagent(tool_use_id, None)
+        for task_id, subagent in reversed(list(self._subagents.items())):
+            if not subagent.background:
+                self._end_subagent(task_id, None)
         self._close_chat(loop)
-        for tool_use_id in list(self._open_tools):  # e.g. denied: the CLI reports no end for them
-            self._tool_end({}, tool_use_id, failed=False)
+        for run_id in reversed(self._open_tools):  # e.g. denied: the CLI reports no end for them
+            self._tool_end(run_id, {}, failed=False)
         run = self._runs.get(loop.run_id)
         if run is not None and isinstance(run.inv, AgentInvocation) and result is not None:
             m.add_result(run.inv, result, self._capture)
@@ -149,6 +160,8 @@ class ClaudeSession:
         """The stream ended (or we were uninstrumented): close every open span."""
         self._queued.clear()
         self._end_turn(None, error)
+        for task_id in reversed(list(self._subagents)):
+            self._end_subagent(task_id, None)
         self._runs.end_all()
         self.closed = True
 
@@ -172,13 +185,22 @@ class ClaudeSession:
         subtype = data.get("subtype")
         if subtype == "init":
             self._on_init(data)
-        elif subtype == "task_started" and data.get("task_id") and data.get("tool_use_id"):
-            self._tasks[str(data["task_id"])] = str(data["tool_use_id"])
+        elif subtype == "task_started" and data.get("subagent_type") and data.get("tool_use_id"):
+            self._subagent_start(data)
+        elif subtype == "task_updated" and (data.get("patch") or {}).get("status") in _TASK_ENDS:
+            self._end_subagent(str(data.get("task_id")), None)
 
     def _on_init(self, data: dict[str, Any]) -> None:
         self.session_id = data.get("session_id") or self.session_id
         if self._config.model is None and data.get("model"):
             self._config.model = data["model"]
+        if self._main is None and self._turn_parent is not None:
+            # A turn the CLI started itself (a background sub-agent finished): under the last turn's parent.
+            token = otel_context.attach(self._turn_parent)
+            try:
+                self._start_turn(None)
+            finally:
+                otel_context.detach(token)
         if self._main is None:
             return
         run = self._runs.get(self._main.run_id)
@@ -189,14 +211,20 @@ class ClaudeSession:
 
     def _loop_for_message(self, data: dict[str, Any]) -> _Loop | None:
         parent = data.get("parent_tool_use_id")
-        return self._main if parent is None else self._subagents.get(parent)
+        if parent is None:
+            return self._main
+        # The sub-agent started by that tool call (the newest, should a model reuse tool call ids).
+        for task_id in reversed(self._subagents):
+            if self._tasks[task_id] == parent:
+                return self._subagents[task_id]
+        return None
 
     def _on_response_block(self, data: dict[str, Any]) -> None:
         loop = self._loop_for_message(data)
         if loop is None:
             return
-        if loop.chat_id is None:
-            self._await_model(loop)
+        # No open call: a block arriving after the loop moved on (sub-agents' messages are forwarded late);
+        # its call's span has ended, and opening another would count one call twice.
         run = self._runs.get(loop.chat_id) if loop.chat_id is not None else None
         if run is not None and isinstance(run.inv, InferenceInvocation):
             m.add_response_block(run.inv, data, self._capture)
@@ -245,10 +273,7 @@ class ClaudeSession:
 
     def _loop_for_hook(self, data: dict[str, Any]) -> _Loop | None:
         agent_id = data.get("agent_id")
-        if agent_id is None:
-            return self._main
-        tool_use_id = self._tasks.get(str(agent_id))
-        return self._subagents.get(tool_use_id) if tool_use_id is not None else None
+        return self._main if agent_id is None else self._subagents.get(str(agent_id))
 
     def on_hook(self, data: dict[str, Any], tool_use_id: str | None) -> dict[str, Any]:
         """A hook the CLI called; returns the hook's output (empty: no say in what the CLI does)."""
@@ -257,14 +282,11 @@ class ClaudeSession:
         event = data.get("hook_event_name")
         if event == "PreToolUse" and tool_use_id:
             return self._tool_start(data, tool_use_id)
-        if event in ("PostToolUse", "PostToolUseFailure") and tool_use_id:
-            self._tool_end(data, tool_use_id, failed=event == "PostToolUseFailure")
-        elif event == "SubagentStart":
-            self._subagent_start(data)
+        loop = self._loop_for_hook(data)
+        if event in ("PostToolUse", "PostToolUseFailure") and tool_use_id and loop is not None:
+            self._tool_end((loop.run_id, "tool", tool_use_id), data, failed=event == "PostToolUseFailure")
         elif event == "SubagentStop":
-            tool_use_id = self._tasks.get(str(data.get("agent_id")))
-            if tool_use_id is not None:
-                self._end_subagent(tool_use_id, data)
+            self._end_subagent(str(data.get("agent_id")), data)
         return {}
 
     def _tool_start(self, data: dict[str, Any], tool_use_id: str) -> dict[str, Any]:
@@ -275,14 +297,15 @@ class ClaudeSession:
         inv = ToolInvocation(tool_name=data.get("tool_name"), tool_call_id=tool_use_id, tool_type="function")
         if self._capture:
             inv.arguments = data.get("tool_input")
-        self._open(("tool", tool_use_id), loop.run_id, inv)
-        self._open_tools.append(tool_use_id)
+        run_id = (loop.run_id, "tool", tool_use_id)
+        self._open(run_id, loop.run_id, inv)
+        self._open_tools.append(run_id)
         if self._stop_error is None:
             return {}
         # The loop guard's action is ``raise``: the CLI cannot get our exception, so stop the run instead.
         reason = str(self._stop_error)
-        self._open_tools.remove(tool_use_id)
-        self._runs.end(("tool", tool_use_id), self._stop_error)
+        self._open_tools.remove(run_id)
+        self._runs.end(run_id, self._stop_error)
         return {
             "continue": False,
             "stopReason": reason,
@@ -293,24 +316,28 @@ class ClaudeSession:
             },
         }
 
-    def _tool_end(self, data: dict[str, Any], tool_use_id: str, failed: bool) -> None:
-        if tool_use_id in self._open_tools:
-            self._open_tools.remove(tool_use_id)
-        run = self._runs.get(("tool", tool_use_id))
+    def _tool_end(self, run_id: Hashable, data: dict[str, Any], failed: bool) -> None:
+        if run_id in self._open_tools:
+            self._open_tools.remove(run_id)
+        run = self._runs.get(run_id)
         if run is None or not isinstance(run.inv, ToolInvocation):
             return
         if failed and run.inv.error_type is None:
             run.inv.error_type = _TOOL_FAILED
         if self._capture:
             run.inv.result = data.get("error") if failed else data.get("tool_response")
-        self._runs.end(("tool", tool_use_id))
+        self._runs.end(run_id)
 
     def _subagent_start(self, data: dict[str, Any]) -> None:
-        agent_id = str(data.get("agent_id"))
-        tool_use_id = self._tasks.get(agent_id)
-        if tool_use_id is None or self._runs.get(("tool", tool_use_id)) is None:
+        """A ``task_started`` event for a sub-agent (in stream order, before any of its messages)."""
+        agent_id, tool_use_id = str(data.get("task_id")), str(data["tool_use_id"])
+        parent_task = data.get("parent_task_id")
+        parent = self._main if parent_task is None else self._subagents.get(str(parent_task))
+        tool_run_id = (parent.run_id, "tool", tool_use_id) if parent is not None else None
+        if tool_run_id is None or self._runs.get(tool_run_id) is None:
             return  # not started by a tool call we traced
-        agent_type = data.get("agent_type") or "subagent"
+        self._tasks[agent_id] = tool_use_id
+        agent_type = str(data["subagent_type"])
         definition = self._config.agents.get(agent_type) or {}
         inv = AgentInvocation(
             agent_name=agent_type,
@@ -319,12 +346,14 @@ class ClaudeSession:
             provider=self._config.provider,
             conversation_id=self.session_id,
         )
-        loop = self._subagents[tool_use_id] = _Loop(("agent", tool_use_id))
-        self._open(loop.run_id, ("tool", tool_use_id), inv)
+        loop = self._subagents[agent_id] = _Loop(
+            ("agent", agent_id), background=bool(data.get("is_backgrounded"))
+        )
+        self._open(loop.run_id, tool_run_id, inv)
         self._await_model(loop)
 
-    def _end_subagent(self, tool_use_id: str, data: dict[str, Any] | None) -> None:
-        loop = self._subagents.pop(tool_use_id, None)
+    def _end_subagent(self, task_id: str, data: dict[str, Any] | None) -> None:
+        loop = self._subagents.pop(task_id, None)
         if loop is None:
             return
         self._close_chat(loop)
@@ -339,8 +368,8 @@ class ClaudeSession:
     def tool_call(self, tool_name: str) -> tuple[ToolInvocation, otel_context.Context] | None:
         """The open ``execute_tool`` record of ``tool_name`` and its context: the newest such call (the CLI
         asks an SDK MCP server for a tool right after that tool's ``PreToolUse`` hook)."""
-        for tool_use_id in reversed(self._open_tools):
-            run = self._runs.get(("tool", tool_use_id))
+        for run_id in reversed(self._open_tools):
+            run = self._runs.get(run_id)
             if run is not None and isinstance(run.inv, ToolInvocation) and run.inv.tool_name == tool_name:
                 return run.inv, run.context
         return None
