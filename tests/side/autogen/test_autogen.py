@@ -356,3 +356,30 @@ def test_example_prints_the_agent_tree():
     assert done.returncode == 0, done.stderr[-3000:]
     for line in ("invoke_agent weather_agent", "execute_tool get_weather", "chat gpt-4o-mini-tool"):
         assert line in done.stdout, done.stdout
+
+
+def test_an_agent_used_as_a_tool_nests_its_run_under_the_tool_span(otel, model_server):
+    from autogen_agentchat.tools import AgentTool
+
+    inner = _agent(model_server, name="inner")
+    outer = _agent(model_server, name="outer", tools=[AgentTool(inner)])
+
+    async def run():
+        before = otel_context.get_current()
+        await outer.run(task="weather in Paris?")
+        assert otel_context.get_current() is before
+
+    asyncio.run(run())
+
+    spans = otel.spans()
+    assert len(traces(spans)) == 1
+    assert _genai_tree(spans) == [
+        "invoke_agent outer",
+        "  chat gpt-4o-mini-tool",
+        "  execute_tool inner",
+        "    invoke_agent inner",
+        "      chat gpt-4o-mini-tool",
+        "      execute_tool get_weather",
+        "      chat gpt-4o-mini-tool",
+        "  chat gpt-4o-mini-tool",
+    ]

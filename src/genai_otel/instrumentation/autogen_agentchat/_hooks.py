@@ -21,13 +21,13 @@ from genai_otel.telemetry import AgentInvocation, InferenceInvocation, Telemetry
 from genai_otel.telemetry.invocation import Invocation
 from genai_otel.telemetry.scoped import drive_async
 
-# (covered object, its span): set in the context of each run we open.
+# (covered object, the run's span, its record): set in the context of each run we open.
 _COVER = otel_context.create_key("genai_otel.autogen.cover")
 # AgentChat's request to a team participant (ChatAgentContainer.handle_request).
 _PARTICIPANT_REQUEST = "GroupChatRequestPublish"
 
 Build = Callable[[Any, tuple, dict], Invocation]
-Finish = Callable[[Invocation, Any], None]
+Finish = Callable[[Any, Invocation, Any], None]
 Subject = Callable[[Any], Any]
 
 
@@ -62,13 +62,24 @@ class AutoGenHooks:
             self.runs.end(key, run.loop_error)
             raise run.loop_error
         span = inv.span if inv.owner is None else trace.get_current_span(run.context)
-        run.context = otel_context.set_value(_COVER, (instance, span), run.context)
+        run.context = otel_context.set_value(_COVER, (instance, span, inv), run.context)
         return key, run
 
-    def _close(self, key: object, inv: Invocation, finish: Finish | None, result: Any, error: Any) -> None:
+    def _close(
+        self,
+        key: object,
+        inv: Invocation,
+        error: Any,
+        finish: Finish | None = None,
+        instance: Any = None,
+        result: Any = None,
+    ) -> None:
         try:
             if error is None and finish is not None and inv.owner is None:
-                finish(inv, result)
+                finish(instance, inv, result)
+        except Exception:
+            report_internal_error("autogen.result")
+        try:
             self.runs.end(key, error)
         except Exception:
             report_internal_error("autogen.end")
@@ -90,9 +101,9 @@ class AutoGenHooks:
             try:
                 result = await wrapped(*args, **kwargs)
             except BaseException as error:
-                self._close(key, inv, finish, None, error)
+                self._close(key, inv, error)
                 raise
-            self._close(key, inv, finish, result, None)
+            self._close(key, inv, None, finish, instance, result)
             return result
 
         return wrapper
@@ -113,7 +124,7 @@ class AutoGenHooks:
                 last[0] = item
 
             def done(error: BaseException | None) -> None:
-                self._close(key, inv, finish, last[0], error)
+                self._close(key, inv, error, finish, instance, last[0])
 
             try:
                 stream = wrapped(*args, **kwargs)
@@ -181,17 +192,17 @@ class AutoGenHooks:
         call_id = args[2] if len(args) > 2 else kwargs.get("call_id")
         return m.tool_record(tool, arguments, call_id, self.capture)
 
-    def agent_result(self, inv: Invocation, result: Any) -> None:
+    def agent_result(self, agent: Any, inv: Invocation, result: Any) -> None:
         if self.capture and isinstance(inv, AgentInvocation):
             inv.output_messages = m.result_messages(result)
 
-    def model_result(self, inv: Invocation, result: Any) -> None:
-        if isinstance(inv, InferenceInvocation) and not isinstance(result, str):
+    def model_result(self, client: Any, inv: Invocation, result: Any) -> None:
+        if isinstance(inv, InferenceInvocation) and not isinstance(result, str):  # str: a streamed chunk
             m.on_create_result(inv, result, self.capture)
 
-    def tool_result(self, inv: Invocation, result: Any) -> None:
+    def tool_result(self, tool: Any, inv: Invocation, result: Any) -> None:
         if self.capture and isinstance(inv, ToolInvocation):
-            inv.result = result if isinstance(result, (str, int, float, bool, dict, list)) else str(result)
+            inv.result = m.tool_result(tool, result)
 
     # -- AutoGen's own telemetry ------------------------------------------------------------------
 
@@ -209,24 +220,18 @@ class AutoGenHooks:
     def _framework_block(self, operation: str, args: tuple, kwargs: dict) -> Iterator[Any]:
         current = trace.get_current_span()
         cover = otel_context.get_value(_COVER)
-        if operation == "create_agent" or (cover is not None and cover[1] is current):
+        kind = ToolInvocation if operation == "tool" else AgentInvocation
+        if operation == "create_agent" or (
+            cover is not None and cover[1] is current and isinstance(cover[2], kind)
+        ):
             yield current
             return
-        name = args[0] if args else kwargs.get("tool_name") or kwargs.get("agent_name")
-        inv: Invocation
-        if operation == "tool":
-            inv = ToolInvocation(
-                tool_name=name,
-                tool_description=kwargs.get("tool_description"),
-                tool_call_id=kwargs.get("tool_call_id"),
-                tool_type="function",
-            )
-        else:
-            inv = AgentInvocation(
-                agent_name=name,
-                agent_id=kwargs.get("agent_id"),
-                agent_description=kwargs.get("agent_description"),
-            )
+        try:
+            inv = m.framework_record(operation, args, kwargs)
+        except Exception:
+            report_internal_error("autogen.framework_span")
+            yield current
+            return
         key, run = self._open(None, inv)
         if run is None:
             yield current
@@ -234,10 +239,13 @@ class AutoGenHooks:
         run.token = otel_context.attach(run.context)
         try:
             yield inv.span
-        except BaseException as error:
-            self._close(key, inv, None, None, error)
+        except GeneratorExit:  # a streamed tool closed early: not a failure
+            self._close(key, inv, None)
             raise
-        self._close(key, inv, None, None, None)
+        except BaseException as error:
+            self._close(key, inv, error)
+            raise
+        self._close(key, inv, None)
 
 
 def participant(container: Any) -> Any:

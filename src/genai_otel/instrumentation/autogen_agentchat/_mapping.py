@@ -184,6 +184,28 @@ def tool_record(tool: Any, args: Any, call_id: Any, capture: bool) -> ToolInvoca
     return inv
 
 
+def tool_result(tool: Any, value: Any) -> str:
+    """What the model is told the tool returned (AutoGen's own rendering of the value)."""
+    as_string = getattr(tool, "return_value_as_string", None)
+    return as_string(value) if callable(as_string) else str(value)
+
+
+def framework_record(operation: str, args: tuple, kwargs: dict) -> AgentInvocation | ToolInvocation:
+    """A record from the arguments of AutoGen's ``trace_tool_span`` / ``trace_invoke_agent_span``."""
+    if operation == "tool":
+        return ToolInvocation(
+            tool_name=args[0] if args else kwargs.get("tool_name"),
+            tool_description=kwargs.get("tool_description"),
+            tool_call_id=kwargs.get("tool_call_id"),
+            tool_type="function",
+        )
+    return AgentInvocation(
+        agent_name=args[0] if args else kwargs.get("agent_name"),
+        agent_id=kwargs.get("agent_id"),
+        agent_description=kwargs.get("agent_description"),
+    )
+
+
 def tool_definitions(tools: Iterable[Any]) -> list[dict[str, Any]]:
     """``Tool`` objects (their ``schema``) or ``ToolSchema`` dicts as tool definitions."""
     definitions = []
@@ -213,8 +235,8 @@ def _content_parts(content: Any, thought: Any) -> list[dict[str, Any]]:
     parts = [{"type": "reasoning", "content": thought}] if isinstance(thought, str) and thought else []
     if isinstance(content, list) and content and all(_kind(c) == "FunctionCall" for c in content):
         return parts + [tool_call(c.id, c.name, _arguments(c.arguments)) for c in content]
-    if isinstance(content, list):
-        return parts + [p for item in content for p in text_parts(item if isinstance(item, str) else [])]
+    if isinstance(content, list):  # multimodal: the text items (images are not recorded)
+        return parts + [p for item in content if isinstance(item, str) for p in text_parts(item)]
     return parts + text_parts(_text(content))
 
 
