@@ -383,3 +383,23 @@ def test_an_agent_used_as_a_tool_nests_its_run_under_the_tool_span(otel, model_s
         "      chat gpt-4o-mini-tool",
         "  chat gpt-4o-mini-tool",
     ]
+
+
+def test_a_failing_participant_fails_its_turn_and_the_workflow(otel, model_server):
+    broken = _agent(model_server, "gpt-4o-mini-error-500", name="broken")
+    team = RoundRobinGroupChat([broken], termination_condition=MaxMessageTermination(2), name="team")
+
+    with pytest.raises(RuntimeError):  # AgentChat re-raises a participant's error as a RuntimeError
+        asyncio.run(team.run(task="weather?"))
+
+    spans = otel.spans()
+    assert _genai_tree(spans) == [
+        "invoke_workflow team",
+        "  invoke_agent broken",
+        "    chat gpt-4o-mini-error-500",
+    ]
+    turn, chat = named(spans, "invoke_agent")[0], named(spans, "chat")[0]
+    assert turn.attributes[semconv.ERROR_TYPE] == chat.attributes[semconv.ERROR_TYPE] == "InternalServerError"
+    workflow = named(spans, "invoke_workflow")[0]
+    assert workflow.status.status_code is StatusCode.ERROR
+    assert workflow.attributes[semconv.ERROR_TYPE] == "RuntimeError"
