@@ -26,13 +26,19 @@ from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 _SCOPES = "google.adk.telemetry._instrumentation"
 _METRICS = "google.adk.telemetry._metrics"
 #: ADK's telemetry scopes we wrap: all must exist for ADK's own spans to be silenced.
-_SCOPE_FUNCTIONS = ("record_invocation", "record_agent_invocation", "record_tool_execution")
+_SCOPE_FUNCTIONS = (
+    "record_invocation",
+    "record_agent_invocation",
+    "record_tool_execution",
+    "record_inference_telemetry",
+)
 
 
 class GoogleADKInstrumentor(GenAIInstrumentor):
     """Instruments ``google-adk`` through its telemetry scopes, in place of its own spans."""
 
-    dependencies = ("google-adk >= 2.13",)
+    #: 2.12 introduced the telemetry scopes this wraps (``record_invocation``, ``stream_in_scope``...).
+    dependencies = ("google-adk >= 2.12",)
     #: ADK's telemetry scopes: once imported (with the tracing module they use), ADK's spans are silenced.
     library_module = _SCOPES
 

@@ -43,6 +43,43 @@ def _failure(error: BaseException | None) -> BaseException | None:
     return None if isinstance(error, GeneratorExit) else error
 
 
+@contextlib.contextmanager
+def _attached(context: otel_context.Context) -> Iterator[None]:
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+class _Entered:
+    """What an ADK scope yielded, for the exit hook."""
+
+    value: Any = None
+
+
+class _EnteredUnder:
+    """An ADK scope entered while ``current`` (a one-use context manager) holds: ADK takes the context
+    current then as the parent of its scope. Leaving delegates to the scope."""
+
+    def __init__(self, scope: Any, current: AbstractContextManager[None]) -> None:
+        self.scope, self.current = scope, current
+
+    def __enter__(self) -> Any:
+        with self.current:
+            return self.scope.__enter__()
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self.scope.__exit__(*exc_info)
+
+    async def __aenter__(self) -> Any:
+        with self.current:
+            return await self.scope.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self.scope.__aexit__(*exc_info)
+
+
 class ADKScopes:
     """The wrappers of ADK's telemetry scopes (wrapt signature), and the records they keep open."""
 
@@ -152,55 +189,36 @@ class ADKScopes:
         except Exception:
             report_internal_error("google_adk.end")
 
-    @contextlib.contextmanager
-    def _current(self, run_id: object | None) -> Iterator[None]:
+    def _current(self, run_id: object | None) -> AbstractContextManager[None]:
+        """Our record's context made current for a block (nothing if our code failed to open it)."""
         run = self.runs.own(run_id) if run_id is not None else None
-        if run is None:
-            yield
-            return
-        token = otel_context.attach(run.context)
-        try:
-            yield
-        finally:
-            otel_context.detach(token)
+        return contextlib.nullcontext() if run is None else _attached(run.context)
 
-    def _finish(self, run_id: object | None, value: Any, on_exit: Exit | None) -> None:
-        run = self.runs.own(run_id) if run_id is not None else None
-        if on_exit is None or run is None or run.inv is None:
-            return
+    @contextlib.contextmanager
+    def _ending(self, run_id: object | None, on_exit: Exit | None = None) -> Iterator[_Entered]:
+        """Ends the run with whatever leaves the block (``on_exit`` first reads the scope's value)."""
+        entered = _Entered()
+        error: BaseException | None = None
         try:
-            on_exit(value, run.inv)
-        except Exception:
-            report_internal_error("google_adk.exit")
+            yield entered
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            run = self.runs.own(run_id) if run_id is not None else None
+            if on_exit is not None and run is not None and run.inv is not None:
+                try:
+                    on_exit(entered.value, run.inv)
+                except Exception:
+                    report_internal_error("google_adk.exit")
+            self._end(run_id, error)
 
     @contextlib.contextmanager
     def _around(self, scope: AbstractContextManager[Any], inv: Invocation) -> Iterator[Any]:
         """A synchronous ADK scope (the runner turn) entered under our record."""
         run_id = self._start(inv)
-        try:
-            with self._current(run_id):
-                value = scope.__enter__()
-        except BaseException as error:
-            self._end(run_id, error)
-            raise
-        try:
+        with self._ending(run_id), _EnteredUnder(scope, self._current(run_id)) as value:
             yield value
-        except BaseException as error:
-            try:
-                suppressed = scope.__exit__(type(error), error, error.__traceback__)
-            except BaseException as exit_error:
-                self._end(run_id, exit_error)
-                raise
-            self._end(run_id, None if suppressed else error)
-            if not suppressed:
-                raise
-        else:
-            try:
-                scope.__exit__(None, None, None)
-            except BaseException as exit_error:
-                self._end(run_id, exit_error)
-                raise
-            self._end(run_id, None)
 
     @contextlib.asynccontextmanager
     async def _around_async(
@@ -215,39 +233,16 @@ class ADKScopes:
         """An async ADK scope entered under our record; with ``stay_current`` ours stays current for the
         scope's whole length (only for scopes that run in one execution context, see the module doc)."""
         run_id = self._start(inv)
-        with contextlib.ExitStack() as current:
-            current.enter_context(self._current(run_id))
-            try:
-                value = await scope.__aenter__()
-            except BaseException as error:
-                self._end(run_id, error)
-                raise
-            if not stay_current:
-                current.close()
-            if on_enter is not None and run_id is not None:
-                on_enter(value, run_id)
-            try:
+        current = self._current(run_id)
+        throughout, entering = (
+            (current, contextlib.nullcontext()) if stay_current else (contextlib.nullcontext(), current)
+        )
+        with self._ending(run_id, on_exit) as entered, throughout:
+            async with _EnteredUnder(scope, entering) as value:
+                entered.value = value
+                if on_enter is not None and run_id is not None:
+                    on_enter(value, run_id)
                 yield value
-            except BaseException as error:
-                try:
-                    suppressed = await scope.__aexit__(type(error), error, error.__traceback__)
-                except BaseException as exit_error:
-                    self._finish(run_id, value, on_exit)
-                    self._end(run_id, exit_error)
-                    raise
-                self._finish(run_id, value, on_exit)
-                self._end(run_id, None if suppressed else error)
-                if not suppressed:
-                    raise
-            else:
-                try:
-                    await scope.__aexit__(None, None, None)
-                except BaseException as exit_error:
-                    self._finish(run_id, value, on_exit)
-                    self._end(run_id, exit_error)
-                    raise
-                self._finish(run_id, value, on_exit)
-                self._end(run_id, None)
 
     # -- per-scope details -------------------------------------------------------------------------
 
