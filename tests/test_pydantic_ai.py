@@ -199,18 +199,27 @@ class Answer(BaseModel):
     text: str
 
 
+@pytest.mark.parametrize(
+    ("model", "output_type"),
+    [("gpt-4o-mini", NativeOutput(Answer)), ("gpt-4o-mini-tool", Answer)],
+    ids=["native", "output-tool"],
+)
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
-def test_structured_output_is_json(otel, model_server):
-    result = _agent(model_server, "gpt-4o-mini", output_type=NativeOutput(Answer)).run_sync("hello")
+def test_structured_output_is_json(otel, model_server, model, output_type):
+    provider = OpenAIProvider(base_url=model_server.openai_base_url, api_key=API_KEY)
+    result = Agent(
+        OpenAIChatModel(model, provider=provider), name="structured", output_type=output_type
+    ).run_sync("hello")
 
-    assert result.output == Answer(text="Echo: hello")
+    assert isinstance(result.output, Answer)
     spans = otel.spans()
+    assert render(spans) == ["invoke_agent structured", f"  chat {model}"]
     chat = named(spans, "chat")[0]
     assert chat.attributes[semconv.GEN_AI_OUTPUT_TYPE] == "json"
     agent = named(spans, "invoke_agent")[0]
     assert agent.attributes[semconv.GEN_AI_OUTPUT_TYPE] == "json"
     output = json.loads(agent.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])
-    assert json.loads(output[0]["parts"][0]["content"]) == {"text": "Echo: hello"}
+    assert json.loads(output[0]["parts"][0]["content"]) == result.output.model_dump()
 
 
 def test_text_output_has_no_output_type(otel, model_server):
@@ -363,9 +372,12 @@ def test_pydantic_ai_instrumentation_turned_on_is_silenced(otel, model_server, h
 
 
 def test_uninstrument_restores_pydantic_ai(otel, model_server):
+    import pydantic_ai
     from pydantic_ai.agent import Agent as AgentClass
 
+    assert pydantic_ai.BANNER_ENABLED is False  # observability is on: no banner saying it is off
     genai_otel.uninstrument()
+    assert pydantic_ai.BANNER_ENABLED is True
     assert not hasattr(AgentClass._resolve_run_capabilities, "__wrapped__")
     assert not hasattr(Instrumentation.for_run, "__wrapped__")
     before = len(otel.spans())

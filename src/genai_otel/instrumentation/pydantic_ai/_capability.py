@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from opentelemetry import context as otel_context
-from pydantic_ai.capabilities.abstract import AbstractCapability
+from pydantic_ai.capabilities.abstract import AbstractCapability, CapabilityOrdering
 
 from genai_otel.instrumentation.pydantic_ai import _mapping
 from genai_otel.safety import safely
@@ -30,6 +30,10 @@ class GenAIOtelCapability(AbstractCapability[Any]):
 
     _safe_at_runtime: ClassVar[bool] = True  # observes only: may join runs under durable execution
     handler: TelemetryHandler = field(repr=False, kw_only=True)
+
+    def get_ordering(self) -> CapabilityOrdering:
+        # Outermost, as Pydantic AI's own instrumentation is: the spans cover what other capabilities do.
+        return CapabilityOrdering(position="outermost")
 
     async def wrap_run(self, ctx: Any, *, handler: Callable[[], Any]) -> Any:
         if getattr(ctx, "realtime", False):  # a realtime session is not a run of the agent graph
@@ -94,13 +98,8 @@ def _stopped_early(error: BaseException) -> bool:
 
 
 @dataclass
-class _Silenced(AbstractCapability[Any]):
+class Silenced(AbstractCapability[Any]):
     """Stands in for Pydantic AI's ``Instrumentation`` in a run: records nothing, so the run is traced
     once, by genai-otel."""
 
     _safe_at_runtime: ClassVar[bool] = True
-
-
-def silenced(own: Any) -> AbstractCapability[Any]:
-    """What Pydantic AI's ``Instrumentation.for_run`` contributes to a run while genai-otel instruments."""
-    return _Silenced()

@@ -28,7 +28,7 @@ PROVIDERS = {
     "ollama": "ollama",
 }
 #: ``ModelRequestParameters.output_mode`` values whose output is JSON (a schema the model fills in).
-_JSON_OUTPUT_MODES = frozenset({"native", "prompted", "tool"})
+_JSON_OUTPUT_MODES = frozenset({"auto", "native", "prompted", "tool"})
 
 
 def provider_of(model: Any) -> str | None:

@@ -1,4 +1,4 @@
-"""smolagents (1.20+): ``ToolCallingAgent`` and ``CodeAgent`` runs, their model calls and tool calls.
+"""smolagents (1.26+): ``ToolCallingAgent`` and ``CodeAgent`` runs, their model calls and tool calls.
 
 * a run (``run``, ``run(stream=True)``, calling the agent; a managed agent called by its manager) ->
   ``invoke_agent {agent name}``, nested under the manager's for managed agents; the steps of the run
@@ -32,7 +32,7 @@ from genai_otel.instrumentation.smolagents._wrappers import (
 class SmolagentsInstrumentor(GenAIInstrumentor):
     """Instruments ``smolagents`` agents, models and tools."""
 
-    dependencies = ("smolagents >= 1.20",)
+    dependencies = ("smolagents >= 1.26",)
 
     def patches(self) -> Iterable[Patch]:
         yield Patch("smolagents.agents", "MultiStepAgent._run_stream", trace_run)
