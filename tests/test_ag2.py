@@ -287,3 +287,16 @@ def test_example_prints_the_agent_tree():
     assert done.returncode == 0, done.stderr[-3000:]
     for line in ("invoke_agent weather_agent", "execute_tool get_weather", "chat gpt-4o-mini-tool"):
         assert line in done.stdout, done.stdout
+
+
+def test_an_agent_used_as_a_tool_nests_its_turn_under_the_tool_span(ag2_otel, model_server):
+    inner = _agent(model_server, name="inner")
+    outer = _agent(model_server, name="outer", tools=[inner.as_tool(description="Knows the weather")])
+
+    asyncio.run(outer.ask("weather in Paris?"))
+
+    spans = ag2_otel.spans()
+    assert len(traces(spans)) == 1
+    tree = render(spans)
+    assert tree[:3] == ["invoke_agent outer", "  chat gpt-4o-mini-tool", "  execute_tool task_inner"]
+    assert tree[3:7] == ["    invoke_agent inner", *("    " + line for line in AGENT_TREE[1:])]
