@@ -31,7 +31,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import genai_otel
 from genai_otel import semconv
-from genai_otel.config import ContentCapture
+from genai_otel.config import ContentCapture, LoopGuardAction
 
 from .trees import named, render, traces
 
@@ -148,7 +148,10 @@ def test_client_turns_share_the_conversation(otel, model_server):
     by_trace = traces(otel.spans())
     assert render(by_trace[agents[0].context.trace_id]) == AGENT_TREE
     # The conversation already holds a tool result: the model server answers the second prompt in text.
-    assert render(by_trace[agents[1].context.trace_id]) == ["invoke_agent claude-code", f"  chat {TOOL_MODEL}"]
+    assert render(by_trace[agents[1].context.trace_id]) == [
+        "invoke_agent claude-code",
+        f"  chat {TOOL_MODEL}",
+    ]
 
 
 def test_model_error_propagates_and_marks_spans(otel, model_server):
@@ -226,7 +229,9 @@ def test_content_capture(otel, model_server):
 
     spans = otel.spans()
     agent = named(spans, "invoke_agent")[0]
-    assert json.loads(agent.attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": SYSTEM}]
+    assert json.loads(agent.attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS]) == [
+        {"type": "text", "content": SYSTEM}
+    ]
     assert json.loads(agent.attributes[semconv.GEN_AI_INPUT_MESSAGES]) == [
         {"role": "user", "parts": [{"type": "text", "content": QUESTION}]}
     ]
@@ -253,6 +258,34 @@ def test_loop_guard_marks_the_agent(otel, model_server):
     agent = named(otel.spans(), "invoke_agent")[0]
     assert agent.attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
     assert agent.attributes[semconv.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+@pytest.mark.genai_settings(max_agent_steps=1, loop_guard_action=LoopGuardAction.RAISE)
+def test_loop_guard_raise_stops_the_run_before_the_tool(otel, model_server):
+    """The CLI cannot receive our exception: the tool call is denied and the run stopped instead."""
+    messages = asyncio.run(_ask(_options(model_server)))
+
+    assert _result(messages).num_turns == 2  # no model call after the denied tool
+    assert _genai_tree(otel) == ["invoke_agent claude-code", f"  chat {TOOL_MODEL}", f"  execute_tool {TOOL}"]
+    agent = named(otel.spans(), "invoke_agent")[0]
+    tool_span = named(otel.spans(), "execute_tool")[0]
+    for span in (agent, tool_span):
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes[semconv.ERROR_TYPE] == "AgentLoopError"
+
+
+def test_partial_messages_make_streamed_calls(otel, model_server):
+    messages = asyncio.run(_ask(_options(model_server, include_partial_messages=True)))
+
+    assert _genai_tree(otel) == AGENT_TREE  # stream events never add a model call
+    assert any(type(m).__name__ == "StreamEvent" for m in messages)
+    first, second = named(otel.spans(), "chat")
+    for chat in (first, second):
+        assert chat.attributes[semconv.GEN_AI_REQUEST_STREAM] is True
+        assert chat.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+    # The CLI starts a tool as soon as its block is complete, before the response's last event: the
+    # call asking for the tool ends there, so only the last call knows its stop reason.
+    assert second.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
 
 
 def test_application_hooks_keep_working_and_uninstrument_restores(otel, model_server):
@@ -298,3 +331,65 @@ def test_example_prints_the_agent_tree(model_server):
     assert "invoke_agent claude-code" in done.stdout
     assert f"execute_tool {TOOL}" in done.stdout
     assert done.stdout.count(f"chat {TOOL_MODEL}") == 2
+
+
+def test_subagents_nest_under_their_task_call(otel, model_server):
+    # The model server's tool-calling model calls the first declared tool, Agent, at every level (each
+    # sub-agent may start another) until the nesting limit, where it is left with Read.
+    options = _options(model_server, tools=["Agent", "Read"], allowed_tools=["Agent", "Read"], mcp_servers={})
+    options.env["CLAUDE_CODE_DISABLE_BACKGROUND_TASKS"] = "1"  # the Task call waits for its sub-agent
+    messages = asyncio.run(_ask(options))
+
+    tree = _genai_tree(otel)
+    assert tree[:5] == [
+        "invoke_agent claude-code",
+        f"  chat {TOOL_MODEL}",
+        "  execute_tool Agent",
+        "    invoke_agent general-purpose",
+        f"      chat {TOOL_MODEL}",
+    ]
+    assert tree[-1] == f"  chat {TOOL_MODEL}"
+    spans = otel.spans()
+    by_id = {s.context.span_id: s for s in spans}
+    subagents = [s for s in named(spans, "invoke_agent") if s.name != "invoke_agent claude-code"]
+    assert len(subagents) >= 2
+    session_id = _result(messages).session_id
+    for subagent in subagents:
+        assert by_id[subagent.parent.span_id].name == "execute_tool Agent"
+        assert subagent.attributes[semconv.GEN_AI_AGENT_ID]
+        assert subagent.attributes[semconv.GEN_AI_CONVERSATION_ID] == session_id
+        # Every agent's spans end inside it.
+        assert subagent.end_time <= by_id[subagent.parent.span_id].end_time
+
+
+def test_cli_span_export_is_off_while_ours_cover_the_session(otel, model_server):
+    """The CLI's own tracing (turn, model call and tool spans: copies of ours) exports nothing while the
+    session is traced here; after uninstrument it exports as configured."""
+    from genai_otel.testing.otlp_receiver import OtlpReceiver
+
+    with OtlpReceiver() as receiver:
+
+        def cli_tracing_options() -> ClaudeAgentOptions:
+            options = _options(model_server)
+            options.env.pop("DISABLE_TELEMETRY")
+            options.env.update(
+                {
+                    "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+                    "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+                    "OTEL_TRACES_EXPORTER": "otlp",
+                    "OTEL_METRICS_EXPORTER": "none",
+                    "OTEL_LOGS_EXPORTER": "none",
+                    "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                }
+            )
+            return options
+
+        asyncio.run(_ask(cli_tracing_options()))
+        assert _genai_tree(otel) == AGENT_TREE
+        assert receiver.spans() == []
+
+        genai_otel.uninstrument()
+        asyncio.run(_ask(cli_tracing_options()))
+        names = {span.name for _, span in receiver.spans()}
+        assert {"claude_code.interaction", "claude_code.llm_request", "claude_code.tool"} <= names

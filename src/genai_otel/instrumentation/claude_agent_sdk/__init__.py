@@ -125,6 +125,7 @@ def _config(transport: Any, agents: Any) -> SessionConfig:
         model=getattr(options, "model", None),
         provider=m.provider_of(getattr(options, "env", None) or {}),
         system_prompt=getattr(options, "system_prompt", None),
+        max_turns=getattr(options, "max_turns", None),
         agents=dict(agents) if isinstance(agents, dict) else {},
     )
 

@@ -8,6 +8,7 @@ response's id, model and usage.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,6 +102,18 @@ def add_response_block(inv: InferenceInvocation, data: Mapping[str, Any], captur
             inv.output_messages = [message("assistant", parts)]
 
 
+def add_stream_event(inv: InferenceInvocation, event: Mapping[str, Any]) -> None:
+    """A raw streaming event of the call: content chunks' timing, the stop reason."""
+    kind = event.get("type")
+    if kind == "content_block_delta":
+        now = time.perf_counter_ns()
+        inv.first_chunk_ns = inv.first_chunk_ns or now
+        inv.last_chunk_ns = now
+        inv.chunk_count += 1
+    elif kind == "message_delta" and (event.get("delta") or {}).get("stop_reason"):
+        inv.finish_reasons = [event["delta"]["stop_reason"]]
+
+
 def finish_response(inv: InferenceInvocation) -> None:
     """The output message's finish reason: the one reported, else what its content says."""
     for out in inv.output_messages or ():
@@ -128,8 +141,6 @@ def add_result(inv: AgentInvocation, data: Mapping[str, Any], capture: bool) -> 
     fill(inv, conversation_id=data.get("session_id"))
     if data.get("is_error"):
         inv.error_type = _result_error(data)
-    if data.get("stop_reason"):
-        inv.finish_reasons = [data["stop_reason"]]
     if capture and isinstance(data.get("result"), str):
         inv.output_messages = [message("assistant", text_parts(data["result"]), data.get("stop_reason"))]
 

@@ -70,6 +70,7 @@ class SessionConfig:
     model: str | None = None
     provider: str = "anthropic"
     system_prompt: Any = None
+    max_turns: int | None = None
     #: Sub-agent definitions by name (``description`` used for ``gen_ai.agent.description``).
     agents: dict[str, Any] = field(default_factory=dict)
 
@@ -174,6 +175,8 @@ class ClaudeSession:
         kind = data.get("type")
         if kind == "assistant":
             self._on_response_block(data)
+        elif kind == "stream_event":
+            self._on_stream_event(data)
         elif kind == "user":
             self._on_user(data)
         elif kind == "result":
@@ -237,7 +240,24 @@ class ClaudeSession:
         self._close_chat(loop)
         if self._capture:
             loop.history.append(results)
-        self._await_model(loop)  # tool results always go back to the model
+        if self._stop_error is None and not self._out_of_turns(loop):
+            self._await_model(loop)  # tool results go back to the model, unless the run is being stopped
+
+    def _out_of_turns(self, loop: _Loop) -> bool:
+        # The CLI ends the turn with ``error_max_turns`` instead of making another model call.
+        limit = self._config.max_turns
+        return loop is self._main and limit is not None and loop.calls >= limit
+
+    def _on_stream_event(self, data: dict[str, Any]) -> None:
+        """A raw streaming event (``include_partial_messages``): the call streams; chunk timing."""
+        loop = self._loop_for_message(data)
+        run = self._runs.get(loop.chat_id) if loop is not None and loop.chat_id is not None else None
+        if run is None or not isinstance(run.inv, InferenceInvocation):
+            return
+        inv = run.inv
+        if not inv.stream:
+            self._handler.update_request(inv, stream=True)
+        m.add_stream_event(inv, data.get("event") or {})
 
     # -- model calls ------------------------------------------------------------------------------
 
