@@ -291,6 +291,15 @@ def test_without_the_openai_instrumentation_the_sdk_spans_say_enough(otel, model
             assert chat.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
 
 
+def test_with_sdk_tracing_disabled_only_the_client_calls_are_traced(otel, model_server):
+    """The SDK then reports nothing (its processors, ours included, see no span): the openai client's
+    calls remain, as plain chat spans."""
+    asyncio.run(Runner.run(_agent(model_server), "hi", run_config=RunConfig(tracing_disabled=True)))
+
+    assert render(otel.spans(), keep=_genai) == [f"chat {TOOL_MODEL}"] * 2
+    assert _processor().open_runs == 0
+
+
 # -- errors ------------------------------------------------------------------------------------------
 
 
@@ -394,6 +403,17 @@ def test_content_capture_records_messages_instructions_tools(otel, model_server,
         "What is the weather in Paris?"
     )
     assert json.loads(turn.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]) == [answer]
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_sdk_told_to_keep_sensitive_data_out_keeps_it_out(otel, model_server):
+    config = RunConfig(trace_include_sensitive_data=False)
+    asyncio.run(Runner.run(_agent(model_server), "secret question", run_config=config))
+
+    spans = otel.genai_spans()
+    assert render(spans) == AGENT_TREE
+    for span in spans:
+        assert "secret" not in json.dumps(dict(span.attributes)), span.name
 
 
 # -- loop guard, SDK processors, uninstrument --------------------------------------------------------

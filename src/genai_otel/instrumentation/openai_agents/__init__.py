@@ -11,8 +11,13 @@
   folded into their parents.
 
 ``gen_ai.conversation.id`` is the SDK's ``group_id`` (``RunConfig(group_id=...)``) when the app sets one.
-The SDK's own exporters are untouched: replacing the SDK's processors (``set_trace_processors``, the
-usual way to stop exporting to OpenAI) keeps ours. Uninstrumenting removes the processor.
+Content comes from the SDK's span data, so ``RunConfig(trace_include_sensitive_data=False)`` keeps it out
+even under genai-otel's content capture.
+
+The SDK's own exporters are untouched. To stop the SDK exporting to OpenAI, replace its processors
+(``set_trace_processors([])``): ours stays. Disabling the SDK's tracing (``OPENAI_AGENTS_DISABLE_TRACING``,
+``set_tracing_disabled``, ``RunConfig(tracing_disabled=True)``) leaves only the client calls traced: the
+SDK then reports no span to any processor. Uninstrumenting removes the processor.
 """
 
 from __future__ import annotations

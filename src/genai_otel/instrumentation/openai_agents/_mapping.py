@@ -111,15 +111,15 @@ def finish_model_call(inv: InferenceInvocation, data: Any, capture: bool) -> Non
 def _generation(inv: InferenceInvocation, data: Any, capture: bool) -> None:
     usage = get(data, "usage") or {}
     fill(inv, input_tokens=get(usage, "input_tokens"), output_tokens=get(usage, "output_tokens"))
-    if not capture:
+    # Without trace_include_sensitive_data the SDK keeps no input or output: nothing to record then.
+    messages, outputs = list(get(data, "input") or ()), list(get(data, "output") or ())
+    if not capture or not messages:
         return
-    messages = list(get(data, "input") or ())
     split_system(inv, messages, lambda m: get(m, "role"), lambda m: get(m, "content"), _input_message)
-    outputs = list(get(data, "output") or ())
     reasons = inv.finish_reasons or []
     inv.output_messages = [
         _output_message(m, reasons[i] if i < len(reasons) else None) for i, m in enumerate(outputs)
-    ]
+    ] or None
 
 
 def _input_message(msg: Any) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def _output_message(msg: Any, finish_reason: str | None) -> dict[str, Any]:
 
 def _response(inv: InferenceInvocation, data: Any, capture: bool) -> None:
     response = get(data, "response")
-    if capture:
+    if capture and get(data, "input"):
         inv.input_messages = _responses_input(get(data, "input"))
         instructions = get(response, "instructions")
         if isinstance(instructions, str) and instructions:

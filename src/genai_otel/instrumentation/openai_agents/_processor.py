@@ -7,7 +7,7 @@ Parents come from the SDK's own ids (``parent_id``, else the trace).
 
 One ``Runner.run`` is one ``handle_conversation_turn`` span. The SDK opens its ``task`` span before it
 knows the agent, so the turn is opened when its first child starts -- then named after the entry agent.
-Without task spans (``include_task_and_turn_spans=False``, SDKs before 0.14) the run's trace is the turn.
+Without task spans (``include_task_and_turn_spans=False``, older SDKs) the run's trace is the turn.
 A run started inside another run (``Agent.as_tool``) shows its agents beneath the tool that runs it.
 """
 
