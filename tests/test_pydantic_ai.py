@@ -25,7 +25,7 @@ from pydantic_ai.providers.openai import OpenAIProvider
 
 import genai_otel
 from genai_otel import semconv
-from genai_otel.config import ContentCapture
+from genai_otel.config import ContentCapture, LoopGuardAction
 
 from .conftest import API_KEY
 from .trees import named, render, traces
@@ -319,6 +319,16 @@ def test_loop_guard_marks_the_agent_span(otel, model_server):
     agent = named(otel.spans(), "invoke_agent")[0]
     assert agent.attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
     assert any(e.name == "genai_otel.loop_guard.triggered" for s in otel.spans() for e in s.events)
+
+
+@pytest.mark.genai_settings(max_agent_steps=2, loop_guard_action=LoopGuardAction.RAISE)
+def test_loop_guard_raise_stops_the_run_before_the_extra_call(otel, model_server):
+    with pytest.raises(genai_otel.AgentLoopError):
+        _agent(model_server).run_sync(QUESTION)  # model, tool, then the second model call is one too many
+
+    spans = otel.spans()
+    assert named(spans, "chat")[-1].attributes[semconv.ERROR_TYPE] == "AgentLoopError"
+    assert named(spans, "invoke_agent")[0].attributes[semconv.ERROR_TYPE] == "AgentLoopError"
 
 
 # -- Pydantic AI's own instrumentation ---------------------------------------------------------------

@@ -23,7 +23,7 @@ from smolagents.utils import AgentGenerationError
 
 import genai_otel
 from genai_otel import semconv
-from genai_otel.config import ContentCapture
+from genai_otel.config import ContentCapture, LoopGuardAction
 
 from .conftest import API_KEY
 from .trees import named, render, traces
@@ -326,6 +326,18 @@ def test_loop_guard_marks_the_agent_span(otel, model_server):
     agent = named(otel.spans(), "invoke_agent")[0]
     assert agent.attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
     assert any(e.name == "genai_otel.loop_guard.triggered" for s in otel.spans() for e in s.events)
+
+
+@pytest.mark.genai_settings(max_agent_steps=2, loop_guard_action=LoopGuardAction.RAISE)
+def test_loop_guard_raise_stops_the_run(otel, model_server):
+    # The extra (second) model call raises; smolagents reports a failed model call as AgentGenerationError.
+    with pytest.raises(AgentGenerationError) as raised:
+        _agent(model_server).run(QUESTION)
+
+    assert isinstance(raised.value.__cause__, genai_otel.AgentLoopError)
+    spans = otel.spans()
+    assert named(spans, "chat")[-1].attributes[semconv.ERROR_TYPE] == "AgentLoopError"
+    assert named(spans, "invoke_agent")[0].attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
 
 
 # -- uninstrument ------------------------------------------------------------------------------------
