@@ -17,7 +17,7 @@ from opentelemetry.propagate import extract
 from genai_otel.instrumentation._framework import RunTracker
 from genai_otel.instrumentation.ag2 import _mapping as m
 from genai_otel.safety import report_internal_error
-from genai_otel.telemetry import AgentInvocation, TelemetryHandler
+from genai_otel.telemetry import AgentInvocation, InferenceInvocation, TelemetryHandler, ToolInvocation
 from genai_otel.telemetry.invocation import Invocation
 
 # Where AG2 keeps the turn's model config and, for a turn a network envelope started, the envelope's
@@ -81,7 +81,8 @@ class GenAIMiddleware(BaseMiddleware):
             return inv
 
         def finish(inv: Invocation, response: Any) -> None:
-            m.on_model_response(inv, response, self._capture)  # type: ignore[arg-type]
+            if isinstance(inv, InferenceInvocation):
+                m.on_model_response(inv, response, self._capture)
 
         return await self._run(build, finish, call_next, events, context)
 
@@ -92,8 +93,8 @@ class GenAIMiddleware(BaseMiddleware):
             return m.tool_record(event, self._capture)
 
         def finish(inv: Invocation, result: Any) -> None:
-            if self._capture:
-                inv.result = m.tool_result_text(result)  # type: ignore[attr-defined]
+            if self._capture and isinstance(inv, ToolInvocation):
+                inv.result = m.tool_result_text(result)
 
         return await self._run(build, finish, call_next, event, context)
 
