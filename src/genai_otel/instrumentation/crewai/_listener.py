@@ -135,7 +135,7 @@ class EventListener:
         self._runs.end(event.started_event_id)
 
     def _tool_started(self, source: Any, event: Any) -> None:
-        inv = m.tool_record(event)
+        inv = m.tool_record(source, event)
         if self._capture:
             inv.arguments = getattr(event, "tool_args", None)
         self._start(event, inv)

@@ -41,10 +41,12 @@ def crew_record(crew: Any, event: Any) -> AgentInvocation:
     name = getattr(event, "crew_name", None) or getattr(crew, "name", None)
     process = getattr(getattr(crew, "process", None), "value", None)
     if process == _HIERARCHICAL:
-        manager = getattr(crew, "manager_agent", None)
+        # The app's own manager agent is known now; the one CrewAI makes from manager_llm only later.
+        manager = getattr(getattr(crew, "manager_agent", None), "role", None)
         return AgentInvocation(
             operation=semconv.OPERATION_HANDLE_CONVERSATION_TURN,
-            agent_name=getattr(manager, "role", None) or name,
+            agent_name=manager,
+            workflow_name=None if manager else name,
         )
     return AgentInvocation(operation=semconv.OPERATION_INVOKE_WORKFLOW, workflow_name=name)
 
@@ -156,24 +158,30 @@ def _response_message(response: Any, reason: str | None) -> dict[str, Any]:
     """CrewAI's response: the text, or the tool calls the model asked for."""
     if isinstance(response, list):
         parts = [
-            tool_call(get(call, "id"), get(get(call, "function"), "name"), get(get(call, "function"), "arguments"))
+            tool_call(
+                get(call, "id"), get(get(call, "function"), "name"), get(get(call, "function"), "arguments")
+            )
             for call in response
         ]
         return message("assistant", parts, reason)
-    return message("assistant", text_parts(response if isinstance(response, str) else json.dumps(response)), reason)
+    return message(
+        "assistant", text_parts(response if isinstance(response, str) else json.dumps(response)), reason
+    )
 
 
-def tool_record(event: Any) -> ToolInvocation:
+def tool_record(source: Any, event: Any) -> ToolInvocation:
     return ToolInvocation(
         tool_name=getattr(event, "tool_name", None),
-        tool_description=_tool_description(event),
+        tool_description=_tool_description(source, event),
         tool_type="function",
     )
 
 
-def _tool_description(event: Any) -> str | None:
-    agent = getattr(event, "agent", None) or getattr(event, "from_agent", None)
-    for tool in getattr(agent, "tools", None) or ():
+def _tool_description(source: Any, event: Any) -> str | None:
+    """The tool's own description, from the agent's tools (the event names the tool only)."""
+    agent = getattr(event, "agent", None) or getattr(source, "agent", None)
+    tools = [*(getattr(source, "original_tools", None) or ()), *(getattr(agent, "tools", None) or ())]
+    for tool in tools:
         if getattr(tool, "name", None) == event.tool_name:
             return getattr(tool, "description", None) or None
     return None
