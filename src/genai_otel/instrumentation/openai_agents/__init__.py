@@ -59,7 +59,7 @@ class OpenAIAgentsInstrumentor(GenAIInstrumentor):
             provider.set_processors([p for p in processors if p is not processor])
         processor.close()  # a provider we could not edit still calls it: it does nothing now
 
-    def _keeping_ours(self, handler: TelemetryHandler) -> Wrapper:
+    def _keeping_ours(self, _handler: TelemetryHandler) -> Wrapper:
         def set_processors(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
             """The app replaced the SDK's processors (e.g. to stop exporting to OpenAI): ours stays."""
             result = wrapped(*args, **kwargs)

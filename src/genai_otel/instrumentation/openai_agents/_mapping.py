@@ -28,8 +28,9 @@ AGENT = "agent"
 TOOL = "function"
 #: One ``Runner.run``: the conversation turn (the SDK's own ``turn`` is one step of the agent loop).
 TASK = "task"
+HANDOFF = "handoff"
 #: SDK spans shown as plain internal spans, named by :func:`internal_span_name`.
-INTERNAL = frozenset({"handoff", "guardrail", "custom"})
+INTERNAL = frozenset({HANDOFF, "guardrail", "custom"})
 #: Everything else (``turn``, ``mcp_tools``, speech and transcription, types of later SDK versions) is
 #: folded into its parent: a turn is plumbing of the agent span, MCP tool listing is traced by the MCP
 #: instrumentation, voice pipelines make their model calls through instrumented clients.

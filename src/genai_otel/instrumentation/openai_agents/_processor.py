@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from agents.tracing import TracingProcessor
@@ -46,16 +47,14 @@ def _guarded(method: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+@dataclass(frozen=True)
 class _PendingTurn:
     """A conversation turn waiting for its first child (to be named after the entry agent)."""
 
-    __slots__ = ("by_agent_only", "conversation_id", "parent_id")
-
-    def __init__(self, parent_id: str | None, conversation_id: str | None, by_agent_only: bool) -> None:
-        self.parent_id = parent_id
-        self.conversation_id = conversation_id
-        #: A trace's turn: opened only by an agent run straight under the trace (no task spans).
-        self.by_agent_only = by_agent_only
+    parent_id: str | None
+    conversation_id: str | None
+    #: A trace's turn: opened only by an agent run straight under the trace (no task spans).
+    by_agent_only: bool
 
 
 class GenAITracingProcessor(TracingProcessor):
@@ -158,7 +157,7 @@ class GenAITracingProcessor(TracingProcessor):
             m.finish_agent(inv, data, capture)
         elif isinstance(inv, ToolInvocation):
             m.finish_tool(inv, data, capture)
-        elif data.type == "handoff" and run.span is not None:
+        elif data.type == m.HANDOFF and run.span is not None:
             name = m.handoff_name(data)
             if name:
                 run.span.update_name(name)
