@@ -24,7 +24,7 @@ from wrapt import ObjectProxy
 
 import genai_otel
 from genai_otel import semconv
-from genai_otel.config import ContentCapture
+from genai_otel.config import ContentCapture, LoopGuardAction
 from genai_otel.instrumentation import INSTRUMENTORS
 from genai_otel.instrumentation.ag2 import AG2Instrumentor
 
@@ -300,3 +300,13 @@ def test_an_agent_used_as_a_tool_nests_its_turn_under_the_tool_span(ag2_otel, mo
     tree = render(spans)
     assert tree[:3] == ["invoke_agent outer", "  chat gpt-4o-mini-tool", "  execute_tool task_inner"]
     assert tree[3:7] == ["    invoke_agent inner", *("    " + line for line in AGENT_TREE[1:])]
+
+
+@pytest.mark.genai_settings(max_agent_steps=1, loop_guard_action=LoopGuardAction.RAISE)
+def test_loop_guard_raise_stops_the_turn(ag2_otel, model_server):
+    with pytest.raises(genai_otel.AgentLoopError):
+        asyncio.run(_agent(model_server).ask("weather?"))
+
+    agent = named(ag2_otel.spans(), "invoke_agent")[0]
+    assert agent.status.status_code is StatusCode.ERROR
+    assert agent.attributes[semconv.ERROR_TYPE] == "AgentLoopError"

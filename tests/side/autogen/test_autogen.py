@@ -30,7 +30,7 @@ from wrapt import ObjectProxy
 
 import genai_otel
 from genai_otel import semconv
-from genai_otel.config import ContentCapture
+from genai_otel.config import ContentCapture, LoopGuardAction
 
 from ...conftest import API_KEY
 from ...servers import REPO
@@ -403,3 +403,13 @@ def test_a_failing_participant_fails_its_turn_and_the_workflow(otel, model_serve
     workflow = named(spans, "invoke_workflow")[0]
     assert workflow.status.status_code is StatusCode.ERROR
     assert workflow.attributes[semconv.ERROR_TYPE] == "RuntimeError"
+
+
+@pytest.mark.genai_settings(max_agent_steps=1, loop_guard_action=LoopGuardAction.RAISE)
+def test_loop_guard_raise_stops_the_run(otel, model_server):
+    with pytest.raises(genai_otel.AgentLoopError):
+        asyncio.run(_agent(model_server).run(task="weather?"))
+
+    agent = named(otel.spans(), "invoke_agent")[0]
+    assert agent.status.status_code is StatusCode.ERROR
+    assert agent.attributes[semconv.ERROR_TYPE] == "AgentLoopError"
