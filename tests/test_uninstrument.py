@@ -31,8 +31,9 @@ from .conftest import API_KEY
 
 #: Instrumentors whose work is not (only) in ``patches()``: checked in their own test files.
 _HANDLER_BASED = {"langchain_core", "llama_index.core", "haystack"}
-#: Not installable next to openai 3.x (tests/venvs.py runs it in a venv of its own).
-_OWN_VENV = {"litellm"}
+#: Not installable next to the main venv's pins (tests/venvs.py runs each in a venv of its own; the agent
+#: frameworks' uninstrument tests are in tests/side/<name>/).
+_OWN_VENV = {"litellm", "google.adk", "crewai", "strands", "dspy", "autogen_agentchat"}
 PATCHED = sorted(set(INSTRUMENTORS) - _HANDLER_BASED - _OWN_VENV)
 
 _ABSENT = object()

@@ -38,7 +38,7 @@ INSTRUMENTORS: dict[str, str] = {
     "pydantic_ai": "genai_otel.instrumentation.pydantic_ai:PydanticAIInstrumentor",
     "crewai": "genai_otel.instrumentation.crewai:CrewAIInstrumentor",
     "autogen_agentchat": "genai_otel.instrumentation.autogen_agentchat:AutoGenInstrumentor",
-    "autogen": "genai_otel.instrumentation.ag2:AG2Instrumentor",
+    "ag2": "genai_otel.instrumentation.ag2:AG2Instrumentor",
     "smolagents": "genai_otel.instrumentation.smolagents:SmolagentsInstrumentor",
     "strands": "genai_otel.instrumentation.strands:StrandsInstrumentor",
     "dspy": "genai_otel.instrumentation.dspy:DSPyInstrumentor",
