@@ -246,6 +246,10 @@ def test_content_capture(otel, model_server):
     second_input = json.loads(second.attributes[semconv.GEN_AI_INPUT_MESSAGES])
     assert [m["role"] for m in second_input] == ["user", "assistant", "tool"]
     assert second_input[2]["parts"][0]["type"] == "tool_call_response"
+    for span in (agent, first, second):
+        (definition,) = json.loads(span.attributes[semconv.GEN_AI_TOOL_DEFINITIONS])
+        assert definition["name"] == TOOL and definition["description"] == "Current weather for a city"
+        assert definition["parameters"]["properties"]["city"]["type"] == "string"
     tool_span = named(spans, "execute_tool")[0]
     assert json.loads(tool_span.attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
     assert "Sunny in Paris" in tool_span.attributes[semconv.GEN_AI_TOOL_CALL_RESULT]

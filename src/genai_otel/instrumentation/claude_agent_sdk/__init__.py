@@ -94,9 +94,12 @@ class ClaudeAgentSDKInstrumentor(GenAIInstrumentor):
             # tools it runs) inherit which session they serve.
             token = CURRENT_SESSION.set(session)
             try:
-                return await wrapped(*args, **kwargs)
+                response = await wrapped(*args, **kwargs)
             finally:
                 CURRENT_SESSION.reset(token)
+            if session is not None and len(args) == 2 and args[1].get("method") == "tools/list":
+                safely("claude_agent_sdk.tools", _on_tools_listed, session, args[0], response)
+            return response
 
         return wrapper
 
@@ -191,6 +194,12 @@ def _create_server(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> An
     except Exception:
         report_internal_error("claude_agent_sdk.create_sdk_mcp_server")
     return wrapped(*args, **kwargs)
+
+
+def _on_tools_listed(session: ClaudeSession, server: str, response: Any) -> None:
+    tools = ((response or {}).get("result") or {}).get("tools")
+    if isinstance(tools, list):
+        session.add_mcp_tools(server, tools)
 
 
 def _with_trace_context(session: ClaudeSession, server: str, message: dict[str, Any]) -> dict[str, Any]:

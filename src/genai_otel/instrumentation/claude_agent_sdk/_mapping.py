@@ -45,6 +45,17 @@ def system_instructions(system_prompt: Any) -> list[dict[str, Any]] | None:
     return None
 
 
+def tool_definition(name: str, mcp_tool: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool the model is offered: an SDK MCP tool's listed definition, else (a built-in tool of the
+    CLI, whose schema this process never sees) its name."""
+    definition: dict[str, Any] = {"type": "function", "name": name}
+    if mcp_tool.get("description"):
+        definition["description"] = mcp_tool["description"]
+    if mcp_tool.get("inputSchema"):
+        definition["parameters"] = mcp_tool["inputSchema"]
+    return definition
+
+
 def prompt_message(data: Mapping[str, Any]) -> dict[str, Any] | None:
     """The user message the SDK writes to the CLI, as GenAI message JSON."""
     content = (data.get("message") or {}).get("content")

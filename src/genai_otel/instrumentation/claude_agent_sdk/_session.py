@@ -61,6 +61,8 @@ class _Loop:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: A background sub-agent: its Task call returned at once, it may outlive the turn.
     background: bool = False
+    #: The turn's main agent (offered the session's tools, under the session's system prompt).
+    is_main: bool = False
 
 
 @dataclass(eq=False)
@@ -93,6 +95,9 @@ class ClaudeSession:
         #: Open tool calls' run ids (their loop's run id, "tool", tool_use_id), oldest first.
         self._open_tools: list[Hashable] = []
         self._stop_error: AgentLoopError | None = None
+        #: Tool definitions as the model gets them (names from the CLI, SDK MCP tools' schemas).
+        self._tool_names: list[str] = []
+        self._mcp_tools: dict[str, dict[str, Any]] = {}
         #: The main agent's conversation (content capture only).
         self._history: list[dict[str, Any]] = []
         #: The context the last turn started in (a turn the CLI starts itself goes there too).
@@ -127,7 +132,7 @@ class ClaudeSession:
             inv.system_instructions = m.system_instructions(self._config.system_prompt)
             inv.input_messages = [prompt] if prompt else None
         # The main agent's conversation goes on across the session's turns.
-        loop = self._main = _Loop(("turn", next(self._ids)), history=self._history)
+        loop = self._main = _Loop(("turn", next(self._ids)), history=self._history, is_main=True)
         if prompt:
             loop.history.append(prompt)
         self._stop_error = None
@@ -146,8 +151,11 @@ class ClaudeSession:
         for run_id in reversed(self._open_tools):  # e.g. denied: the CLI reports no end for them
             self._tool_end(run_id, {}, failed=False)
         run = self._runs.get(loop.run_id)
-        if run is not None and isinstance(run.inv, AgentInvocation) and result is not None:
-            m.add_result(run.inv, result, self._capture)
+        if run is not None and isinstance(run.inv, AgentInvocation):
+            if result is not None:
+                m.add_result(run.inv, result, self._capture)
+            if self._capture:
+                run.inv.tool_definitions = self._tool_definitions()
         self._runs.end(loop.run_id, error or self._stop_error)
         if self._queued:
             prompt, context = self._queued.pop(0)
@@ -195,6 +203,8 @@ class ClaudeSession:
 
     def _on_init(self, data: dict[str, Any]) -> None:
         self.session_id = data.get("session_id") or self.session_id
+        if isinstance(data.get("tools"), list):
+            self._tool_names = [str(name) for name in data["tools"]]
         if self._config.model is None and data.get("model"):
             self._config.model = data["model"]
         if self._main is None and self._turn_parent is not None:
@@ -246,7 +256,7 @@ class ClaudeSession:
     def _out_of_turns(self, loop: _Loop) -> bool:
         # The CLI ends the turn with ``error_max_turns`` instead of making another model call.
         limit = self._config.max_turns
-        return loop is self._main and limit is not None and loop.calls >= limit
+        return loop.is_main and limit is not None and loop.calls >= limit
 
     def _on_stream_event(self, data: dict[str, Any]) -> None:
         """A raw streaming event (``include_partial_messages``): the call streams; chunk timing."""
@@ -271,7 +281,7 @@ class ClaudeSession:
         )
         if self._capture:
             inv.input_messages = list(loop.history) or None
-            if loop is self._main:
+            if loop.is_main:
                 inv.system_instructions = m.system_instructions(self._config.system_prompt)
         loop.calls += 1
         loop.chat_id = (loop.run_id, "chat", loop.calls)
@@ -287,6 +297,8 @@ class ClaudeSession:
             m.finish_response(inv)
             if self._capture and inv.output_messages:
                 loop.history.extend(inv.output_messages)
+            if self._capture and loop.is_main:
+                inv.tool_definitions = self._tool_definitions()
         self._runs.end(chat_id)
 
     # -- hooks -------------------------------------------------------------------------------------
@@ -384,6 +396,17 @@ class ClaudeSession:
         self._runs.end(loop.run_id)
 
     # -- SDK MCP tools ----------------------------------------------------------------------------
+
+    def add_mcp_tools(self, server: str, tools: list[Any]) -> None:
+        """An SDK MCP server listed its tools to the CLI (their definitions as the model gets them)."""
+        for definition in tools:
+            if isinstance(definition, dict) and definition.get("name"):
+                name = f"mcp__{server}__{definition['name']}"
+                self._mcp_tools[name] = m.tool_definition(name, definition)
+
+    def _tool_definitions(self) -> list[dict[str, Any]] | None:
+        names = self._tool_names or list(self._mcp_tools)
+        return [self._mcp_tools.get(name) or m.tool_definition(name, {}) for name in names] or None
 
     def tool_call(self, tool_name: str) -> tuple[ToolInvocation, otel_context.Context] | None:
         """The open ``execute_tool`` record of ``tool_name`` and its context: the newest such call (the CLI
