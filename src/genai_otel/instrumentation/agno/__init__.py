@@ -40,7 +40,7 @@ _MODEL_CALLS = (
 class AgnoInstrumentor(GenAIInstrumentor):
     """Instruments ``agno`` agents, teams, model calls and tool calls."""
 
-    dependencies = ("agno >= 2.0",)
+    dependencies = ("agno >= 2.5",)
 
     def patches(self) -> Iterable[Patch]:
         for module in _RUN_MODULES:

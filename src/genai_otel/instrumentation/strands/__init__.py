@@ -25,7 +25,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch, Wrapper
 from genai_otel.instrumentation.strands._tracer import NOT_OURS, StrandsBridge, running
-from genai_otel.safety import report_internal_error
+from genai_otel.safety import report_internal_error, safely
 from genai_otel.telemetry.agent_runs import AgentLoopError
 from genai_otel.telemetry.scoped import drive_async
 
@@ -55,14 +55,14 @@ _STREAMS = (
 class StrandsInstrumentor(GenAIInstrumentor):
     """Instruments ``strands-agents`` by answering its tracer's calls with genai-otel records."""
 
-    dependencies = ("strands-agents >= 1.0",)
+    dependencies = ("strands-agents >= 1.30",)
 
     def patches(self) -> Iterable[Patch]:
         self.bridge = StrandsBridge(self.handler)
         for method, answer in _TRACER_METHODS.items():
             yield Patch(_TRACER, f"Tracer.{method}", self._answered_by(answer))
         for module, cls in _STREAMS:
-            yield Patch(module, f"{cls}.stream_async", lambda handler: _running_stream)
+            yield Patch(module, f"{cls}.stream_async", lambda handler: self._running_stream)
 
     def _answered_by(self, answer: str) -> Any:
         def factory(handler: Any) -> Wrapper:
@@ -84,12 +84,16 @@ class StrandsInstrumentor(GenAIInstrumentor):
 
         return factory
 
+    def _running_stream(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        bridge = self.bridge
+
+        def finish(error: BaseException | None) -> None:
+            safely("strands.stream", bridge.end_stream, instance, error)
+
+        return drive_async(running(wrapped(*args, **kwargs), instance), finish=finish)
+
     def _uninstrument(self, **kwargs: Any) -> None:
         super()._uninstrument(**kwargs)
         bridge = getattr(self, "bridge", None)
         if bridge is not None:
             bridge.runs.end_all()
-
-
-def _running_stream(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    return drive_async(running(wrapped(*args, **kwargs), instance))

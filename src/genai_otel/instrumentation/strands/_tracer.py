@@ -40,27 +40,27 @@ class StrandsSpan(Span):
 
     def __init__(self, bridge: StrandsBridge, target: Span) -> None:
         self._bridge = bridge
-        self._target = target
+        self.target = target
         self.error: BaseException | None = None
 
     def get_span_context(self) -> SpanContext:
-        return self._target.get_span_context()
+        return self.target.get_span_context()
 
     def is_recording(self) -> bool:
-        return self._bridge.is_open(self) and self._target.is_recording()
+        return self._bridge.is_open(self) and self.target.is_recording()
 
     def set_attribute(self, key: str, value: Any) -> None:
         if key == semconv.GEN_AI_TOOL_DESCRIPTION:
             self._bridge.describe_tool(self, value)
         elif not key.startswith("gen_ai."):
-            self._target.set_attribute(key, value)
+            self.target.set_attribute(key, value)
 
     def set_attributes(self, attributes: dict[str, AttributeValue]) -> None:
         for key, value in attributes.items():
             self.set_attribute(key, value)
 
     def add_event(self, name: str, attributes: Attributes = None, timestamp: int | None = None) -> None:
-        self._target.add_event(name, attributes, timestamp)
+        self.target.add_event(name, attributes, timestamp)
 
     def update_name(self, name: str) -> None:
         return None  # the name follows the conventions
@@ -102,7 +102,7 @@ class StrandsBridge:
         parent = self._parent(parent_span)
         span = StrandsSpan(self, trace.INVALID_SPAN)
         run = self.runs.start(span, parent, inv)
-        span._target = inv.span or trace.get_current_span(run.context)
+        span.target = inv.span or trace.get_current_span(run.context)
         if run.loop_error is not None:  # the loop guard says stop: raised into Strands' run
             self.runs.end(span, run.loop_error)
             raise run.loop_error
@@ -133,6 +133,8 @@ class StrandsBridge:
         )
         if self._capture:
             inv.input_messages = m.messages_json(messages)
+            # Older Strands releases (1.30) do not pass the system prompt: the agent has it.
+            system_prompt = system_prompt or getattr(agent, "system_prompt", None)
             inv.system_instructions = m.system_instructions(system_prompt, system_prompt_content)
             inv.tool_definitions = m.tool_definitions(tools_config)
         return self._open(inv, None)
@@ -142,7 +144,7 @@ class StrandsBridge:
         parent = self._parent(parent_span or get_item(invocation_state, "event_loop_parent_span"))
         if parent is None:
             return NOT_OURS
-        span = StrandsSpan(self, parent._target)
+        span = StrandsSpan(self, parent.target)
         self.runs.alias(span, parent)
         return span
 
@@ -167,7 +169,9 @@ class StrandsBridge:
         )
         if self._capture:
             inv.input_messages = m.messages_json(messages)
-            inv.system_instructions = m.system_instructions(system_prompt, system_prompt_content)
+            inv.system_instructions = m.system_instructions(system_prompt, system_prompt_content) or getattr(
+                agent, "system_instructions", None
+            )
             inv.tool_definitions = getattr(agent, "tool_definitions", None)
         return self._open(inv, parent)
 
@@ -269,6 +273,13 @@ class StrandsBridge:
 
     def end(self, span: StrandsSpan, error: BaseException | None) -> None:
         self.runs.end(span, error)
+
+    def end_stream(self, owner: Any, error: BaseException | None) -> None:
+        """An agent's stream ended: its run ends too, if Strands left it open (a stream closed early, in
+        Strands releases that do not report cancellation)."""
+        span = getattr(owner, "trace_span", None)
+        if isinstance(span, StrandsSpan):
+            self.end(span, None if isinstance(error, GeneratorExit) else error)
 
 
 class StrandsError(Exception):
