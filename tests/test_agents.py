@@ -267,3 +267,20 @@ def test_a_workflow_is_named_as_a_workflow(otel):
     assert spans["invoke_agent researcher"].parent.span_id == workflow.context.span_id
     points = otel.metrics()[sc.METRIC_GEN_AI_INVOCATION_DURATION].data.data_points
     assert {p.attributes.get(sc.GEN_AI_WORKFLOW_NAME) for p in points} == {"research crew", None}
+
+
+def test_an_agent_generator_whose_cleanup_fails_still_ends_its_span(otel):
+    @genai_otel.agent("stubborn")
+    def steps():
+        try:
+            yield 1
+        finally:
+            yield 2  # ignores GeneratorExit: closing it raises RuntimeError
+
+    stream = steps()
+    assert next(stream) == 1
+    with pytest.raises(RuntimeError):
+        stream.close()
+    (span,) = otel.spans()
+    assert span.name == "invoke_agent stubborn" and span.end_time is not None
+    assert span.status.status_code is StatusCode.ERROR

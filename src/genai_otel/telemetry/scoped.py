@@ -59,6 +59,9 @@ def drive_sync(
             token = otel_context.attach(inner if inner is not None else otel_context.get_current())
             try:
                 gen.close()
+            except BaseException as error:  # its cleanup failed (e.g. it yielded again): still finish once
+                finish(error)
+                raise
             finally:
                 otel_context.detach(token)
             finish(None)
@@ -99,6 +102,9 @@ async def drive_async(
             token = otel_context.attach(inner if inner is not None else otel_context.get_current())
             try:
                 await agen.aclose()
+            except BaseException as error:
+                finish(error)
+                raise
             finally:
                 otel_context.detach(token)
             finish(None)
