@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import wrapt
+from google.adk import version as adk_version
 from google.adk.agents import LlmAgent, LoopAgent, ParallelAgent, SequentialAgent
 from google.adk.agents.run_config import RunConfig, StreamingMode
 from google.adk.models.google_llm import Gemini
@@ -22,6 +23,7 @@ from google.adk.models.llm_response import LlmResponse
 from google.adk.runners import InMemoryRunner
 from google.adk.telemetry import _instrumentation, _metrics, tracing
 from google.adk.tools.agent_tool import AgentTool
+from google.adk.workflow import START, Workflow
 from google.genai import errors, types
 from opentelemetry import _logs, trace
 from opentelemetry import context as otel_context
@@ -458,3 +460,61 @@ async def test_adk_legacy_schema_gives_the_same_tree(otel, model_server, monkeyp
     monkeypatch.setenv("ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN", "1")  # ADK's `invocation` and `call_llm` spans
     await _run(_agent(model_server))
     assert render(otel.spans()) == TREE
+
+
+def _graph_turn(lines: list[str]) -> list[str]:
+    """A turn entered at the graph workflow ``outer``: ADK 2.12 opens the root workflow's scope itself
+    (under the turn), later versions run it in the runner's own scope (the turn)."""
+    if tuple(int(n) for n in adk_version.__version__.split(".")[:2]) >= (2, 13):
+        return lines
+    return [lines[0], "  invoke_workflow outer", *("  " + line for line in lines[1:])]
+
+
+def prepare(node_input: Any) -> str:
+    """A plain function node."""
+    return f"prepared: {node_input}"
+
+
+async def test_graph_workflows_nest(otel, model_server):
+    writer = _agent(model_server, "gemini-2.0-flash", tools=[], name="writer")
+    inner = Workflow(name="inner", edges=[(START, writer)])
+    await _run(Workflow(name="outer", edges=[(START, prepare, inner)]))
+    spans = otel.spans()
+    assert render(spans) == _graph_turn(
+        [
+            "handle_conversation_turn outer",
+            "  invoke_node prepare",  # ADK's own node span: not a GenAI operation, kept
+            "  invoke_workflow inner",
+            "    invoke_agent writer",
+            "      chat gemini-2.0-flash",
+        ]
+    )
+    assert [s.name for s in spans if s.instrumentation_scope.name == ADK_SCOPE] == ["invoke_node prepare"]
+    inner_span = _by_name(spans, "invoke_workflow inner")
+    assert inner_span.attributes[sc.GEN_AI_WORKFLOW_NAME] == "inner"
+    assert (
+        inner_span.attributes[sc.GEN_AI_CONVERSATION_ID]
+        == _by_name(spans, "handle_conversation_turn outer").attributes[sc.GEN_AI_CONVERSATION_ID]
+    )
+
+
+async def test_graph_workflow_node_failure_marks_the_workflow(otel, model_server):
+    def explode(node_input: Any) -> str:
+        raise ValueError("node exploded")
+
+    inner = Workflow(name="inner", edges=[(START, explode)])
+    with pytest.raises(ValueError, match="node exploded"):
+        await _run(Workflow(name="outer", edges=[(START, prepare, inner)]))
+    spans = otel.spans()
+    assert render(spans) == _graph_turn(
+        [
+            "handle_conversation_turn outer",
+            "  invoke_node prepare",
+            "  invoke_workflow inner",
+            "    invoke_node explode",
+        ]
+    )
+    for name in ("invoke_workflow inner", "handle_conversation_turn outer"):
+        span = _by_name(spans, name)
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes[sc.ERROR_TYPE] == "ValueError"

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 
 _SCOPES = "google.adk.telemetry._instrumentation"
+_NODE_SCOPES = "google.adk.telemetry.node_tracing"
 _METRICS = "google.adk.telemetry._metrics"
 #: ADK's telemetry scopes we wrap: all must exist for ADK's own spans to be silenced.
 _SCOPE_FUNCTIONS = (
@@ -56,6 +57,7 @@ class GoogleADKInstrumentor(GenAIInstrumentor):
         }
         for attribute, wrapper in wrappers.items():
             yield Patch(_SCOPES, attribute, lambda handler, wrapper=wrapper: wrapper)
+        yield Patch(_NODE_SCOPES, "_use_invoke_workflow_span", lambda handler: self.scopes.workflow)
         for recorder in DUPLICATED_METRICS:
             yield Patch(_METRICS, recorder, lambda handler: not_recorded)
 

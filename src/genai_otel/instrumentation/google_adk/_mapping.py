@@ -70,6 +70,15 @@ def turn(entrypoint: Any, conversation_id: Any) -> AgentInvocation:
     )
 
 
+def workflow(name: Any, conversation_id: Any) -> AgentInvocation:
+    """A graph workflow (``google.adk.workflow.Workflow``) run inside another."""
+    return AgentInvocation(
+        operation=semconv.OPERATION_INVOKE_WORKFLOW,
+        workflow_name=name if isinstance(name, str) and name else None,
+        conversation_id=conversation_id if isinstance(conversation_id, str) else None,
+    )
+
+
 def agent_run(invocation_context: Any, agent: Any, capture: bool) -> AgentInvocation:
     """An agent's run: ``invoke_workflow`` for ADK's workflow agents, else ``invoke_agent`` with the
     agent's model when it has one."""

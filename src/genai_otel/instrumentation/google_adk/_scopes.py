@@ -13,6 +13,9 @@ response stream in a context copy of its own; a tool call is awaited), so ours s
 too and the client SDK call merges into the model-call record. A model call's record ends at its final
 response, as ADK's span does: what the caller does with that response (running a tool) is not part of
 the call.
+
+ADK's graph workflows (``google.adk.workflow.Workflow``) pass their node contexts by value: a nested
+workflow's scope is opened under the context its node was given, and is handed ours in its place.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -32,6 +36,9 @@ from genai_otel.safety import report_internal_error
 from genai_otel.telemetry import InferenceInvocation, Invocation, TelemetryHandler, ToolInvocation
 
 Exit = Callable[[Any, Invocation], None]
+
+#: True while a runner turn's ADK scope enters: the workflow scope ADK opens for the turn itself is ours.
+_ENTERING_TURN: ContextVar[bool] = ContextVar("genai_otel_adk_entering_turn", default=False)
 
 
 def _arg(args: tuple, kwargs: dict, index: int, name: str) -> Any:
@@ -50,6 +57,17 @@ def _attached(context: otel_context.Context) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
+
+
+def _recorded_failure(get_recorded_error: Callable[[], BaseException | None]) -> Exit:
+    """Exit hook: a workflow stores a failed node's exception instead of raising it; it fails the run."""
+
+    def mark(value: Any, inv: Invocation) -> None:
+        error = get_recorded_error()
+        if error is not None and inv.error_type is None:
+            inv.error_type = type(error).__name__
+
+    return mark
 
 
 class _Entered:
@@ -104,7 +122,22 @@ class ADKScopes:
             _arg(args, kwargs, 0, "entrypoint_node"),
             _arg(args, kwargs, 1, "conversation_id"),
         )
-        return scope if inv is None else self._around(scope, inv)
+        return scope if inv is None else self._around_turn(scope, inv)
+
+    def workflow(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        """``node_tracing._use_invoke_workflow_span(workflow_name, conversation_id, *, otel_context)``: a
+        graph workflow nested in another (the runner's own is the turn)."""
+        if _ENTERING_TURN.get():
+            return wrapped(*args, **kwargs)
+        name, conversation_id = (
+            _arg(args, kwargs, 0, "workflow_name"),
+            _arg(args, kwargs, 1, "conversation_id"),
+        )
+        inv = self._build("workflow", m.workflow, name, conversation_id)
+        if inv is None:
+            return wrapped(*args, **kwargs)
+        parent = kwargs.get("otel_context") or otel_context.get_current()
+        return self._around_workflow(wrapped, args, kwargs, inv, parent)
 
     def agent(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         """``record_agent_invocation(ctx, agent)``: an agent's (or workflow agent's) run."""
@@ -214,10 +247,32 @@ class ADKScopes:
             self._end(run_id, error)
 
     @contextlib.contextmanager
-    def _around(self, scope: AbstractContextManager[Any], inv: Invocation) -> Iterator[Any]:
-        """A synchronous ADK scope (the runner turn) entered under our record."""
+    def _entering_turn(self, run_id: object | None) -> Iterator[None]:
+        token = _ENTERING_TURN.set(True)
+        try:
+            with self._current(run_id):
+                yield
+        finally:
+            _ENTERING_TURN.reset(token)
+
+    @contextlib.contextmanager
+    def _around_turn(self, scope: AbstractContextManager[Any], inv: Invocation) -> Iterator[Any]:
         run_id = self._start(inv)
-        with self._ending(run_id), _EnteredUnder(scope, self._current(run_id)) as value:
+        with self._ending(run_id), _EnteredUnder(scope, self._entering_turn(run_id)) as value:
+            yield value
+
+    @contextlib.contextmanager
+    def _around_workflow(
+        self, wrapped: Any, args: tuple, kwargs: dict, inv: Invocation, parent: otel_context.Context
+    ) -> Iterator[Any]:
+        with _attached(parent):
+            run_id = self._start(inv)
+        run = self.runs.own(run_id) if run_id is not None else None
+        if run is not None:
+            kwargs = {**kwargs, "otel_context": run.context}
+        failure = kwargs.get("get_recorded_error")
+        on_exit = _recorded_failure(failure) if callable(failure) else None
+        with self._ending(run_id, on_exit), wrapped(*args, **kwargs) as value:
             yield value
 
     @contextlib.asynccontextmanager
