@@ -355,6 +355,26 @@ def test_tripped_guardrail_stops_the_run_with_its_exception(otel, model_server):
     assert _processor().open_runs == 0
 
 
+def test_guardrail_running_its_own_agent_nests_it_without_a_second_turn(otel, model_server):
+    checker = Agent(name="Checker", instructions="Is this safe?", model=_model(model_server, "gpt-4o-mini"))
+
+    @input_guardrail
+    async def checked(ctx, agent, text) -> GuardrailFunctionOutput:
+        verdict = await Runner.run(checker, text, context=ctx.context)
+        return GuardrailFunctionOutput(output_info=verdict.final_output, tripwire_triggered=False)
+
+    asyncio.run(Runner.run(_agent(model_server, input_guardrails=[checked]), "hi"))
+
+    spans = otel.spans()
+    assert len(named(spans, "handle_conversation_turn")) == 1
+    guardrail = named(spans, "guardrail checked")[0]
+    inner = named(spans, "invoke_agent Checker")[0]
+    assert inner.parent.span_id == guardrail.context.span_id
+    checker_call = next(s for s in spans if s.name == "chat gpt-4o-mini")
+    assert checker_call.parent.span_id == inner.context.span_id
+    assert len(named(spans, "chat")) == 3  # the checker's call and the agent's two, one span each
+
+
 def test_tool_error_handed_to_the_model_marks_only_the_tool(otel, model_server):
     result = asyncio.run(Runner.run(_agent(model_server, tools=(broken_weather,)), "hi"))
 
