@@ -23,6 +23,7 @@ from google.adk.models.llm_response import LlmResponse
 from google.adk.runners import InMemoryRunner
 from google.adk.telemetry import _instrumentation, _metrics, tracing
 from google.adk.tools.agent_tool import AgentTool
+from google.adk.tools.function_tool import FunctionTool
 from google.adk.workflow import START, Workflow
 from google.genai import errors, types
 from opentelemetry import _logs, trace
@@ -156,6 +157,18 @@ async def test_turn_agent_model_tool_model(otel, model_server):
     assert [(p.attributes[sc.GEN_AI_OPERATION_NAME], p.count) for p in points] == [("chat", 2)]
 
 
+@pytest.mark.instrument_only("google.adk")
+async def test_model_calls_without_the_client_instrumented(otel, model_server):
+    await _run(_agent(model_server))
+    spans = otel.spans()
+    assert render(spans) == TREE
+    for chat in named(spans, "chat "):  # what ADK's responses tell: usage, model version, finish reason
+        assert chat.attributes[sc.GEN_AI_PROVIDER_NAME] == "gcp.gemini"
+        assert chat.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
+        assert chat.attributes[sc.GEN_AI_RESPONSE_MODEL] == "gemini-2.0-flash-tool-001"
+        assert chat.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
 def test_sync_runner_run_and_the_callers_context(otel, model_server):
     runner = InMemoryRunner(agent=_agent(model_server), app_name="weather")
     session = asyncio.run(runner.session_service.create_session(app_name="weather", user_id="u1"))
@@ -223,6 +236,21 @@ async def test_tool_error_propagates_unchanged(otel, model_server):
     assert tool.status.status_code is StatusCode.ERROR
     assert tool.attributes[sc.ERROR_TYPE] == "ValueError"
     assert _by_name(otel.spans(), "invoke_agent weather_agent").status.status_code is StatusCode.ERROR
+
+
+async def test_tool_reporting_its_failure_in_its_response_marks_the_span(otel, model_server):
+    class ReportingTool(FunctionTool):
+        def _detect_error_in_response(self, response: Any) -> str | None:  # ADK's per-tool hook
+            return "WeatherUnavailable" if "error" in response else None
+
+    def get_weather(city: str) -> dict[str, str]:
+        """The weather for a city."""
+        return {"error": "no data"}
+
+    await _run(_agent(model_server, tools=[ReportingTool(get_weather)]))
+    tool = _by_name(otel.spans(), "execute_tool get_weather")
+    assert tool.status.status_code is StatusCode.ERROR
+    assert tool.attributes[sc.ERROR_TYPE] == "WeatherUnavailable"
 
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)

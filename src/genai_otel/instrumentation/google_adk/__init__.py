@@ -5,10 +5,11 @@ tool calls, traced at the boundaries ADK's own telemetry scopes mark (see ``_sco
   session id);
 * ``LlmAgent`` and custom agents -> ``invoke_agent {name}`` (description; the model and its provider when
   the agent runs one; instruction and user message under content capture); ``SequentialAgent``,
-  ``ParallelAgent``, ``LoopAgent`` -> ``invoke_workflow {name}``; sub-agents, ``transfer_to_agent``
-  hand-offs and ``AgentTool`` runs nest where ADK runs them;
-* model calls -> ``chat {model}`` owning the client SDK call made beneath it (google-genai, or LiteLLM
-  when instrumented too): one span per model call, with the client's exact usage, response id, server;
+  ``ParallelAgent``, ``LoopAgent`` and graph workflows (``google.adk.workflow.Workflow``) nested in a
+  turn -> ``invoke_workflow {name}``; sub-agents, ``transfer_to_agent`` hand-offs and ``AgentTool`` runs
+  nest where ADK runs them;
+* model calls -> ``chat {model}`` owning the client SDK call made beneath it (google-genai,
+  instrumented by genai-otel): one span per model call, with the client's exact usage, response id, server;
   streamed calls (``StreamingMode.SSE``) with their chunk timing;
 * tool calls -> ``execute_tool {tool}`` (call id, arguments and result under content capture; a tool
   that reports its failure in its response marks the span ERROR, as ADK does).
