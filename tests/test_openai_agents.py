@@ -133,7 +133,9 @@ def test_run_is_one_turn_with_the_agent_its_model_calls_and_tool(otel, model_ser
 
 
 def test_run_sync_with_the_responses_model(otel, model_server):
+    before = otel_context.get_current()
     result = Runner.run_sync(_agent(model_server, responses=True), "What is the weather in Paris?")
+    assert otel_context.get_current() is before
 
     assert result.final_output.startswith("Echo:")
     spans = otel.spans()
@@ -232,7 +234,9 @@ def test_agent_as_tool_runs_beneath_the_tool_without_a_second_turn(otel, model_s
 
 def test_three_concurrent_runs_do_not_cross(otel, model_server):
     async def main():
+        before = otel_context.get_current()
         await asyncio.gather(*(Runner.run(_agent(model_server), f"weather {i}?") for i in range(3)))
+        assert otel_context.get_current() is before
 
     asyncio.run(main())
 
