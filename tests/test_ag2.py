@@ -5,7 +5,6 @@ streaming, concurrency, errors, content capture, the loop guard and uninstrument
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import subprocess
@@ -25,8 +24,6 @@ from wrapt import ObjectProxy
 import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
-from genai_otel.instrumentation import INSTRUMENTORS
-from genai_otel.instrumentation.ag2 import AG2Instrumentor
 
 from .conftest import API_KEY
 from .servers import REPO
@@ -45,25 +42,6 @@ def get_weather(city: str) -> str:
     return f"Sunny in {city}"
 
 
-def _registered() -> bool:
-    """``genai_otel.instrument()`` instruments AG2: its registry key is a module AG2 installs (AG2 1.x
-    installs ``ag2``, no ``autogen``)."""
-    names = [name for name, path in INSTRUMENTORS.items() if path.endswith(":AG2Instrumentor")]
-    return any(importlib.util.find_spec(name) is not None for name in names)
-
-
-@pytest.fixture
-def ag2_otel(otel):
-    """``otel`` with AG2 instrumented (here, while the registry does not name the ``ag2`` module)."""
-    registered = _registered()
-    instrumentor = AG2Instrumentor()
-    if not registered:
-        instrumentor.instrument(settings=otel.settings)
-    yield otel
-    if not registered:
-        instrumentor.uninstrument()
-
-
 def _agent(model_server, model: str = "gpt-4o-mini-tool", name: str = "weather_agent", **kwargs) -> Agent:
     streaming = kwargs.pop("streaming", False)
     config = OpenAIConfig(
@@ -80,11 +58,11 @@ def _agent(model_server, model: str = "gpt-4o-mini-tool", name: str = "weather_a
 # -- trace shape -------------------------------------------------------------------------------------
 
 
-def test_ask_is_one_agent_span_over_two_model_calls_and_the_tool(ag2_otel, model_server):
+def test_ask_is_one_agent_span_over_two_model_calls_and_the_tool(otel, model_server):
     reply = asyncio.run(_agent(model_server).ask("weather in Paris?"))
 
     assert reply.body == "Echo: weather in Paris?"
-    spans = ag2_otel.spans()
+    spans = otel.spans()
     assert len(traces(spans)) == 1
     assert render(spans) == AGENT_TREE
     agent = named(spans, "invoke_agent")[0]
@@ -97,10 +75,10 @@ def test_ask_is_one_agent_span_over_two_model_calls_and_the_tool(ag2_otel, model
     assert tool.attributes[semconv.GEN_AI_AGENT_NAME] == "weather_agent"
 
 
-def test_one_span_per_model_call_merged_with_the_openai_sdk_call(ag2_otel, model_server):
+def test_one_span_per_model_call_merged_with_the_openai_sdk_call(otel, model_server):
     asyncio.run(_agent(model_server).ask("weather in Paris?"))
 
-    chats = named(ag2_otel.spans(), "chat")
+    chats = named(otel.spans(), "chat")
     assert len(chats) == 2  # two model calls, not four: the openai SDK call is merged into ours
     for chat in chats:
         assert chat.instrumentation_scope.name == "genai_otel"
@@ -110,26 +88,26 @@ def test_one_span_per_model_call_merged_with_the_openai_sdk_call(ag2_otel, model
     assert chats[0].attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
 
 
-def test_ag2_telemetry_middleware_passes_through_no_second_copy(ag2_otel, model_server):
+def test_ag2_telemetry_middleware_passes_through_no_second_copy(otel, model_server):
     agent = _agent(model_server, middleware=[TelemetryMiddleware(agent_name="weather_agent")])
 
     asyncio.run(agent.ask("weather in Paris?"))
 
-    assert render(ag2_otel.spans()) == AGENT_TREE
+    assert render(otel.spans()) == AGENT_TREE
 
 
-def test_streaming_model_calls(ag2_otel, model_server):
+def test_streaming_model_calls(otel, model_server):
     reply = asyncio.run(_agent(model_server, streaming=True).ask("weather in Paris?"))
 
     assert reply.body == "Echo: weather in Paris?"
-    spans = ag2_otel.spans()
+    spans = otel.spans()
     assert render(spans) == AGENT_TREE
     chats = named(spans, "chat")
     assert all(c.attributes[semconv.GEN_AI_REQUEST_STREAM] for c in chats)
     assert all(c.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] > 0 for c in chats)
 
 
-def test_run_handle_traces_the_turn(ag2_otel, model_server):
+def test_run_handle_traces_the_turn(otel, model_server):
     async def run():
         async with _agent(model_server).run("weather in Paris?") as handle:
             return await handle.result()
@@ -137,30 +115,30 @@ def test_run_handle_traces_the_turn(ag2_otel, model_server):
     reply = asyncio.run(run())
 
     assert reply.body == "Echo: weather in Paris?"
-    assert render(ag2_otel.spans()) == AGENT_TREE
+    assert render(otel.spans()) == AGENT_TREE
 
 
-def test_a_follow_up_ask_is_a_second_turn_of_the_same_conversation(ag2_otel, model_server):
+def test_a_follow_up_ask_is_a_second_turn_of_the_same_conversation(otel, model_server):
     async def converse():
         reply = await _agent(model_server, "gpt-4o-mini", tools=[]).ask("hello")
         return await reply.ask("and again")
 
     asyncio.run(converse())
 
-    turns = named(ag2_otel.spans(), "invoke_agent")
+    turns = named(otel.spans(), "invoke_agent")
     assert len(turns) == 2
     ids = {t.attributes[semconv.GEN_AI_CONVERSATION_ID] for t in turns}
     assert len(ids) == 1
 
 
-def test_three_concurrent_turns_do_not_cross(ag2_otel, model_server):
+def test_three_concurrent_turns_do_not_cross(otel, model_server):
     async def three():
         agents = [_agent(model_server, name=f"agent_{i}") for i in range(3)]
         await asyncio.gather(*(a.ask(f"weather {i}?") for i, a in enumerate(agents)))
 
     asyncio.run(three())
 
-    runs = traces(ag2_otel.spans())
+    runs = traces(otel.spans())
     assert len(runs) == 3
     for trace_spans in runs.values():
         tree = render(trace_spans)
@@ -168,13 +146,13 @@ def test_three_concurrent_turns_do_not_cross(ag2_otel, model_server):
         assert tree == [f"invoke_agent {name}", *AGENT_TREE[1:]]
 
 
-def test_model_error_propagates_unchanged_and_marks_the_spans(ag2_otel, model_server):
+def test_model_error_propagates_unchanged_and_marks_the_spans(otel, model_server):
     import openai
 
     with pytest.raises(openai.InternalServerError):
         asyncio.run(_agent(model_server, "gpt-4o-mini-error-500").ask("weather?"))
 
-    spans = ag2_otel.spans()
+    spans = otel.spans()
     chat, agent = named(spans, "chat")[0], named(spans, "invoke_agent")[0]
     for span in (chat, agent):
         assert span.status.status_code is StatusCode.ERROR
@@ -182,24 +160,24 @@ def test_model_error_propagates_unchanged_and_marks_the_spans(ag2_otel, model_se
     assert chat.parent.span_id == agent.context.span_id
 
 
-def test_a_failed_tool_marks_its_span_and_the_turn_goes_on(ag2_otel, model_server):
+def test_a_failed_tool_marks_its_span_and_the_turn_goes_on(otel, model_server):
     def get_weather(city: str) -> str:
         """Always fails."""
         raise ValueError("tool exploded")
 
     asyncio.run(_agent(model_server, tools=[get_weather]).ask("weather?"))
 
-    spans = ag2_otel.spans()
+    spans = otel.spans()
     tool = named(spans, "execute_tool")[0]
     assert tool.status.status_code is StatusCode.ERROR
     assert tool.attributes[semconv.ERROR_TYPE] == "ValueError"
     assert named(spans, "invoke_agent")[0].status.status_code is StatusCode.UNSET
 
 
-def test_no_content_by_default(ag2_otel, model_server):
+def test_no_content_by_default(otel, model_server):
     asyncio.run(_agent(model_server).ask("weather in Paris?"))
 
-    for span in ag2_otel.spans():
+    for span in otel.spans():
         for key in (
             semconv.GEN_AI_INPUT_MESSAGES,
             semconv.GEN_AI_OUTPUT_MESSAGES,
@@ -212,10 +190,10 @@ def test_no_content_by_default(ag2_otel, model_server):
 
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
-def test_content_capture_records_messages_instructions_tools(ag2_otel, model_server):
+def test_content_capture_records_messages_instructions_tools(otel, model_server):
     asyncio.run(_agent(model_server).ask("weather in Paris?"))
 
-    spans = ag2_otel.spans()
+    spans = otel.spans()
     agent = named(spans, "invoke_agent")[0]
     assert json.loads(agent.attributes[semconv.GEN_AI_INPUT_MESSAGES]) == [
         {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]}
@@ -240,15 +218,15 @@ def test_content_capture_records_messages_instructions_tools(ag2_otel, model_ser
 
 
 @pytest.mark.genai_settings(max_agent_steps=1)
-def test_loop_guard_marks_the_agent_span(ag2_otel, model_server):
+def test_loop_guard_marks_the_agent_span(otel, model_server):
     asyncio.run(_agent(model_server).ask("weather?"))
 
-    agent = named(ag2_otel.spans(), "invoke_agent")[0]
+    agent = named(otel.spans(), "invoke_agent")[0]
     assert agent.attributes[semconv.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
     assert agent.attributes[semconv.GENAI_OTEL_AGENT_STEPS] == 3
 
 
-def test_caller_context_unchanged_after_turns(ag2_otel, model_server):
+def test_caller_context_unchanged_after_turns(otel, model_server):
     async def run():
         import openai
 
@@ -262,19 +240,17 @@ def test_caller_context_unchanged_after_turns(ag2_otel, model_server):
     asyncio.run(run())
 
 
-def test_uninstrument_restores_ag2(ag2_otel, model_server):
+def test_uninstrument_restores_ag2(otel, model_server):
     from ag2.agent import Agent as AgentClass
 
     genai_otel.uninstrument()
-    AG2Instrumentor().uninstrument()
 
     assert not isinstance(vars(AgentClass)["_drive_scope"], ObjectProxy)
     assert not isinstance(vars(_TelemetryMiddlewareInstance)["on_turn"], ObjectProxy)
     asyncio.run(_agent(model_server).ask("weather?"))
-    assert [s for s in ag2_otel.spans() if s.instrumentation_scope.name == "genai_otel"] == []
+    assert [s for s in otel.spans() if s.instrumentation_scope.name == "genai_otel"] == []
 
 
-@pytest.mark.skipif(not _registered(), reason="genai_otel.instrument() needs the registry key 'ag2'")
 def test_example_prints_the_agent_tree():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
     done = subprocess.run(
@@ -289,13 +265,13 @@ def test_example_prints_the_agent_tree():
         assert line in done.stdout, done.stdout
 
 
-def test_an_agent_used_as_a_tool_nests_its_turn_under_the_tool_span(ag2_otel, model_server):
+def test_an_agent_used_as_a_tool_nests_its_turn_under_the_tool_span(otel, model_server):
     inner = _agent(model_server, name="inner")
     outer = _agent(model_server, name="outer", tools=[inner.as_tool(description="Knows the weather")])
 
     asyncio.run(outer.ask("weather in Paris?"))
 
-    spans = ag2_otel.spans()
+    spans = otel.spans()
     assert len(traces(spans)) == 1
     tree = render(spans)
     assert tree[:3] == ["invoke_agent outer", "  chat gpt-4o-mini-tool", "  execute_tool task_inner"]
@@ -303,10 +279,10 @@ def test_an_agent_used_as_a_tool_nests_its_turn_under_the_tool_span(ag2_otel, mo
 
 
 @pytest.mark.genai_settings(max_agent_steps=1, loop_guard_action=LoopGuardAction.RAISE)
-def test_loop_guard_raise_stops_the_turn(ag2_otel, model_server):
+def test_loop_guard_raise_stops_the_turn(otel, model_server):
     with pytest.raises(genai_otel.AgentLoopError):
         asyncio.run(_agent(model_server).ask("weather?"))
 
-    agent = named(ag2_otel.spans(), "invoke_agent")[0]
+    agent = named(otel.spans(), "invoke_agent")[0]
     assert agent.status.status_code is StatusCode.ERROR
     assert agent.attributes[semconv.ERROR_TYPE] == "AgentLoopError"

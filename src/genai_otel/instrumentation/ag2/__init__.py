@@ -30,8 +30,7 @@ _COVERED_HOOKS = ("on_turn", "on_llm_call", "on_tool_execution")
 class AG2Instrumentor(GenAIInstrumentor):
     """Instruments ``ag2`` 1.x agents by adding a middleware to every turn."""
 
-    dependencies = ("ag2 >= 1.0",)
-    library_module = "ag2"
+    dependencies = ("ag2 >= 1.2",)
 
     def patches(self) -> Iterable[Patch]:
         self.runs = RunTracker(self.handler)

@@ -1,4 +1,4 @@
-"""AutoGen AgentChat (``autogen-agentchat`` 0.4+, with ``autogen-core`` and ``autogen-ext``):
+"""AutoGen AgentChat (``autogen-agentchat`` 0.7+, with ``autogen-core`` and ``autogen-ext``):
 
 * an agent's ``run`` / ``run_stream`` / ``on_messages`` / ``on_messages_stream``, and each turn a team
   gives a participant -> ``invoke_agent {agent}`` (description; provider and model of its model client;
@@ -43,7 +43,7 @@ class AutoGenInstrumentor(GenAIInstrumentor):
     """Instruments ``autogen-agentchat`` agents and teams, ``autogen-core`` tools and ``autogen-ext``'s
     OpenAI model clients."""
 
-    dependencies = ("autogen-agentchat >= 0.4",)
+    dependencies = ("autogen-agentchat >= 0.7",)
 
     def patches(self) -> Iterable[Patch]:
         from genai_otel.instrumentation.autogen_agentchat._hooks import AutoGenHooks, participant

@@ -1,7 +1,7 @@
 """AutoGen objects (agents, teams, model clients, tools, messages) -> GenAI records.
 
-Read by duck typing: nothing of AutoGen is imported here, so the attributes read are the ones AutoGen
-0.4-0.7 share (``name``/``description`` of agents and teams, ``_model_client``, ``_system_messages`` and
+Read by duck typing: nothing of AutoGen is imported here; the attributes read are those of AutoGen
+0.7 (``name``/``description`` of agents and teams, ``_model_client``, ``_system_messages`` and
 ``_tools`` of an ``AssistantAgent``, ``_create_args`` of the OpenAI clients).
 """
 
