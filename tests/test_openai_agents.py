@@ -185,6 +185,26 @@ def test_stream_broken_off_early_leaves_the_callers_context_and_no_open_span(ote
     ]
 
 
+def test_awaited_runs_give_the_caller_its_context_back(otel, model_server):
+    """Runner.run runs in the caller's own task: every context our spans made current there is undone,
+    after a run, a failed run and a hand-off."""
+
+    async def main():
+        before = otel_context.get_current()
+        await Runner.run(_agent(model_server), "hi")
+        assert otel_context.get_current() is before
+        with pytest.raises(openai.InternalServerError):
+            await Runner.run(_agent(model_server, "error-500"), "hi")
+        assert otel_context.get_current() is before
+        spanish = Agent(name="Spanish", model=_model(model_server, "gpt-4o-mini"))
+        triage = Agent(name="Triage", model=_model(model_server, "gpt-4o-mini-handoff"), handoffs=[spanish])
+        await Runner.run(triage, "Hola")
+        assert otel_context.get_current() is before
+
+    asyncio.run(main())
+    assert _processor().open_runs == 0
+
+
 def test_hand_off_is_one_turn_with_both_agents(otel, model_server):
     spanish = Agent(
         name="Spanish", instructions="Answer in Spanish.", model=_model(model_server, "gpt-4o-mini")
