@@ -26,7 +26,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import genai_otel
 from genai_otel import semconv as sc
-from genai_otel.config import ContentCapture
+from genai_otel.config import ContentCapture, LoopGuardAction
+from genai_otel.telemetry.agent_runs import AgentLoopError
 
 REPO = Path(__file__).resolve().parents[3]
 MODEL = "gpt-4o-mini-tool"
@@ -38,12 +39,18 @@ def get_weather(city: str) -> str:
     return f"Sunny in {city}"
 
 
-def _crew(model_server, model: str = MODEL, process: Process = Process.sequential, **llm: object) -> Crew:
+def _crew(
+    model_server,
+    model: str = MODEL,
+    process: Process = Process.sequential,
+    tools=(get_weather,),
+    **llm: object,
+) -> Crew:
     agent = Agent(
         role="Weather reporter",
         goal="Report the weather",
         backstory="You know the weather everywhere.",
-        tools=[get_weather],
+        tools=list(tools),
         llm=LLM(model=f"openai/{model}", base_url=model_server.openai_base_url, api_key="x", **llm),
         max_iter=3,
     )
@@ -286,3 +293,31 @@ def test_example_prints_the_agent_trace():
     ):
         assert line in tree, tree
     assert tree.count("chat gpt-4o-mini-tool") == 2, tree
+
+
+def test_tool_error_is_the_agents_observation_and_marks_the_tool_span(otel, model_server):
+    @tool("get_weather")
+    def broken_weather(city: str) -> str:
+        """Current weather for a city."""
+        raise RuntimeError("weather service down")
+
+    _crew(model_server, tools=[broken_weather]).kickoff()
+
+    tools = _by_name(otel.spans(), "execute_tool get_weather")
+    assert tools and all(t.status.status_code is StatusCode.ERROR for t in tools)
+    assert {t.attributes[sc.ERROR_TYPE] for t in tools} == {"RuntimeError"}
+
+
+@pytest.mark.genai_settings(max_agent_steps=1, loop_guard_action=LoopGuardAction.RAISE)
+def test_loop_guard_raise_stops_the_run(otel, model_server):
+    with pytest.raises(AgentLoopError):
+        _crew(model_server).kickoff()
+
+    spans = otel.spans()
+    agents = _by_name(spans, "invoke_agent Weather reporter")  # CrewAI retries the task before giving up
+    assert (
+        agents and not _by_name(spans, "chat gpt-4o-mini-tool")[len(agents) :]
+    )  # no model call after a tool
+    for span in (*agents, *_by_name(spans, "execute_tool get_weather")):
+        assert span.attributes[sc.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
+        assert span.attributes[sc.ERROR_TYPE] == "AgentLoopError"

@@ -62,7 +62,10 @@ class EventListener:
             end(source, event)
 
     def _start(self, event: Any, inv: Any = None, name: str | None = None) -> None:
-        self._runs.start(event.event_id, event.parent_event_id, inv, name=name)
+        run = self._runs.start(event.event_id, event.parent_event_id, inv, name=name)
+        if run.loop_error is not None:  # the loop guard's action is "raise": stop the run here
+            self._runs.end(event.event_id, run.loop_error)
+            raise run.loop_error
 
     def _fold(self, source: Any, event: Any) -> None:
         """Framework plumbing: what happens inside belongs to the enclosing run."""
@@ -142,8 +145,11 @@ class EventListener:
 
     def _tool_finished(self, source: Any, event: Any) -> None:
         inv = self._record(event)
-        if isinstance(inv, ToolInvocation) and self._capture:
-            inv.result = m.jsonable(getattr(event, "output", None))
+        if isinstance(inv, ToolInvocation):
+            # A tool that caught its own error (CrewAI's tools do) reports it as a failure, not a raise.
+            inv.error_type = m.tool_failure_type(getattr(event, "failure", None))
+            if self._capture:
+                inv.result = m.jsonable(getattr(event, "output", None))
         self._runs.end(event.started_event_id)
 
 

@@ -187,6 +187,16 @@ def _tool_description(source: Any, event: Any) -> str | None:
     return None
 
 
+def tool_failure_type(failure: Any) -> str | None:
+    """``error.type`` of a failure a tool reported: the exception's class when it raised, else the
+    failure's category (``ToolFailure``, or the ``ToolFailureRecord`` around one)."""
+    failure = getattr(failure, "failure", failure)
+    if failure is None:
+        return None
+    reason = getattr(failure, "reason", None)
+    return getattr(failure, "code", None) or str(getattr(reason, "value", reason) or "tool_failure")
+
+
 def inputs_message(inputs: Any) -> list[dict[str, Any]] | None:
     """A crew's or flow's kickoff inputs as the user message."""
     if not inputs:
