@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import genai_otel
 from genai_otel import semconv as sc
-from genai_otel.config import ContentCapture
+from genai_otel.config import ContentCapture, LoopGuardAction
 
 from .conftest import API_KEY
 from .trees import named, render, traces
@@ -252,6 +252,19 @@ def test_loop_guard_marks_the_agent_span(otel, model_server):
     agent = named(otel.spans(), "invoke_agent")[0]
     assert agent.attributes[sc.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
     assert agent.attributes[sc.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+@pytest.mark.genai_settings(max_agent_steps=2, loop_guard_action=LoopGuardAction.RAISE)
+def test_loop_guard_raise_stops_the_run_before_the_extra_model_call(otel, model_server):
+    result = _agent(model_server).run("weather?")
+
+    assert result.status is RunStatus.error  # Agno turns what its run raises into an error result
+    last_chat = named(otel.spans(), "chat")[-1]
+    assert last_chat.attributes[sc.ERROR_TYPE] == "AgentLoopError"
+    assert sc.GEN_AI_RESPONSE_ID not in last_chat.attributes  # stopped before the request
+    agent = named(otel.spans(), "invoke_agent")[0]
+    assert agent.attributes[sc.ERROR_TYPE] == "AgentLoopError"
+    assert agent.attributes[sc.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
 
 
 # -- content --------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from strands.telemetry.tracer import Tracer
 
 import genai_otel
 from genai_otel import semconv as sc
-from genai_otel.config import ContentCapture
+from genai_otel.config import ContentCapture, LoopGuardAction
 
 from ...conftest import API_KEY
 from ...trees import named, render, traces
@@ -117,6 +117,23 @@ def test_three_step_run_is_one_trace_with_one_span_per_model_call(otel, model_se
     )
     assert "gen_ai.tool.json_schema" not in tool_span.attributes  # Strands' own extra is dropped
     assert agent.attributes[sc.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+@pytest.mark.instrument_only("strands")
+def test_framework_only_chat_span_has_strands_view(otel, model_server):
+    _agent(model_server)("weather?")
+
+    first, second = named(otel.spans(), "chat")
+    assert (
+        dict(first.attributes).items()
+        >= {
+            sc.GEN_AI_PROVIDER_NAME: "openai",
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini-tool",
+            sc.GEN_AI_RESPONSE_FINISH_REASONS: ("tool_calls",),
+        }.items()
+    )
+    assert first.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
+    assert second.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
 
 
 def test_stream_async_keeps_the_callers_context(otel, model_server):
@@ -261,6 +278,20 @@ def test_loop_guard_marks_the_agent_span(otel, model_server):
     agent = named(otel.spans(), "invoke_agent")[0]
     assert agent.attributes[sc.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
     assert agent.attributes[sc.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+@pytest.mark.genai_settings(max_agent_steps=2, loop_guard_action=LoopGuardAction.RAISE)
+def test_loop_guard_raise_stops_the_run_before_the_extra_model_call(otel, model_server):
+    with pytest.raises(Exception) as caught:
+        _agent(model_server)("weather?")
+
+    # Strands wraps what its event loop raises; the guard's error is the cause.
+    assert isinstance(caught.value.__cause__ or caught.value, genai_otel.AgentLoopError)
+    last_chat = named(otel.spans(), "chat")[-1]
+    assert last_chat.attributes[sc.ERROR_TYPE] == "AgentLoopError"
+    assert sc.GEN_AI_RESPONSE_ID not in last_chat.attributes  # stopped before the request
+    agent = named(otel.spans(), "invoke_agent")[0]
+    assert agent.attributes[sc.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
 
 
 # -- content --------------------------------------------------------------------------------------------

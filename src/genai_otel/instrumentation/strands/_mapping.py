@@ -21,11 +21,11 @@ PROVIDERS = {
     "strands.models.writer": "writer",
     "strands.models.sagemaker": "aws.sagemaker",
 }
-#: Strands' ``StopReason`` -> the conventions' finish reasons; others are kept as given.
+#: Strands' ``StopReason`` -> finish reasons as the OpenAI-style values the other instrumentors record.
 FINISH_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
-    "tool_use": "tool_call",
+    "tool_use": "tool_calls",
     "max_tokens": "length",
     "content_filtered": "content_filter",
     "guardrail_intervened": "content_filter",
