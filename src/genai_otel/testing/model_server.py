@@ -5,8 +5,11 @@ Cohere v2 and Ollama (NDJSON) -- see ``genai_otel.testing.protocols``.
 The real SDKs make real HTTP requests to it; answers are deterministic so tests can assert on
 them. The model name steers behaviour:
 
-* ``...tool...``          answer with a tool call (``get_weather`` with ``{"city": "Paris"}``),
-                          in text once the conversation carries a tool result
+* ``...tool...``          answer with a tool call (``get_weather`` with ``{"city": "Paris"}``, or the
+                          tool the request declares: see ``protocols._common.Scenario``), in text once
+                          the conversation carries a tool result (or by a declared ``final_answer`` tool)
+* ``...handoff...``       call the first declared ``transfer_to_*`` tool (agent SDK hand-offs)
+* ``...code-agent...``    answer in code blocks, as smolagents' CodeAgent expects
 * ``error-<status>``      answer with that HTTP error status in the provider's error format
 * ``...slow...``          wait 2 s before answering (for client timeouts)
 * ``...stream-break...``  send two stream chunks, then drop the connection
@@ -36,6 +39,7 @@ from genai_otel.testing.protocols._common import (
     REASONING_TOKENS,
     TOOL_ARGUMENTS,
     TOOL_NAME,
+    code_agent_reply,
     embedding_of,
     reply_for,
 )
@@ -206,7 +210,7 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
             (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
         )
         prompt_tokens = max(1, len(_words(prompt_text))) + (CACHED_TOKENS if s.cache else 0)
-        reply = self._reply_for(last_user)
+        reply = code_agent_reply(messages) if "code-agent" in s.model else self._reply_for(last_user)
         if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
             reply = json.dumps({"text": reply})
         completion_tokens = len(_words(reply)) + (REASONING_TOKENS if s.reasoning else 0)

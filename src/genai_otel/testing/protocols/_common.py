@@ -38,6 +38,9 @@ def text_of(content: Any) -> str:
 
 
 _TOOL_RESULT_KEYS = frozenset({"tool_result", "toolResult", "functionResponse"})
+_OBSERVATION = "Observation:"
+# smolagents writes the calls it made as text: "Calling tools:\n[{'id': ..., 'function': {'name': ...}}]".
+_CALLED_IN_TEXT = re.compile(r"'name': '([^']+)'")
 
 
 def has_tool_result(body: dict[str, Any]) -> bool:
@@ -49,6 +52,8 @@ def has_tool_result(body: dict[str, Any]) -> bool:
             continue
         if message.get("role") == "tool" or message.get("type") == "function_call_output":
             return True
+        if message.get("role") == "user" and text_of(message.get("content")).startswith(_OBSERVATION):
+            return True  # smolagents hands a tool's output back as a user message "Observation: ..."
         parts = message.get("content") or message.get("parts") or []
         if isinstance(parts, list) and any(
             isinstance(p, dict) and _TOOL_RESULT_KEYS & (set(p) | {p.get("type")}) for p in parts
@@ -119,6 +124,10 @@ def _last_tool_result_name(body: dict[str, Any]) -> str | None:
             name = calls.get(message.get("tool_call_id"), name)
         elif message.get("type") == "function_call_output":
             name = calls.get(message.get("call_id"), name)
+        elif message.get("role") == "assistant" and (
+            called := _CALLED_IN_TEXT.findall(text_of(message.get("content")))
+        ):
+            name = called[-1]
     return name
 
 
@@ -150,7 +159,7 @@ class Scenario:
         tools = declared_tools(body)
         if has_tool_result(body):
             if "final_answer" in tools and _last_tool_result_name(body) != "final_answer":
-                answer = reply_for(last_user_text(body.get("messages") or body.get("input") or []))
+                answer = reply_for(task_text(body.get("messages") or body.get("input") or []))
                 self._call("final_answer", {**arguments_for(tools["final_answer"]), "answer": answer})
             return
         handoffs = [name for name in tools if name.startswith("transfer_to")]
@@ -169,6 +178,24 @@ class Scenario:
     def _call(self, name: str, arguments: dict[str, Any]) -> None:
         self.tool, self.tool_name = True, name
         self.tool_arguments = json.dumps(arguments)
+
+
+def task_text(messages: Any) -> str:
+    """The task an agent was given: the last line of the first user message (agent frameworks put
+    their own preamble above it, e.g. smolagents' "New task:")."""
+    for message in messages or []:
+        if isinstance(message, dict) and message.get("role") == "user":
+            return text_of(message.get("content")).strip().rsplit("\n", 1)[-1]
+    return ""
+
+
+def code_agent_reply(messages: Any) -> str:
+    """A ``...code-agent...`` model answers as smolagents' CodeAgent expects: a code block that calls the
+    tool, then -- once the conversation carries its ``Observation:`` -- one that gives the final answer."""
+    if has_tool_result({"messages": messages}):
+        answer = json.dumps(reply_for(task_text(messages)))
+        return f"Thought: done.\n<code>\nfinal_answer({answer})\n</code>"
+    return f'Thought: call the tool.\n<code>\nprint({TOOL_NAME}(city="Paris"))\n</code>'
 
 
 def reply_for(text: str) -> str:
