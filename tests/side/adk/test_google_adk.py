@@ -121,7 +121,9 @@ def _assert_ours_only(spans: list[Any]) -> None:
 
 
 async def test_turn_agent_model_tool_model(otel, model_server):
+    before = otel_context.get_current()
     events, session_id = await _run(_agent(model_server))
+    assert otel_context.get_current() is before
     assert events[-1].is_final_response() and events[-1].content.parts[0].text
     spans = otel.spans()
     assert render(spans) == TREE

@@ -32,10 +32,7 @@ def _gemini_provider() -> str:
 
 
 def model_facts(llm: Any) -> tuple[str | None, str | None]:
-    """``(provider, model)`` of an ADK model: a ``BaseLlm`` (``Gemini``, ``LiteLlm``, ``Claude``...) or a
-    model name, which ADK resolves to ``Gemini`` unless it names another registered provider."""
-    if isinstance(llm, str):
-        return (_gemini_provider() if llm.startswith("gemini") else None), llm or None
+    """``(provider, model)`` of an ADK model (``BaseLlm``: ``Gemini``, ``LiteLlm``, ``Claude``...)."""
     name = get(llm, "model")
     if not isinstance(name, str):
         return None, None
@@ -51,7 +48,8 @@ def model_facts(llm: Any) -> tuple[str | None, str | None]:
 
 
 def _agent_model(agent: Any) -> Any:
-    """The model an ``LlmAgent`` runs (its own or the one it inherits), ``None`` for other agents."""
+    """The model an ``LlmAgent`` runs (its own or the one it inherits; ADK resolves a model name to its
+    ``BaseLlm``), ``None`` for other agents."""
     if "LlmAgent" not in _class_names(agent):
         return None
     try:
