@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("agno")
-
 # Agno reports runs to its own API unless told not to: no network here.
 os.environ.setdefault("AGNO_TELEMETRY", "false")
+pytest.importorskip("agno")
 
 import agno.agent._run
 from agno.agent import Agent
