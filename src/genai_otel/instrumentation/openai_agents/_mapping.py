@@ -31,9 +31,9 @@ TASK = "task"
 HANDOFF = "handoff"
 #: SDK spans shown as plain internal spans, named by :func:`internal_span_name`.
 INTERNAL = frozenset({HANDOFF, "guardrail", "custom"})
-#: Everything else (``turn``, ``mcp_tools``, speech and transcription, types of later SDK versions) is
-#: folded into its parent: a turn is plumbing of the agent span, MCP tool listing is traced by the MCP
-#: instrumentation, voice pipelines make their model calls through instrumented clients.
+# Everything else (``turn``, ``mcp_tools``, speech and transcription, types of later SDK versions) is
+# folded into its parent: a turn is plumbing of the agent span, the MCP SDK traces its own tool listing,
+# voice pipelines make their model calls through instrumented clients.
 
 # The SDK's OpenAI models; a merged client call names the provider exactly (LiteLLM models included).
 _PROVIDER = "openai"
