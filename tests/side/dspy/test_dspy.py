@@ -24,7 +24,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import genai_otel
 from genai_otel import semconv as sc
-from genai_otel.config import ContentCapture
+from genai_otel.config import ContentCapture, LoopGuardAction
+from genai_otel.telemetry.agent_runs import AgentLoopError
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -257,6 +258,25 @@ def test_loop_guard_marks_the_agent_run(otel, lm):
     (agent,) = _by_name(otel.spans(), "invoke_agent ReAct")
     assert agent.attributes[sc.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
     assert agent.attributes[sc.GENAI_OTEL_AGENT_STEPS] == 3
+
+
+@pytest.mark.genai_settings(max_agent_steps=1, loop_guard_action=LoopGuardAction.RAISE)
+def test_loop_guard_raise_stops_the_run(otel, lm, model_server):
+    sent = len(model_server.requests)
+    with pytest.raises(AgentLoopError):
+        _agent()(question=QUESTION)
+
+    # Step 2 (the tool) tripped the guard: ReAct took its error as the observation; step 3 (the
+    # extraction's model call) raised before reaching the server.
+    assert len(model_server.requests) == sent + 1
+    spans = otel.spans()
+    (agent,) = _by_name(spans, "invoke_agent ReAct")
+    (tool,) = _by_name(spans, "execute_tool get_weather")
+    chats = _by_name(spans, "chat gpt-4o-mini")
+    assert [c.attributes.get(sc.ERROR_TYPE) for c in chats] == [None, "AgentLoopError"]
+    for span in (agent, tool):
+        assert span.attributes[sc.GENAI_OTEL_LOOP_GUARD_LIMIT] == "steps"
+        assert span.attributes[sc.ERROR_TYPE] == "AgentLoopError"
 
 
 def test_evaluate_is_one_span_with_a_child_per_example(otel, lm):

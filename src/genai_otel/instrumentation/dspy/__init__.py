@@ -35,6 +35,12 @@ class DSPyInstrumentor(GenAIInstrumentor):
 
     def patches(self) -> Iterable[Patch]:
         yield Patch("dspy.clients.execution", "finalize", lambda handler: self._finalize)
+        # DSPy logs what a callback raises: the loop guard's error (action "raise") is raised from the
+        # first step inside the call instead, where it reaches the program.
+        yield Patch("dspy.clients.execution", "prepare", lambda handler: self._guarded_step)
+        yield Patch(
+            "dspy.adapters.types.tool", "Tool._validate_and_parse_args", lambda handler: self._guarded_step
+        )
 
     def _on_instrument(self) -> None:
         from genai_otel.instrumentation.dspy._callback import GenAICallback
@@ -69,6 +75,12 @@ class DSPyInstrumentor(GenAIInstrumentor):
                 kwargs = {**kwargs, "callbacks": _with(self.callback, kwargs["callbacks"])}
             except Exception:
                 report_internal_error("dspy.settings")
+        return wrapped(*args, **kwargs)
+
+    def _guarded_step(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        callback = getattr(self, "callback", None)
+        if callback is not None:
+            callback.raise_loop_error()
         return wrapped(*args, **kwargs)
 
     def _finalize(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:

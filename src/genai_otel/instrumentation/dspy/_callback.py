@@ -56,6 +56,14 @@ class GenAICallback(BaseCallback):
         # Start callbacks run before DSPy makes this call the active one: the active id is the parent's.
         self._runs.start(call_id, ACTIVE_CALL_ID.get(), inv, name=name)
 
+    def raise_loop_error(self) -> None:
+        """Raise the loop guard's error for the call now active, if its start tripped the guard."""
+        call_id = ACTIVE_CALL_ID.get()
+        run = self._runs.own(call_id) if call_id is not None and not self.closed else None
+        if run is not None and run.loop_error is not None:
+            error, run.loop_error = run.loop_error, None
+            raise error
+
     def _end(self, call_id: str, exception: BaseException | None) -> None:
         self._runs.end(call_id, exception)
 
