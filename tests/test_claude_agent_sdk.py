@@ -255,6 +255,28 @@ def test_content_capture(otel, model_server):
     assert "Sunny in Paris" in tool_span.attributes[semconv.GEN_AI_TOOL_CALL_RESULT]
 
 
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_streamed_prompts_join_the_running_turn(otel, model_server):
+    import json
+
+    async def prompts() -> Any:
+        for text in (QUESTION, "And in Rome?"):
+            yield {"type": "user", "message": {"role": "user", "content": text}, "parent_tool_use_id": None}
+
+    async def run() -> list[Any]:
+        return [m async for m in query(prompt=prompts(), options=_options(model_server))]
+
+    messages = asyncio.run(run())
+
+    # The CLI hands a prompt arriving during a turn to that turn (here usually both make one turn); one
+    # arriving after it makes a turn of its own: one agent span per turn either way, each prompt on one.
+    agents = named(otel.spans(), "invoke_agent")
+    assert len(agents) == len([m for m in messages if isinstance(m, ResultMessage)])
+    inputs = [json.loads(a.attributes.get(semconv.GEN_AI_INPUT_MESSAGES, "[]")) for a in agents]
+    assert [m["parts"][0]["content"] for turn in inputs for m in turn] == [QUESTION, "And in Rome?"]
+    assert render(traces(otel.spans())[agents[0].context.trace_id])[:3] == AGENT_TREE[:3]
+
+
 @pytest.mark.genai_settings(max_agent_steps=1)
 def test_loop_guard_marks_the_agent(otel, model_server):
     asyncio.run(_ask(_options(model_server)))

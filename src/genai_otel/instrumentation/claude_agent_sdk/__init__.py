@@ -6,14 +6,20 @@ reads the CLI's stream as it arrives and listens to its tool and sub-agent hooks
 application's own, which keep working unchanged): see :mod:`._session` for the span tree.
 
 Patched: ``Query.__init__`` (the session and its hooks), the subprocess transport's ``write`` (a user
-prompt starts a turn, in the caller's context) and ``read_messages`` (the stream), the SDK MCP request
-handler and ``create_sdk_mcp_server`` (an in-process tool's handler runs with its ``execute_tool`` span
-current). A custom ``Transport`` passed by the application is not observed.
+prompt starts a turn, in the caller's context) and ``read_messages`` (the stream). A custom ``Transport``
+passed by the application is not observed.
+
+SDK MCP tools run in this process: the SDK's MCP request handler is wrapped so that a ``tools/call``
+carries its ``execute_tool`` span's trace context in ``_meta`` (the MCP SDK's server span and the tool's
+own spans continue our trace) and ``tools/list`` gives the tool definitions; ``create_sdk_mcp_server``
+wraps each tool's handler, which records the exception type of a failing tool (the CLI only gets its
+text) and, with an MCP SDK that does not read ``_meta``, makes the ``execute_tool`` span current.
 
 The CLI can export OpenTelemetry spans of its own (``CLAUDE_CODE_ENABLE_TELEMETRY`` with its beta
-tracing); those describe the same turns, model calls and tools as ours, so while a session is traced the
-CLI's trace export is turned off (``OTEL_TRACES_EXPORTER=none`` in its environment). Its metrics and log
-events are left as configured.
+tracing, parented by ``TRACEPARENT``): ``claude_code.interaction`` / ``llm_request`` / ``tool`` describe
+the same turns, model calls and tools as ours, so while a session is traced the CLI's span export is
+turned off (``OTEL_TRACES_EXPORTER=none`` in its environment). Its metrics and log events are left as
+configured.
 """
 
 from __future__ import annotations
@@ -167,19 +173,17 @@ def _transport_init(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> A
 
 
 def _cli_exports_traces(env: dict[str, str]) -> bool:
+    """The CLI would export spans: telemetry on (its options' env over ours) and a traces exporter set."""
+
     def setting(name: str) -> str:
         return str(env.get(name, os.environ.get(name, ""))).strip().lower()
 
-    return setting("CLAUDE_CODE_ENABLE_TELEMETRY") in ("1", "true") and setting(
-        "OTEL_TRACES_EXPORTER"
-    ) not in (
-        "",
-        "none",
-    )
+    telemetry_on = setting("CLAUDE_CODE_ENABLE_TELEMETRY") in ("1", "true")
+    return telemetry_on and setting("OTEL_TRACES_EXPORTER") not in ("", "none")
 
 
 def _create_server(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    """Each tool's handler runs with its ``execute_tool`` span current (see :meth:`tool_scope`)."""
+    """Each tool's handler is wrapped by :func:`_traced_handler`."""
     try:
         name = args[0] if args else kwargs["name"]
         tools = list(args[2] if len(args) > 2 else kwargs.get("tools") or [])
@@ -222,9 +226,8 @@ def _traced_handler(tool_name: str, handler: Any) -> Any:
             return await handler(arguments)
         inv, context = call
         # Under the MCP server span when the MCP SDK continued our trace; else directly under ours.
-        continued = (
-            trace.get_current_span().get_span_context().trace_id == inv.span.get_span_context().trace_id
-        )
+        ours = inv.span.get_span_context().trace_id if inv.span is not None else None
+        continued = trace.get_current_span().get_span_context().trace_id == ours
         token = None if continued else otel_context.attach(context)
         try:
             return await handler(arguments)

@@ -3,17 +3,20 @@
 The CLI makes the model calls and runs its built-in tools in its own process; what this process sees is
 the stream it prints (one ``assistant`` message per content block of each model response, ``user``
 messages with tool results, ``system`` task events, the turn's ``result``) and the hooks it calls back
-(``PreToolUse``, ``PostToolUse``, ``SubagentStart`` ...). From those:
+(``PreToolUse``, ``PostToolUse``, ``PostToolUseFailure``, ``SubagentStop``). From those:
 
 * a turn (a user prompt up to its ``result``) -> ``invoke_agent claude-code``, conversation id = the
-  CLI's session id;
+  CLI's session id; a turn the CLI starts itself (a background sub-agent finished) too;
 * each model call -> ``chat {model}``: opened when the agent loop is known to wait on the model (the
   prompt was sent, tool results went back, a sub-agent started), closed when the loop moves on after its
-  response (a tool starts, results come back, the turn ends), with the response's model, id and usage;
+  response (a tool starts, results come back, the turn ends), with the response's model, id and usage.
+  A sub-agent's responses are forwarded late or not at all: its calls' spans may lack them, and a block
+  arriving after its call's span ended is dropped rather than counted as another call;
 * each tool -> ``execute_tool {tool}`` from ``PreToolUse`` to ``PostToolUse``; an SDK MCP tool runs in
-  this process, with its span current, so the tool function's own spans nest under it;
-* a sub-agent (the ``Task``/``Agent`` tool) -> ``invoke_agent {agent type}`` under that tool's span,
-  its model calls (messages with ``parent_tool_use_id``) and tools (hooks with ``agent_id``) under it.
+  this process under that span (see the package doc);
+* a sub-agent (the ``Task``/``Agent`` tool, from its ``task_started`` event) -> ``invoke_agent {agent
+  type}`` under that tool's span, its model calls (messages with ``parent_tool_use_id``) and tools
+  (hooks with ``agent_id``) under it.
 
 Everything here runs in the SDK's reader and control-request tasks, never in the caller's: runs are
 opened with explicit parents and never attached (see :class:`RunTracker`).
@@ -86,8 +89,6 @@ class ClaudeSession:
         self._runs = RunTracker(handler)
         self._ids = itertools.count()
         self._main: _Loop | None = None
-        #: Prompts written while a turn was running (streamed input): each starts the next turn.
-        self._queued: list[tuple[dict[str, Any] | None, otel_context.Context]] = []
         #: Sub-agent loops by the CLI's task id (their ``agent_id`` in hooks), oldest first.
         self._subagents: dict[str, _Loop] = {}
         #: Task id -> the tool_use_id of the Task/Agent call that started it.
@@ -116,10 +117,15 @@ class ClaudeSession:
         if self.closed or data.get("parent_tool_use_id") is not None:
             return
         prompt = m.prompt_message(data) if self._capture else None
-        if self._main is not None:
-            self._queued.append((prompt, otel_context.get_current()))
+        if self._main is None:
+            self._start_turn(prompt)
             return
-        self._start_turn(prompt)
+        # Written while a turn runs (streamed input): the CLI hands it to the running turn; should it make
+        # a turn of its own instead, that one starts with its ``init`` message (see :meth:`_on_init`).
+        run = self._runs.get(self._main.run_id)
+        if prompt and run is not None and run.inv is not None:
+            self._main.history.append(prompt)
+            run.inv.input_messages = [*(run.inv.input_messages or ()), prompt]
 
     def _start_turn(self, prompt: dict[str, Any] | None) -> None:
         inv = AgentInvocation(
@@ -157,17 +163,9 @@ class ClaudeSession:
             if self._capture:
                 run.inv.tool_definitions = self._tool_definitions()
         self._runs.end(loop.run_id, error or self._stop_error)
-        if self._queued:
-            prompt, context = self._queued.pop(0)
-            token = otel_context.attach(context)
-            try:
-                self._start_turn(prompt)
-            finally:
-                otel_context.detach(token)
 
     def close(self, error: BaseException | None = None) -> None:
         """The stream ended (or we were uninstrumented): close every open span."""
-        self._queued.clear()
         self._end_turn(None, error)
         for task_id in reversed(list(self._subagents)):
             self._end_subagent(task_id, None)
