@@ -55,7 +55,8 @@ _CLI_TRACES_OFF = {"OTEL_TRACES_EXPORTER": "none"}
 class ClaudeAgentSDKInstrumentor(GenAIInstrumentor):
     """Instruments ``claude_agent_sdk`` (``query()``, ``ClaudeSDKClient``, SDK MCP tools)."""
 
-    dependencies = ("claude-agent-sdk >= 0.1.0",)
+    # 0.1.31: query() always speaks the streaming protocol (initialize, hooks, prompts written to stdin).
+    dependencies = ("claude-agent-sdk >= 0.1.31",)
 
     def patches(self) -> Iterable[Patch]:
         # Sessions of this instrumentation, by the transport they read (the SDK client writes its
