@@ -24,7 +24,7 @@ from typing import Any
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch, Wrapper
-from genai_otel.instrumentation.strands._tracer import NOT_OURS, StrandsBridge, running
+from genai_otel.instrumentation.strands._tracer import NOT_OURS, RunningStream, StrandsBridge, running
 from genai_otel.safety import report_internal_error, safely
 from genai_otel.telemetry.agent_runs import AgentLoopError
 from genai_otel.telemetry.scoped import drive_async
@@ -85,12 +85,12 @@ class StrandsInstrumentor(GenAIInstrumentor):
         return factory
 
     def _running_stream(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        bridge = self.bridge
+        bridge, stream = self.bridge, RunningStream(instance)
 
         def finish(error: BaseException | None) -> None:
-            safely("strands.stream", bridge.end_stream, instance, error)
+            safely("strands.stream", bridge.end_stream, stream, error)
 
-        return drive_async(running(wrapped(*args, **kwargs), instance), finish=finish)
+        return drive_async(running(wrapped(*args, **kwargs), stream), finish=finish)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         super()._uninstrument(**kwargs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
@@ -23,9 +24,18 @@ from genai_otel.instrumentation._framework import RunTracker, fill
 from genai_otel.instrumentation.strands import _mapping as m
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, TelemetryHandler, ToolInvocation
 
-#: The Strands object (``Agent``, ``Swarm``, ``Graph``) whose stream is being stepped: the tracer's
-#: start methods are not given it, and its id, description and session are on it.
-RUNNING: ContextVar[Any] = ContextVar("genai_otel_strands_running", default=None)
+
+@dataclass(eq=False)
+class RunningStream:
+    """The stream of a Strands object (``Agent``, ``Swarm``, ``Graph``) being stepped: the tracer's start
+    methods are not given the object, and its id, description and session are on it."""
+
+    owner: Any
+    #: The run the stream opened (to end it if Strands leaves it open).
+    span: StrandsSpan | None = None
+
+
+RUNNING: ContextVar[RunningStream | None] = ContextVar("genai_otel_strands_running", default=None)
 
 #: Returned by a bridge method for a span that is not ours (made before instrumenting, or when
 #: our start failed): Strands' own method handles it.
@@ -120,7 +130,8 @@ class StrandsBridge:
         system_prompt_content: Any = None,
         **_: Any,
     ) -> StrandsSpan:
-        agent = RUNNING.get()
+        stream = RUNNING.get()
+        agent = stream.owner if stream is not None else None
         model = getattr(agent, "model", None)
         session = getattr(agent, "_session_manager", None)
         inv = AgentInvocation(
@@ -137,7 +148,7 @@ class StrandsBridge:
             system_prompt = system_prompt or getattr(agent, "system_prompt", None)
             inv.system_instructions = m.system_instructions(system_prompt, system_prompt_content)
             inv.tool_definitions = m.tool_definitions(tools_config)
-        return self._open(inv, None)
+        return self._opened_by_stream(self._open(inv, None), stream)
 
     def start_cycle(self, invocation_state: Any, messages: Any, parent_span: Any = None, **_: Any) -> Any:
         """An event-loop cycle is Strands' plumbing, not a GenAI operation: its work nests in the agent."""
@@ -186,7 +197,8 @@ class StrandsBridge:
     def start_multiagent(self, task: Any, instance: str, **_: Any) -> StrandsSpan:
         """A swarm steers hand-offs between its agents: a conversation turn named after the agent it
         starts with. A graph is a workflow the application defined: ``invoke_workflow {graph id}``."""
-        owner = RUNNING.get()
+        stream = RUNNING.get()
+        owner = stream.owner if stream is not None else None
         if instance == "swarm":
             node = getattr(getattr(owner, "state", None), "current_node", None)
             inv = AgentInvocation(
@@ -199,7 +211,13 @@ class StrandsBridge:
             )
         if self._capture:
             inv.input_messages = [m.message_json({"role": "user", "content": _task_blocks(task)})]
-        return self._open(inv, None)
+        return self._opened_by_stream(self._open(inv, None), stream)
+
+    @staticmethod
+    def _opened_by_stream(span: StrandsSpan, stream: RunningStream | None) -> StrandsSpan:
+        if stream is not None and stream.span is None:
+            stream.span = span
+        return span
 
     # -- closing ------------------------------------------------------------------------------
 
@@ -274,12 +292,11 @@ class StrandsBridge:
     def end(self, span: StrandsSpan, error: BaseException | None) -> None:
         self.runs.end(span, error)
 
-    def end_stream(self, owner: Any, error: BaseException | None) -> None:
-        """An agent's stream ended: its run ends too, if Strands left it open (a stream closed early, in
+    def end_stream(self, stream: RunningStream, error: BaseException | None) -> None:
+        """A stream ended: the run it opened ends too, if Strands left it open (a stream closed early, in
         Strands releases that do not report cancellation)."""
-        span = getattr(owner, "trace_span", None)
-        if isinstance(span, StrandsSpan):
-            self.end(span, None if isinstance(error, GeneratorExit) else error)
+        if stream.span is not None:
+            self.end(stream.span, None if isinstance(error, GeneratorExit) else error)
 
 
 class StrandsError(Exception):
@@ -298,12 +315,12 @@ def _task_blocks(task: Any) -> list[Any]:
     return task if isinstance(task, list) else [{"text": str(task)}]
 
 
-async def running(stream: Any, owner: Any) -> Any:
-    """Step ``stream`` (an agent's, swarm's or graph's event stream) with ``owner`` as :data:`RUNNING`,
-    set only while a step runs: between steps the consumer sees its own value."""
+async def running(stream: Any, running_stream: RunningStream) -> Any:
+    """Step ``stream`` (an agent's, swarm's or graph's event stream) with ``running_stream`` as
+    :data:`RUNNING`, set only while a step runs: between steps the consumer sees its own value."""
     try:
         while True:
-            token = RUNNING.set(owner)
+            token = RUNNING.set(running_stream)
             try:
                 item = await stream.__anext__()
             except StopAsyncIteration:
