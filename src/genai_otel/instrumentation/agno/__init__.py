@@ -25,7 +25,7 @@ from genai_otel.telemetry import TelemetryHandler
 from genai_otel.telemetry.invocation import Invocation
 from genai_otel.telemetry.scoped import drive_async, drive_sync
 
-# The run functions ``Agent.run``/``arun`` and ``Team.run``/``arun`` dispatch to, (streamed or not).
+# The run functions ``Agent.run``/``arun`` and ``Team.run``/``arun`` dispatch to (streamed or not).
 _RUN_MODULES = ("agno.agent._run", "agno.team._run")
 _RUN_FUNCTIONS = ("_run", "_run_stream", "_arun", "_arun_stream")
 # One model call each (the client call, the reply put into the assistant message), streamed or not.
