@@ -5,6 +5,8 @@ over, streaming, concurrency, errors, content capture, the loop guard and uninst
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
 import json
 import os
 import subprocess
@@ -342,6 +344,38 @@ def test_uninstrument_restores_autogen(otel, model_server):
     assert _ours(otel.spans()) == []
     # AutoGen's own spans are back.
     assert named(otel.spans(), "invoke_agent weather_agent")
+
+
+def test_uninstrument_restores_every_patched_attribute(otel):
+    """Each patch target's own ``__dict__`` entry and its static lookup are back (an unwrap that left a
+    copy in a subclass would shadow the base class)."""
+    from genai_otel.instrumentation.autogen_agentchat import AutoGenInstrumentor
+
+    def snapshot():
+        out = {}
+        for patch in AutoGenInstrumentor().patches():
+            owner_path, _, attribute = patch.attribute.rpartition(".")
+            try:
+                owner = importlib.import_module(patch.module)
+            except ImportError:
+                continue  # an optional part not installed here (the MCP workbench needs mcp)
+            for part in filter(None, owner_path.split(".")):
+                owner = getattr(owner, part)
+            out[f"{patch.module}:{patch.attribute}"] = (
+                vars(owner).get(attribute),
+                inspect.getattr_static(owner, attribute),
+            )
+        return out
+
+    def changed(before, now):  # by identity: a wrapt proxy compares equal to what it wraps
+        return [k for k in before if before[k][0] is not now[k][0] or before[k][1] is not now[k][1]]
+
+    genai_otel.uninstrument()
+    before = snapshot()
+    genai_otel.instrument()
+    assert len(changed(before, snapshot())) == len(before)
+    genai_otel.uninstrument()
+    assert changed(before, snapshot()) == []
 
 
 def test_example_prints_the_agent_tree():

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
+from genai_otel.instrumentation._base import GenAIInstrumentor, Patch, Wrapper
 from genai_otel.instrumentation._framework import RunTracker
 from genai_otel.safety import report_internal_error
+from genai_otel.telemetry import TelemetryHandler
 
 _TELEMETRY = "ag2.middleware.builtin.telemetry"
 _COVERED_HOOKS = ("on_turn", "on_llm_call", "on_tool_execution")
@@ -33,21 +34,26 @@ class AG2Instrumentor(GenAIInstrumentor):
     dependencies = ("ag2 >= 1.2",)
 
     def patches(self) -> Iterable[Patch]:
-        self.runs = RunTracker(self.handler)
-        yield Patch("ag2.agent", "Agent._drive_scope", lambda h: self._add_middleware)
+        yield Patch("ag2.agent", "Agent._drive_scope", self._middleware_adder)
         for hook in _COVERED_HOOKS:
             yield Patch(_TELEMETRY, f"_TelemetryMiddlewareInstance.{hook}", lambda h: _pass_through)
 
-    def _add_middleware(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        try:
-            from genai_otel.instrumentation.ag2._middleware import GenAIMiddlewareFactory
+    def _middleware_adder(self, handler: TelemetryHandler) -> Wrapper:
+        """Wraps the turn scope so that our middleware joins the turn's middleware."""
+        runs = self.runs = RunTracker(handler)
 
-            ours = GenAIMiddlewareFactory(self.handler, self.runs, instance)
-            # Last: the innermost middleware, next to the model client and the tool.
-            kwargs = {**kwargs, "additional_middleware": (*kwargs.get("additional_middleware", ()), ours)}
-        except Exception:
-            report_internal_error("ag2.middleware")
-        return wrapped(*args, **kwargs)
+        def add_middleware(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+            try:
+                from genai_otel.instrumentation.ag2._middleware import GenAIMiddlewareFactory
+
+                ours = GenAIMiddlewareFactory(handler, runs, instance)
+                # Last: the innermost middleware, next to the model client and the tool.
+                kwargs = {**kwargs, "additional_middleware": (*kwargs.get("additional_middleware", ()), ours)}
+            except Exception:
+                report_internal_error("ag2.middleware")
+            return wrapped(*args, **kwargs)
+
+        return add_middleware
 
     def _uninstrument(self, **kwargs: Any) -> None:
         super()._uninstrument(**kwargs)

@@ -20,14 +20,21 @@ which AutoGen emits for constructing an agent object in-process, is dropped. The
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
+from genai_otel.instrumentation._base import GenAIInstrumentor, Patch, Wrapper
+from genai_otel.telemetry import TelemetryHandler
+
+if TYPE_CHECKING:
+    from genai_otel.instrumentation.autogen_agentchat._hooks import AutoGenHooks
 
 _AGENTS = "autogen_agentchat.agents._base_chat_agent"
 _ASSISTANT = "autogen_agentchat.agents._assistant_agent"
 _TEAMS = "autogen_agentchat.teams._group_chat._base_group_chat"
 _CONTAINER = "autogen_agentchat.teams._group_chat._chat_agent_container"
+# The base of team participants' containers (and managers): its message entry point is its own.
+_SEQUENTIAL = "autogen_agentchat.teams._group_chat._sequential_routed_agent"
 _TOOLS = "autogen_core.tools._base"
 _OPENAI = "autogen_ext.models.openai._openai_client"
 # Where AutoGen binds its span helpers by name (``from autogen_core import trace_tool_span``).
@@ -46,36 +53,57 @@ class AutoGenInstrumentor(GenAIInstrumentor):
     dependencies = ("autogen-agentchat >= 0.7",)
 
     def patches(self) -> Iterable[Patch]:
-        from genai_otel.instrumentation.autogen_agentchat._hooks import AutoGenHooks, participant
-
-        hooks = AutoGenHooks(self.handler)
-        self._hooks = hooks
-        agent_run = (hooks.agent_run, hooks.agent_result)
-        for module in (_AGENTS, _TEAMS):
-            owner = "BaseChatAgent" if module == _AGENTS else "BaseGroupChat"
-            yield Patch(module, f"{owner}.run", lambda h: hooks.coroutine(*agent_run))
-            yield Patch(module, f"{owner}.run_stream", lambda h: hooks.generator(*agent_run))
-        messages = (hooks.agent_messages, hooks.agent_result)
-        yield Patch(_ASSISTANT, "AssistantAgent.on_messages", lambda h: hooks.coroutine(*messages))
-        yield Patch(_ASSISTANT, "AssistantAgent.on_messages_stream", lambda h: hooks.generator(*messages))
+        for module, owner in ((_AGENTS, "BaseChatAgent"), (_TEAMS, "BaseGroupChat")):
+            yield Patch(module, f"{owner}.run", self._wrapper("coroutine", "agent_run", "agent_result"))
+            yield Patch(
+                module, f"{owner}.run_stream", self._wrapper("generator", "agent_run", "agent_result")
+            )
+        for method, kind in (("on_messages", "coroutine"), ("on_messages_stream", "generator")):
+            yield Patch(
+                _ASSISTANT, f"AssistantAgent.{method}", self._wrapper(kind, "agent_messages", "agent_result")
+            )
         yield Patch(
-            _CONTAINER,
-            "ChatAgentContainer.on_message_impl",
-            lambda h: hooks.coroutine(hooks.participant_turn, None, participant),
+            _SEQUENTIAL,
+            "SequentialRoutedAgent.on_message_impl",
+            self._wrapper("participant", "participant_turn"),
         )
+        yield Patch(_TOOLS, "BaseTool.run_json", self._wrapper("coroutine", "tool_call", "tool_result"))
+        client = "BaseOpenAIChatCompletionClient"
+        yield Patch(_OPENAI, f"{client}.create", self._wrapper("coroutine", "model_call", "model_result"))
         yield Patch(
-            _TOOLS, "BaseTool.run_json", lambda h: hooks.coroutine(hooks.tool_call, hooks.tool_result)
-        )
-        model = (hooks.model_call, hooks.model_result)
-        yield Patch(_OPENAI, "BaseOpenAIChatCompletionClient.create", lambda h: hooks.coroutine(*model))
-        yield Patch(
-            _OPENAI, "BaseOpenAIChatCompletionClient.create_stream", lambda h: hooks.generator(*model)
+            _OPENAI, f"{client}.create_stream", self._wrapper("generator", "model_stream", "model_result")
         )
         for module, operations in _FRAMEWORK_SPANS:
             for operation in operations:
-                yield Patch(
-                    module, f"trace_{operation}_span", lambda h, op=operation: hooks.framework_span(op)
-                )
+                yield Patch(module, f"trace_{operation}_span", self._framework_span(operation))
+
+    def _hooks_for(self, handler: TelemetryHandler) -> AutoGenHooks:
+        """One set of hooks (and open runs) per instrument()."""
+        from genai_otel.instrumentation.autogen_agentchat._hooks import AutoGenHooks
+
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None or hooks.handler is not handler:
+            hooks = self._hooks = AutoGenHooks(handler)
+        return hooks
+
+    def _wrapper(
+        self, kind: str, build: str, finish: str | None = None
+    ) -> Callable[[TelemetryHandler], Wrapper]:
+        """The factory of a wrapper: ``kind`` of method, the hooks' ``build`` and ``finish`` methods."""
+
+        def factory(handler: TelemetryHandler) -> Wrapper:
+            hooks = self._hooks_for(handler)
+            record, result = getattr(hooks, build), getattr(hooks, finish) if finish else None
+            if kind == "participant":
+                from genai_otel.instrumentation.autogen_agentchat._hooks import participant
+
+                return hooks.coroutine(record, result, participant)
+            return getattr(hooks, kind)(record, result)
+
+        return factory
+
+    def _framework_span(self, operation: str) -> Callable[[TelemetryHandler], Wrapper]:
+        return lambda handler: self._hooks_for(handler).framework_span(operation)
 
     def _uninstrument(self, **kwargs: object) -> None:
         super()._uninstrument(**kwargs)

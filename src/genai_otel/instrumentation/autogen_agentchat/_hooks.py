@@ -38,7 +38,12 @@ def _itself(instance: Any) -> Any:
 def _covered(instance: Any) -> bool:
     """A run of ours for ``instance`` is the innermost span here: this call is part of it."""
     cover = otel_context.get_value(_COVER)
-    return cover is not None and cover[0] is instance and cover[1] is trace.get_current_span()
+    return (
+        instance is not None
+        and cover is not None
+        and cover[0] is instance
+        and cover[1] is trace.get_current_span()
+    )
 
 
 class AutoGenHooks:
@@ -249,7 +254,10 @@ class AutoGenHooks:
 
 
 def participant(container: Any) -> Any:
-    """The agent (or nested team) a team's ``ChatAgentContainer`` runs."""
+    """The agent (or nested team) a team's ``ChatAgentContainer`` runs; ``None`` for other routed agents
+    (the team's manager)."""
+    if not any(cls.__name__ == "ChatAgentContainer" for cls in type(container).__mro__):
+        return None
     return getattr(container, "_agent", None)
 
 
