@@ -110,6 +110,22 @@ def test_sequential_crew_is_a_workflow_over_the_agent_its_model_calls_and_tool(o
     assert len({s.context.trace_id for s in spans}) == 1
 
 
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_agent_kicked_off_alone_is_an_agent_span_over_its_model_calls_and_tool(otel, model_server):
+    agent = _crew(model_server).agents[0]
+
+    result = agent.kickoff("What is the weather in Paris?")
+
+    assert str(result).startswith("Echo:")
+    spans = otel.spans()
+    (agent_span,) = _by_name(spans, "invoke_agent Weather reporter")
+    assert agent_span.parent is None
+    assert "What is the weather in Paris?" in agent_span.attributes[sc.GEN_AI_INPUT_MESSAGES]
+    children = [s for s in spans if s is not agent_span]
+    assert sorted(s.name for s in children) == [f"chat {MODEL}", f"chat {MODEL}", "execute_tool get_weather"]
+    assert all(s.parent.span_id == agent_span.context.span_id for s in children)
+
+
 def test_streamed_model_calls_are_one_span_each(otel, model_server):
     _crew(model_server, stream=True).kickoff()
 

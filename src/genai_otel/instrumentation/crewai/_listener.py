@@ -29,12 +29,14 @@ class EventListener:
             "method_execution_started": self._method_started,
             "task_started": self._fold,
             "agent_execution_started": self._agent_started,
+            "lite_agent_execution_started": self._agent_started,  # Agent.kickoff() without a crew
             "llm_call_started": self._llm_started,
             "tool_usage_started": self._tool_started,
         }
         self._ends: dict[str, Callable[[Any, Any], None]] = {
             "crew_kickoff_completed": self._crew_completed,
             "agent_execution_completed": self._agent_completed,
+            "lite_agent_execution_completed": self._agent_completed,
             "llm_call_completed": self._llm_completed,
             "tool_usage_finished": self._tool_finished,
             **{name: self._ended for name in m.PLAIN_ENDS},

@@ -21,6 +21,7 @@ FAILURES = frozenset(
         "crew_kickoff_failed",
         "task_failed",
         "agent_execution_error",
+        "lite_agent_execution_error",
         "flow_failed",
         "method_execution_failed",
         "llm_call_failed",
@@ -81,10 +82,15 @@ def agent_record(agent: Any) -> AgentInvocation:
 
 
 def agent_content(inv: AgentInvocation, agent: Any, event: Any) -> None:
-    """The agent's backstory (its standing instructions), task prompt and tools."""
+    """The agent's backstory (its standing instructions), task prompt (or the messages it was kicked off
+    with) and tools."""
     backstory = getattr(agent, "backstory", None)
     inv.system_instructions = text_parts(backstory) or None
-    inv.input_messages = [message("user", text_parts(getattr(event, "task_prompt", None)))]
+    messages = getattr(event, "messages", None)
+    if isinstance(messages, list):
+        inv.input_messages = chat_input_messages(messages)
+    else:
+        inv.input_messages = [message("user", text_parts(getattr(event, "task_prompt", None) or messages))]
     tools = getattr(event, "tools", None) or getattr(agent, "tools", None) or ()
     inv.tool_definitions = [_tool_definition(t) for t in tools] or None
 
