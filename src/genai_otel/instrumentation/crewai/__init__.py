@@ -55,11 +55,17 @@ class CrewAIInstrumentor(GenAIInstrumentor):
     def _on_event(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         result = wrapped(*args, **kwargs)
         listener = getattr(self, "listener", None)
-        if listener is not None and len(args) >= 2:
+        if listener is not None:
             try:
-                listener.on_event(args[0], args[1])
+                source, event = _source_and_event(*args, **kwargs)
+                listener.on_event(source, event)
             except AgentLoopError:
                 raise  # the loop guard stops the run (action "raise"): into CrewAI's code, on purpose
             except Exception:
                 report_internal_error("crewai.event")
         return result
+
+
+def _source_and_event(source: Any = None, event: Any = None, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    # CrewAI calls ``emit(self, event=...)``: the event may come by keyword.
+    return source, event
