@@ -1,6 +1,7 @@
 """Cost of one agent hop's propagation and of the agent decorator, next to plain OpenTelemetry.
 
     python bench/propagation.py --calls 20000 --rounds 5
+    python bench/propagation.py --instructions     # instructions per operation: noise cannot move it
 
 Rows (median over rounds, microseconds per operation):
 
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
+import instructions  # bench/instructions.py: the script's directory is on sys.path
 from opentelemetry import baggage, propagate, trace
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
@@ -49,43 +52,14 @@ def _hop(inject: Callable[[dict], None], extract: Callable[[dict], object]) -> C
     return hop
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-
-    provider = TracerProvider()
-    trace.set_tracer_provider(provider)
-    tracer = trace.get_tracer("bench")
+def _operations(tracer: trace.Tracer) -> dict[str, Callable[[], None]]:
+    """Every measured operation by row name (genai-otel instrumented, the parent span current)."""
     plain = propagate.get_global_textmap()
-
-    ctx = otel_context.get_current()
-    for key, value in (
-        ("gen_ai.conversation.id", "conv-1234"),
-        ("genai_otel.agent.path", "supervisor>researcher"),
-        ("genai_otel.agent.hops", "2"),
-    ):
-        ctx = baggage.set_baggage(key, value, ctx)
-    span = tracer.start_span("parent")
-    token = otel_context.attach(trace.set_span_in_context(span, ctx))
-
-    rows: list[tuple[str, float]] = []
-    rows.append(
-        (
-            "inject + extract, plain OTel propagator",
-            _median_us(_hop(plain.inject, plain.extract), args.calls, args.rounds),
-        )
-    )
+    operations: dict[str, Callable[[], None]] = {
+        "inject + extract, plain OTel propagator": _hop(plain.inject, plain.extract),
+    }
     genai_otel.instrument(only=[])  # installs the guarded propagator, patches nothing
-    rows.append(
-        (
-            "inject + extract, genai-otel propagator",
-            _median_us(_hop(propagation.inject, propagation.extract), args.calls, args.rounds),
-        )
-    )
-    otel_context.detach(token)
-    span.end()
+    operations["inject + extract, genai-otel propagator"] = _hop(propagation.inject, propagation.extract)
 
     def plain_span() -> None:
         with tracer.start_as_current_span("work"):
@@ -115,25 +89,77 @@ def main() -> None:
         with genai_otel.agent("worker"):
             tool_call()
 
-    rows.append(("empty function, no span", _median_us(lambda: None, args.calls, args.rounds)))
-    rows.append(("one plain OTel span (floor)", _median_us(plain_span, args.calls, args.rounds)))
-    rows.append(
-        (
-            "plain span with the agent span's 5 attributes",
-            _median_us(plain_span_with_attributes, args.calls, args.rounds),
-        )
+    operations.update(
+        {
+            "empty function, no span": lambda: None,
+            FLOOR: plain_span,
+            SAME_ATTRIBUTES: plain_span_with_attributes,
+            "@genai_otel.agent": agent_call,
+            "@genai_otel.tool (no agent)": tool_call,
+            "agent + tool inside it (2 spans)": tool_in_agent,
+        }
     )
-    rows.append(("@genai_otel.agent", _median_us(agent_call, args.calls, args.rounds)))
-    rows.append(("@genai_otel.tool (no agent)", _median_us(tool_call, args.calls, args.rounds)))
-    rows.append(("agent + tool inside it (2 spans)", _median_us(tool_in_agent, args.calls, args.rounds)))
-    genai_otel.uninstrument()
+    return operations
 
-    floor = dict(rows)["one plain OTel span (floor)"]
-    print(f"median of {args.rounds} rounds x {args.calls} operations, us per operation\n")
-    print(f"| {'operation':<46} | {'us':>7} | {'x span':>6} |")
-    print(f"|{'-' * 48}|{'-' * 9}|{'-' * 8}|")
-    for name, value in rows:
-        print(f"| {name:<46} | {value:7.2f} | {value / floor:6.2f} |")
+
+FLOOR = "one plain OTel span (floor)"
+SAME_ATTRIBUTES = "plain span with the agent span's 5 attributes"
+
+
+def _setup() -> trace.Tracer:
+    provider = TracerProvider()
+    trace.set_tracer_provider(provider)
+    tracer = trace.get_tracer("bench")
+    ctx = otel_context.get_current()
+    for key, value in (
+        ("gen_ai.conversation.id", "conv-1234"),
+        ("genai_otel.agent.path", "supervisor>researcher"),
+        ("genai_otel.agent.hops", "2"),
+    ):
+        ctx = baggage.set_baggage(key, value, ctx)
+    span = tracer.start_span("parent")
+    otel_context.attach(trace.set_span_in_context(span, ctx))
+    return tracer
+
+
+def _print(rows: dict[str, float], unit: str, header: str) -> None:
+    print(header + "\n")
+    print(f"| {'operation':<46} | {unit:>9} | {'x span':>6} | {'x same attrs':>12} |")
+    print(f"|{'-' * 48}|{'-' * 11}|{'-' * 8}|{'-' * 14}|")
+    for name, value in rows.items():
+        ratio, same = value / rows[FLOOR], value / rows[SAME_ATTRIBUTES]
+        print(f"| {name:<46} | {value:9.2f} | {ratio:6.2f} | {same:12.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--instructions", action="store_true", help="instructions per operation (valgrind), not time"
+    )
+    parser.add_argument("--variant", help=argparse.SUPPRESS)  # one operation, counted (--instructions)
+    args = parser.parse_args()
+    operations = _operations(_setup())
+    if args.variant is not None:
+        call = operations[args.variant]
+        for _ in range(200):  # warm-up, not counted
+            call()
+        instructions.run_counted(call, args.calls)
+        return
+    if args.instructions:
+        calls = min(args.calls, 300)
+        jobs = {
+            (name, ""): [sys.executable, __file__, "--variant", name, "--calls", str(calls)]
+            for name in operations
+        }
+        counted = instructions.count_all(jobs, calls)
+        rows = {name: counted[(name, "")] / 1000 for name in operations}
+        _print(rows, "kI", f"thousands of instructions per operation ({calls} operations, valgrind)")
+        return
+    rows = {name: _median_us(call, args.calls, args.rounds) for name, call in operations.items()}
+    genai_otel.uninstrument()
+    _print(rows, "us", f"median of {args.rounds} rounds x {args.calls} operations, us per operation")
 
 
 if __name__ == "__main__":

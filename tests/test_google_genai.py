@@ -88,6 +88,21 @@ def test_stream_closed_early(otel, client):
     assert span.end_time is not None
 
 
+def test_async_stream_closed_early_by_aclose(otel, client):
+    """google-genai's async stream is an async generator (``aclose()`` only, no ``close()``)."""
+
+    async def run():
+        stream = await client.aio.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="one two three four five"
+        )
+        await stream.__anext__()
+        await stream.aclose()
+
+    asyncio.run(run())
+    [span] = otel.spans()
+    assert span.end_time is not None and span.status.status_code is not StatusCode.ERROR
+
+
 def test_async(otel, client):
     async def run():
         first = await client.aio.models.generate_content(model="gemini-2.5-flash", contents="hi")

@@ -15,6 +15,7 @@ count their calls with :func:`count_step`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -109,8 +110,13 @@ def count_step(handler: TelemetryHandler, inv: Invocation) -> AgentLoopError | N
 
     Returns the :class:`AgentLoopError` the caller must raise (action ``raise``), else ``None``.
     """
+    if inv.owner is not None:
+        # A call merged into a framework's record is already counted -- as that record; a limit it hit
+        # is raised here when the framework itself could not (a tracing-processor integration).
+        error, inv.owner.loop_error = inv.owner.loop_error, None
+        return error  # type: ignore[return-value]
     run: _AgentRun | None = otel_context.get_value(_RUN)  # type: ignore[assignment]
-    if run is None or inv.owner is not None:  # a call merged into a framework's span is already counted
+    if run is None:
         return None
     return _count(handler, inv, run)
 
@@ -131,6 +137,7 @@ def _count(handler: TelemetryHandler, inv: Invocation, run: _AgentRun) -> AgentL
     return _trip(handler, "steps", run.steps, maximum, spans, current_agent_path())
 
 
+@functools.lru_cache(maxsize=1024)  # the same few agents, path after path: computed once each
 def _extend_path(path: str | None, name: str, max_length: int) -> str:
     clean = "".join(ch for ch in name if ch.isprintable() and ch != _PATH_SEPARATOR) or "agent"
     names = [*(path.split(_PATH_SEPARATOR) if path else []), clean][-_PATH_KEEP:]
@@ -168,14 +175,14 @@ def open_in_context(
     if isinstance(inv, AgentInvocation):
         run = _AgentRun(inv, parent_run)
         ctx = otel_context.set_value(_RUN, run, ctx)
-        hops = inv.attributes[semconv.GENAI_OTEL_AGENT_HOPS]
+        hops = inv.attributes.get(semconv.GENAI_OTEL_AGENT_HOPS, 0)
         maximum = handler.settings.max_agent_hops
         if maximum and hops > maximum and inv.kind is not SpanKind.CLIENT:
             spans = [r.invocation.span for r in run.chain() if r.invocation.span is not None]
             error = _trip(handler, "hops", hops, maximum, spans, current_agent_path(ctx))
             ctx = baggage.set_baggage(policy.LOOP_GUARD_LIMIT, "hops", ctx)
     elif parent_run is not None:
-        error = _count(handler, inv, parent_run)
+        error = inv.loop_error = _count(handler, inv, parent_run)
     return ctx, error
 
 
@@ -209,11 +216,18 @@ def finish_run(inv: Invocation, ctx: Context) -> None:
 
 
 def _enter_agent(handler: TelemetryHandler, inv: AgentInvocation, ctx: Context) -> Context:
-    """Baggage for the agent's subtree: one more hop, the extended path, the conversation."""
+    """Baggage for the agent's subtree: one more hop, the extended path, the conversation. A conversation
+    turn is not an agent: it adds no hop and no path entry (the agents it runs do)."""
+    if inv.operation == semconv.OPERATION_HANDLE_CONVERSATION_TURN:
+        if inv.conversation_id is not None:
+            ctx = baggage.set_baggage(policy.CONVERSATION_ID, inv.conversation_id, ctx)
+        return ctx
     raw_hops = baggage.get_baggage(policy.AGENT_HOPS, ctx)
     hops = (int(raw_hops) if isinstance(raw_hops, str) and raw_hops.isdigit() else 0) + 1
     path = _extend_path(
-        current_agent_path(ctx), inv.agent_name or inv.operation, handler.settings.baggage_max_value_length
+        current_agent_path(ctx),
+        inv.agent_name or inv.workflow_name or inv.operation,
+        handler.settings.baggage_max_value_length,
     )
     inv.attributes[semconv.GENAI_OTEL_AGENT_HOPS] = hops
     inv.attributes[semconv.GENAI_OTEL_AGENT_PATH] = path

@@ -12,6 +12,8 @@ filled only when ``handler.capture_content`` is true, in the JSON shapes of the 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 import traceback
 from dataclasses import dataclass, field
@@ -114,6 +116,11 @@ def mark_failed(span: Span, error: BaseException, *, with_content: bool = False)
     span.set_status(Status(StatusCode.ERROR, description or error_summary(error)))
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 #: Field metadata keys: the attribute a record field is written to, and when. ``request`` fields go on
 #: the span at its start, ``response`` fields at its end, ``content`` fields only under content capture.
 #: :mod:`genai_otel.telemetry.attributes` derives the handler's tables from these declarations.
@@ -140,7 +147,7 @@ def content_attr(attribute: str, default: Any = None) -> Any:
     return _mapped(attribute, "content", default)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class Invocation:
     """Fields shared by every GenAI operation."""
 
@@ -167,6 +174,9 @@ class Invocation:
     #: Request fields the framework only guessed (``"provider"``, ``"operation"``): a client call
     #: merged into this record overrides them with what it knows exactly.
     guessed: frozenset[str] = frozenset()
+    #: The loop guard tripped (action ``raise``) when this framework record opened, and the framework
+    #: gave us no way to raise it: the client call it owns raises it instead (see ``agent_runs``).
+    loop_error: BaseException | None = None
     # Filled by the handler.
     owner: Invocation | None = None
     claimed: bool = False
@@ -174,6 +184,18 @@ class Invocation:
     start_ns: int = 0
     context_token: object | None = None
     ended: bool = False
+
+    def __init__(self, **values: Any) -> None:
+        """Keyword arguments only; a field not given keeps its (class-level) default. Records are made on
+        every instrumented call: this costs a quarter of the generated ``__init__`` of ~50 fields."""
+        if not values.keys() <= _field_names(type(self)):
+            unknown = sorted(values.keys() - _field_names(type(self)))
+            raise TypeError(f"{type(self).__name__} got unexpected fields {unknown}")
+        if "operation" not in values and not hasattr(type(self), "operation"):
+            raise TypeError(f"{type(self).__name__} needs an operation")
+        self.attributes = {}
+        self.response_attributes = {}
+        self.__dict__.update(values)
 
     @property
     def is_inference(self) -> bool:
@@ -185,7 +207,7 @@ class Invocation:
         return self.request_model
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class InferenceInvocation(Invocation):
     """chat / text_completion / generate_content."""
 
@@ -217,14 +239,14 @@ class InferenceInvocation(Invocation):
     chunk_count: int = 0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class EmbeddingsInvocation(Invocation):
     operation: str = semconv.OPERATION_EMBEDDINGS
     dimension_count: int | None = response_attr(semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT)
     encoding_formats: list[str] | None = request_attr(semconv.GEN_AI_REQUEST_ENCODING_FORMATS)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class RetrievalInvocation(Invocation):
     operation: str = semconv.OPERATION_RETRIEVAL
     kind: SpanKind = SpanKind.INTERNAL
@@ -240,7 +262,7 @@ class RetrievalInvocation(Invocation):
         return self.data_source_id if self.operation == semconv.OPERATION_RETRIEVAL else self.request_model
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class ToolInvocation(Invocation):
     operation: str = semconv.OPERATION_EXECUTE_TOOL
     kind: SpanKind = SpanKind.INTERNAL
@@ -258,7 +280,7 @@ class ToolInvocation(Invocation):
         return self.tool_name
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class AgentInvocation(InferenceInvocation):
     operation: str = semconv.OPERATION_INVOKE_AGENT
     kind: SpanKind = SpanKind.INTERNAL
@@ -285,7 +307,7 @@ class AgentInvocation(InferenceInvocation):
         return self.workflow_name or self.agent_name
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class VectorDbInvocation(Invocation):
     """A vector store client call (database conventions): ``operation`` is ``db.operation.name``."""
 

@@ -36,6 +36,10 @@ _MERGED_FIELDS = (
     "finish_reasons",
     "dimension_count",
 )
+# What the client sent that a framework may not report (set only under content capture), copied where the
+# owner has none. Not messages: a framework that leaves them out may do so on purpose (the OpenAI Agents
+# SDK's trace_include_sensitive_data=False), and its record is the one the user configured.
+_FILLED_CONTENT = ("tool_definitions",)
 
 
 _SCOPE = otel_context.create_key("genai_otel.framework_scope")
@@ -118,5 +122,9 @@ def merge(inv: Invocation, owner: Invocation) -> None:
     for name in _MERGED_FIELDS:
         value = getattr(inv, name, None)
         if value is not None and hasattr(owner, name):
+            setattr(owner, name, value)
+    for name in _FILLED_CONTENT:
+        value = getattr(inv, name, None)
+        if value and hasattr(owner, name) and not getattr(owner, name):
             setattr(owner, name, value)
     owner.response_attributes.update(inv.response_attributes)

@@ -266,13 +266,21 @@ class InstrumentedAsyncStream(wrapt.ObjectProxy):
             self._self_state.finish(exc)
 
     async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_state.finish(None)
+        await self._close_by("close", "aclose")
 
     async def aclose(self) -> None:
-        await self.close()
+        await self._close_by("aclose", "close")
+
+    async def _close_by(self, *methods: str) -> None:
+        """Close the SDK's stream by the first of ``methods`` it has: SDK streams have ``close()``,
+        async generators (google-genai's) only ``aclose()``."""
+        try:
+            wrapped = self.__wrapped__
+            closer = next((getattr(wrapped, m) for m in methods if hasattr(wrapped, m)), None)
+            if closer is not None:
+                await closer()
+        finally:
+            self._self_state.finish(None)
 
     def __del__(self) -> None:
         state = getattr(self, "_self_state", None)

@@ -78,7 +78,13 @@ def declared_tools(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
         ):
             name = tool.get("name") if isinstance(tool, dict) else None
             if isinstance(name, str):
-                schema = tool.get("parameters") or tool.get("input_schema") or tool.get("inputSchema") or {}
+                schema = (
+                    tool.get("parameters")
+                    or tool.get("parametersJsonSchema")  # google-genai's JSON-schema form (ADK 2.x)
+                    or tool.get("input_schema")
+                    or tool.get("inputSchema")
+                    or {}
+                )
                 found[name] = schema.get("json", schema) if isinstance(schema, dict) else {}
     return found
 
