@@ -31,18 +31,11 @@ _BUS = "crewai.events.event_bus"
 class CrewAIInstrumentor(GenAIInstrumentor):
     """Instruments ``crewai`` through its event bus."""
 
-    dependencies = ("crewai >= 1.0",)
+    dependencies = ("crewai >= 1.15",)
 
     def patches(self) -> Iterable[Patch]:
-        # Every emit path (emit, aemit) prepares the event in the emitting frame; versions without that
-        # step are read at emit.
+        # Every emit path (emit, aemit) prepares the event in the emitting frame: ids, then dispatch.
         yield Patch(_BUS, "CrewAIEventsBus._prepare_event", lambda handler: self._on_event)
-        yield Patch(
-            _BUS,
-            "CrewAIEventsBus.emit",
-            lambda handler: self._on_event,
-            applies=lambda owner, method: not hasattr(owner, "_prepare_event"),
-        )
 
     def _on_instrument(self) -> None:
         from genai_otel.instrumentation.crewai._listener import EventListener
@@ -55,17 +48,11 @@ class CrewAIInstrumentor(GenAIInstrumentor):
     def _on_event(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         result = wrapped(*args, **kwargs)
         listener = getattr(self, "listener", None)
-        if listener is not None:
+        if listener is not None and len(args) == 2:  # _prepare_event(source, event)
             try:
-                source, event = _source_and_event(*args, **kwargs)
-                listener.on_event(source, event)
+                listener.on_event(*args)
             except AgentLoopError:
                 raise  # the loop guard stops the run (action "raise"): into CrewAI's code, on purpose
             except Exception:
                 report_internal_error("crewai.event")
         return result
-
-
-def _source_and_event(source: Any = None, event: Any = None, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    # CrewAI calls ``emit(self, event=...)``: the event may come by keyword.
-    return source, event

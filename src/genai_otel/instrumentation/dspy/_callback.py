@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dspy
-from dspy.utils.callback import BaseCallback
-from dspy.utils.callback_context import ACTIVE_CALL_ID
+from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
 from genai_otel.instrumentation._framework import RunTracker
 from genai_otel.instrumentation.dspy import _mapping as m
