@@ -22,6 +22,7 @@ Run standalone: ``genai-otel model-server --port 8000``.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import socket
@@ -525,7 +526,8 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
             content.append(
                 {
                     "type": "tool_use",
-                    "id": "toolu_local",
+                    # Unique per call: agents that nest (sub-agents) match results to calls by id.
+                    "id": f"toolu_local_{next(self.server.tool_ids)}",
                     "name": s.tool_name,
                     "input": json.loads(s.tool_arguments),
                 }
@@ -614,6 +616,7 @@ class ModelServer(ThreadingHTTPServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), _Handler)
         self.requests: list[dict[str, Any]] = []
+        self.tool_ids = itertools.count(1)
         self._thread: threading.Thread | None = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
