@@ -12,6 +12,11 @@ import os
 # Product telemetry of the frameworks under test stays off (no network here, and none wanted).
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("AGNO_TELEMETRY", "false")
+os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+# LiteLLM (DSPy's default client) would fetch its model cost map over the network: use the bundled copy.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
 from collections.abc import Iterator
 from typing import Any
 

@@ -346,7 +346,7 @@ def test_application_hooks_keep_working_and_uninstrument_restores(otel, model_se
 
 
 def test_example_prints_the_agent_tree(model_server):
-    example = Path(__file__).resolve().parents[1] / "examples" / "agents" / "claude_agent_sdk.py"
+    example = Path(__file__).resolve().parents[1] / "examples" / "agents" / "claude_agent_sdk_example.py"
     env = {**os.environ, "OPENAI_BASE_URL": model_server.openai_base_url}
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     done = subprocess.run(

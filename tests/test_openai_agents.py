@@ -543,7 +543,7 @@ def test_uninstrument_removes_the_processor_and_restores_the_sdk(otel, model_ser
 def test_example_prints_the_agent_tool_and_chat_spans():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
     done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "openai_agents.py")],
+        [sys.executable, str(REPO / "examples" / "agents" / "openai_agents_example.py")],
         env=env,
         capture_output=True,
         text=True,

@@ -405,7 +405,7 @@ def test_uninstrument_restores_pydantic_ai(otel, model_server):
 
 def test_example_prints_the_agent_tree():
     out = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "pydantic_ai.py")],
+        [sys.executable, str(REPO / "examples" / "agents" / "pydantic_ai_example.py")],
         capture_output=True,
         text=True,
         timeout=120,

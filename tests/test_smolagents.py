@@ -360,7 +360,7 @@ def test_uninstrument_restores_smolagents(otel, model_server):
 
 def test_example_prints_the_agent_tree():
     out = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "smolagents.py")],
+        [sys.executable, str(REPO / "examples" / "agents" / "smolagents_example.py")],
         capture_output=True,
         text=True,
         timeout=120,

@@ -10,6 +10,7 @@ them. The model name steers behaviour:
                           the conversation carries a tool result (or by a declared ``final_answer`` tool)
 * ``...handoff...``       call the first declared ``transfer_to_*`` tool (agent SDK hand-offs)
 * ``...code-agent...``    answer in code blocks, as smolagents' CodeAgent expects
+* DSPy ChatAdapter requests: answered in its ``[[ ## field ## ]]`` format (``_common.dspy_reply``)
 * ``error-<status>``      answer with that HTTP error status in the provider's error format
 * ``...slow...``          wait 2 s before answering (for client timeouts)
 * ``...stream-break...``  send two stream chunks, then drop the connection
@@ -41,6 +42,7 @@ from genai_otel.testing.protocols._common import (
     TOOL_ARGUMENTS,
     TOOL_NAME,
     code_agent_reply,
+    dspy_reply,
     embedding_of,
     reply_for,
 )
@@ -211,7 +213,10 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
             (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
         )
         prompt_tokens = max(1, len(_words(prompt_text))) + (CACHED_TOKENS if s.cache else 0)
-        reply = code_agent_reply(messages) if "code-agent" in s.model else self._reply_for(last_user)
+        if "code-agent" in s.model:
+            reply = code_agent_reply(messages)
+        else:
+            reply = dspy_reply(messages) or self._reply_for(last_user)
         if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
             reply = json.dumps({"text": reply})
         completion_tokens = len(_words(reply)) + (REASONING_TOKENS if s.reasoning else 0)

@@ -426,7 +426,7 @@ async def test_uninstrument_restores_adk(otel, model_server):
 def test_example_prints_the_trace(model_server):
     env = {**os.environ, "OPENAI_BASE_URL": model_server.openai_base_url}
     done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "google_adk.py")],
+        [sys.executable, str(REPO / "examples" / "agents" / "google_adk_example.py")],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -381,7 +381,7 @@ def test_uninstrument_restores_every_patched_attribute(otel):
 def test_example_prints_the_agent_tree():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
     done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "autogen_agentchat.py")],
+        [sys.executable, str(REPO / "examples" / "agents" / "autogen_agentchat_example.py")],
         env=env,
         capture_output=True,
         text=True,

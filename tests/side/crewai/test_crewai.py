@@ -292,7 +292,7 @@ def test_uninstrument_restores_the_event_bus(otel, model_server):
 def test_example_prints_the_agent_trace():
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "OPENAI_BASE_URL"}
     done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "crewai.py")],
+        [sys.executable, str(REPO / "examples" / "agents" / "crewai_example.py")],
         env=env,
         capture_output=True,
         text=True,

@@ -331,7 +331,7 @@ def test_app_callbacks_keep_ours_and_uninstrument_restores(otel, lm):
 def test_example_prints_the_agent_trace():
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "OPENAI_BASE_URL"}
     done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "dspy.py")],
+        [sys.executable, str(REPO / "examples" / "agents" / "dspy_example.py")],
         env=env,
         capture_output=True,
         text=True,

@@ -372,7 +372,7 @@ def test_uninstrument_gives_strands_its_own_tracer_back(otel, model_server):
 def test_example_prints_the_agent_tree():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
     done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "strands.py")],
+        [sys.executable, str(REPO / "examples" / "agents" / "strands_example.py")],
         env=env,
         capture_output=True,
         text=True,

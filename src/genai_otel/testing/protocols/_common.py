@@ -204,6 +204,31 @@ def code_agent_reply(messages: Any) -> str:
     return f'Thought: call the tool.\n<code>\nprint({TOOL_NAME}(city="Paris"))\n</code>'
 
 
+_DSPY_FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]")
+
+
+def dspy_reply(messages: Any) -> str | None:
+    """DSPy's ChatAdapter asks for ``[[ ## field ## ]]`` sections (its system message lists "Your output
+    fields are:"): answer each output field the last user message asks for, then ``[[ ## completed ## ]]``.
+    A ReAct step calls ``get_weather`` until the trajectory holds an observation, then ``finish``."""
+    texts = [(m.get("role"), text_of(m.get("content"))) for m in messages or [] if isinstance(m, dict)]
+    if not any(role == "system" and "Your output fields are:" in text for role, text in texts):
+        return None
+    request = next((text for role, text in reversed(texts) if role == "user"), "")
+    asked = request.rsplit("Respond with the corresponding output fields", 1)
+    fields = [f for f in _DSPY_FIELD.findall(asked[-1]) if f != "completed"] if len(asked) > 1 else []
+    question = re.search(r"\[\[ ## question ## \]\]\s*(.*?)\s*(?:\[\[|$)", request, re.S)
+    answer = reply_for(question.group(1) if question else task_text(messages))
+    done = "[[ ## observation_0 ## ]]" in request
+    values = {
+        "next_thought": "I have what I need." if done else "I should look up the weather.",
+        "next_tool_name": "finish" if done else TOOL_NAME,
+        "next_tool_args": "{}" if done else TOOL_ARGUMENTS,
+    }
+    sections = [f"[[ ## {name} ## ]]\n{values.get(name, answer)}\n\n" for name in fields or ["answer"]]
+    return "".join(sections) + "[[ ## completed ## ]]"
+
+
 def reply_for(text: str) -> str:
     return f"Echo: {text.strip()[:200]}" if text.strip() else "Hello from the local model server."
 

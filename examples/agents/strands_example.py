@@ -1,19 +1,14 @@
 """A Strands agent with one tool, traced by genai-otel: the model asks for the weather, the tool answers,
 the model replies. Runs against the local model server (no API key needed).
 
-    python examples/agents/strands.py
+    python examples/agents/strands_example.py
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 from _otel import MODEL, QUESTION, Example, get_weather
-
-# This file is named like the package: without its folder on the path, `import strands` finds this file.
-sys.path.remove(str(Path(__file__).resolve().parent))
 
 with Example("strands example") as example:
     from strands import Agent, tool

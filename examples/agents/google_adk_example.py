@@ -1,7 +1,7 @@
 """A Google ADK agent with one tool, traced by genai-otel: the model asks for the weather, the tool answers,
 the model replies. The Gemini client talks to the local model server (no API key needed).
 
-    python examples/agents/google_adk.py
+    python examples/agents/google_adk_example.py
 """
 
 from __future__ import annotations

@@ -1,19 +1,14 @@
 """An AG2 agent with one tool, traced by genai-otel: the agent turn, its two model calls (each one span,
 merged with the openai SDK call) and the tool call, printed as a tree.
 
-    python examples/agents/ag2.py   # needs ag2 (1.x) and openai
+    python examples/agents/ag2_example.py   # needs ag2 (1.x) and openai
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 from _otel import MODEL, QUESTION, Example, get_weather
-
-# This file is named after the package: drop its folder from the path so `ag2` is the package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 
 async def ask(base_url: str) -> str:

@@ -2,24 +2,20 @@
 crew) over ``invoke_agent`` (the agent's task) over its model calls (``chat``, one span each: CrewAI's and
 the openai SDK's merged) and the tool call (``execute_tool get_weather``).
 
-    python examples/agents/crewai.py
+    python examples/agents/crewai_example.py
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
-# This file is named like the framework: import CrewAI, not this file (and _otel from here, after it).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 # CrewAI's anonymous telemetry and its tracing service stay off (OTEL_SDK_DISABLED would silence ours too).
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 
-from _otel import MODEL, QUESTION, Example, get_weather  # noqa: E402
-from crewai import LLM, Agent, Crew, Process, Task  # noqa: E402
-from crewai.tools import tool  # noqa: E402
+from _otel import MODEL, QUESTION, Example, get_weather
+from crewai import LLM, Agent, Crew, Process, Task
+from crewai.tools import tool
 
 
 def main() -> None:

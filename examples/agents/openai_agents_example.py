@@ -1,7 +1,7 @@
 """An OpenAI Agents SDK agent with one tool, traced by genai-otel: one run is a conversation turn holding
 the agent, its two model calls and the tool call between them.
 
-    python examples/agents/openai_agents.py
+    python examples/agents/openai_agents_example.py
 
 Runs against the local model server (no API key needed) unless ``OPENAI_BASE_URL`` is set.
 """

@@ -1,19 +1,13 @@
 """A smolagents ToolCallingAgent with one tool, traced by genai-otel: the model asks for the weather, the
 tool answers, the model gives the final answer. Runs against the local model server (no API key needed).
 
-    python examples/agents/smolagents.py
+    python examples/agents/smolagents_example.py
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from _otel import MODEL, QUESTION, Example
 from _otel import get_weather as weather_in
-
-# This file is named like the package: without its folder on the path, `import smolagents` finds the package.
-sys.path.remove(str(Path(__file__).resolve().parent))
 
 with Example("smolagents example") as example:
     from smolagents import OpenAIServerModel, ToolCallingAgent, tool

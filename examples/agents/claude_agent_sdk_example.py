@@ -3,19 +3,15 @@
 The SDK runs the Claude Code CLI, pointed here at the local model server (or at ``ANTHROPIC_BASE_URL``):
 the trace shows ``invoke_agent claude-code`` with its model calls and the ``get_weather`` tool call.
 
-    python examples/agents/claude_agent_sdk.py
+    python examples/agents/claude_agent_sdk_example.py
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sys
 
 from _otel import QUESTION, Example, get_weather
-
-# This file has the SDK's module name: from here on, `import claude_agent_sdk` must find the SDK.
-sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
 
 #: A Claude model name the local model server answers by calling the declared tool, then in text.
 CLAUDE_MODEL = "claude-sonnet-tool"

@@ -1,19 +1,14 @@
 """An AutoGen AgentChat assistant with one tool, traced by genai-otel: the agent run, its two model calls
 (each one span, merged with the openai SDK call) and the tool call, printed as a tree.
 
-    python examples/agents/autogen_agentchat.py   # needs autogen-agentchat and autogen-ext[openai]
+    python examples/agents/autogen_agentchat_example.py   # needs autogen-agentchat and autogen-ext[openai]
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 from _otel import MODEL, QUESTION, Example, get_weather
-
-# This file is named after the package: drop its folder from the path so `autogen_agentchat` is the package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 
 async def ask(base_url: str) -> str:
