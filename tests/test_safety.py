@@ -17,6 +17,7 @@ from genai_otel.instrumentation import INSTRUMENTORS
 from genai_otel.instrumentation import _openai_compatible as _mapping
 
 from .conftest import API_KEY
+from .venvs import OWN_VENV_INSTRUMENTORS
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -45,9 +46,9 @@ def _originals() -> dict[str, object]:
     }
 
 
-# The test extra installs every instrumented library but litellm (it pins openai < 3 and is tested
-# in its own venv, tests/test_litellm.py): all of them must instrument.
-ALL = [name for name in INSTRUMENTORS if name != "litellm"]
+# The test extra installs every instrumented library but those tested in venvs of their own (LiteLLM and
+# the agent frameworks whose pins conflict, tests/venvs.py): all of them must instrument.
+ALL = [name for name in INSTRUMENTORS if name not in OWN_VENV_INSTRUMENTORS]
 
 
 def test_uninstrument_restores_the_exact_functions():

@@ -28,12 +28,13 @@ from genai_otel.instrumentation import INSTRUMENTORS
 from genai_otel.instrumentation._base import GenAIInstrumentor, Patch
 
 from .conftest import API_KEY
+from .venvs import OWN_VENV_INSTRUMENTORS
 
 #: Instrumentors whose work is not (only) in ``patches()``: checked in their own test files.
 _HANDLER_BASED = {"langchain_core", "llama_index.core", "haystack"}
 #: Not installable next to the main venv's pins (tests/venvs.py runs each in a venv of its own; the agent
 #: frameworks' uninstrument tests are in tests/side/<name>/).
-_OWN_VENV = {"litellm", "google.adk", "crewai", "strands", "dspy", "autogen_agentchat"}
+_OWN_VENV = OWN_VENV_INSTRUMENTORS
 PATCHED = sorted(set(INSTRUMENTORS) - _HANDLER_BASED - _OWN_VENV)
 
 _ABSENT = object()

@@ -13,6 +13,11 @@ from tests.servers import CACHE, REPO
 
 APPS = Path(__file__).parent / "apps"
 
+#: Instrumentors (registry names) whose library lives in a venv of its own, not in the main test venv.
+OWN_VENV_INSTRUMENTORS = frozenset(
+    {"litellm", "google.adk", "crewai", "strands", "dspy", "autogen_agentchat"}
+)
+
 #: What a side venv needs to run its tests (tests/side/<venv>/) with the suite's fixtures.
 SIDE_TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.23", "openai", "anthropic"]
 

@@ -9,8 +9,8 @@ from genai_otel import semconv
 from genai_otel.instrumentation._framework import fill
 from genai_otel.instrumentation._messages import message, split_system, text_parts, tool_call
 from genai_otel.instrumentation._openai_compatible import chat_input_messages, tool_definitions
+from genai_otel.instrumentation._providers import LITELLM_PROVIDERS as PROVIDERS
 from genai_otel.instrumentation._util import get, server_of_url
-from genai_otel.instrumentation.litellm._mapping import PROVIDERS
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
 
 #: Ending events that close their run as it is.

@@ -10,11 +10,11 @@ import os
 from typing import Any
 
 from genai_otel import semconv
+from genai_otel.instrumentation import _gemini as gemini
 from genai_otel.instrumentation._framework import fill
 from genai_otel.instrumentation._messages import message
+from genai_otel.instrumentation._providers import LITELLM_PROVIDERS
 from genai_otel.instrumentation._util import get
-from genai_otel.instrumentation.google_genai import _mapping as gemini
-from genai_otel.instrumentation.litellm._mapping import PROVIDERS as LITELLM_PROVIDERS
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
 
 #: ADK's agents whose control flow the application defines: ``invoke_workflow`` spans.
@@ -98,7 +98,7 @@ def agent_run(invocation_context: Any, agent: Any, capture: bool) -> AgentInvoca
             inv.system_instructions = [{"type": "text", "content": instruction}]
         user_content = get(invocation_context, "user_content")
         if user_content is not None:
-            inv.input_messages = gemini._contents([user_content])
+            inv.input_messages = gemini.contents([user_content])
     return inv
 
 
@@ -116,7 +116,7 @@ def model_call(llm_request: Any, invocation_context: Any, capture: bool) -> Infe
         guessed=frozenset({"provider"}),
     )
     config = get(llm_request, "config")
-    for key, field in gemini._CONFIG_FIELDS:
+    for key, field in gemini.CONFIG_FIELDS:
         value = get(config, key)
         if value is not None:
             setattr(inv, field, list(value) if field == "stop_sequences" else value)
@@ -125,10 +125,10 @@ def model_call(llm_request: Any, invocation_context: Any, capture: bool) -> Infe
     if inv.choice_count is not None:
         inv.choice_count = int(inv.choice_count)
     if capture:
-        inv.input_messages = gemini._contents(get(llm_request, "contents") or [])
+        inv.input_messages = gemini.contents(get(llm_request, "contents") or [])
         system = get(config, "system_instruction")
         if system:
-            inv.system_instructions = [p for m in gemini._contents(system) for p in m["parts"]]
+            inv.system_instructions = [p for m in gemini.contents(system) for p in m["parts"]]
         inv.tool_definitions = _tool_definitions(config) or None
     return inv
 
@@ -168,17 +168,17 @@ def model_response(inv: InferenceInvocation, llm_response: Any, now_ns: int, cap
         return
     usage = get(llm_response, "usage_metadata")
     if usage is not None and inv.input_tokens is None:
-        gemini._usage(inv, usage)
+        gemini.usage(inv, usage)
     reason = get(llm_response, "finish_reason")
     fill(
         inv,
         response_model=get(llm_response, "model_version"),
-        finish_reasons=[gemini._reason(reason)] if reason is not None else None,
+        finish_reasons=[gemini.reason(reason)] if reason is not None else None,
     )
     content = get(llm_response, "content")
     if capture and content is not None:
-        parts = [gemini._part(p) for p in get(content, "parts") or ()]
-        inv.output_messages = [message("assistant", parts, gemini._reason(reason) if reason else None)]
+        parts = [gemini.part(p) for p in get(content, "parts") or ()]
+        inv.output_messages = [message("assistant", parts, gemini.reason(reason) if reason else None)]
 
 
 def tool_call(tool: Any, function_args: Any, capture: bool) -> ToolInvocation:

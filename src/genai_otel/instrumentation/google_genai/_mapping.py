@@ -7,21 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from genai_otel import semconv
-from genai_otel.instrumentation._util import arg, get, modality_tokens, server_of_url
+from genai_otel.instrumentation import _gemini as gemini
+from genai_otel.instrumentation._util import arg, get, server_of_url
 from genai_otel.telemetry import EmbeddingsInvocation, InferenceInvocation, TelemetryHandler
-
-_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter"}
-_CONFIG_FIELDS = (  # config field -> record field
-    ("temperature", "temperature"),
-    ("top_p", "top_p"),
-    ("top_k", "top_k"),
-    ("max_output_tokens", "max_tokens"),
-    ("stop_sequences", "stop_sequences"),
-    ("seed", "seed"),
-    ("candidate_count", "choice_count"),
-    ("presence_penalty", "presence_penalty"),
-    ("frequency_penalty", "frequency_penalty"),
-)
 
 
 def _client_facts(models: Any) -> tuple[str, str | None, int | None]:
@@ -38,48 +26,6 @@ def _model(kwargs: dict) -> str | None:
 
 
 # -- content ------------------------------------------------------------------------------------
-
-
-def _present(**fields: Any) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}  # Gemini call ids are often absent
-
-
-def _part(part: Any) -> dict[str, Any]:
-    if isinstance(part, str):
-        return {"type": "text", "content": part}
-    text = get(part, "text")
-    if text is not None:
-        return {"type": "reasoning" if get(part, "thought") else "text", "content": text}
-    call = get(part, "function_call")
-    if call is not None:
-        return _present(
-            type="tool_call", id=get(call, "id"), name=get(call, "name"), arguments=get(call, "args")
-        )
-    response = get(part, "function_response")
-    if response is not None:
-        return _present(type="tool_call_response", id=get(response, "id"), response=get(response, "response"))
-    return {"type": "blob" if get(part, "inline_data") is not None else "unknown"}
-
-
-def _contents(contents: Any) -> list[dict[str, Any]]:
-    """Gemini ``contents`` (a string, parts, Content objects or dicts) as GenAI input messages."""
-    if contents is None:
-        return []
-    if isinstance(contents, (str, dict)) or get(contents, "parts") is not None:
-        contents = [contents]
-    messages: list[dict[str, Any]] = []
-    loose: list[dict[str, Any]] = []  # bare strings/parts form one user message
-    for item in contents:
-        parts = get(item, "parts") if not isinstance(item, str) else None
-        if parts is None:
-            loose.append(_part(item))
-            continue
-        role = get(item, "role") or "user"
-        mapped = [_part(p) for p in parts]
-        if any(p["type"] == "tool_call_response" for p in mapped):
-            role = "tool"
-        messages.append({"role": "assistant" if role == "model" else role, "parts": mapped})
-    return ([{"role": "user", "parts": loose}] if loose else []) + messages
 
 
 # -- generate_content ---------------------------------------------------------------------------
@@ -100,7 +46,7 @@ def build_generate(
         stream=True if stream else None,
     )
     config = arg(kwargs, "config")
-    for key, field in _CONFIG_FIELDS:
+    for key, field in gemini.CONFIG_FIELDS:
         value = get(config, key)
         if value is not None:
             # The SDK types top_k and candidate_count as floats; the conventions as ints.
@@ -111,10 +57,10 @@ def build_generate(
     if mime:
         inv.output_type = "json" if "json" in mime else "text"
     if handler.capture_content:
-        inv.input_messages = _contents(arg(kwargs, "contents"))
+        inv.input_messages = gemini.contents(arg(kwargs, "contents"))
         system = get(config, "system_instruction")
         if system is not None:
-            inv.system_instructions = [p for m in _contents(system) for p in m["parts"]]
+            inv.system_instructions = [p for m in gemini.contents(system) for p in m["parts"]]
         declarations = [
             d for tool in get(config, "tools") or () for d in get(tool, "function_declarations") or ()
         ]
@@ -130,37 +76,18 @@ def build_generate(
     return inv
 
 
-def _usage(inv: InferenceInvocation, usage: Any) -> None:
-    if usage is None:
-        return
-    inv.input_tokens = get(usage, "prompt_token_count")
-    candidates, thoughts = get(usage, "candidates_token_count"), get(usage, "thoughts_token_count")
-    if candidates is not None or thoughts is not None:
-        inv.output_tokens = (candidates or 0) + (thoughts or 0)  # output includes reasoning
-    inv.cache_read_input_tokens = get(usage, "cached_content_token_count")
-    inv.reasoning_output_tokens = thoughts
-    for direction, details in (("input", "prompt_tokens_details"), ("output", "candidates_tokens_details")):
-        counts = [(get(d, "modality"), get(d, "token_count")) for d in get(usage, details) or ()]
-        inv.response_attributes.update(modality_tokens(direction, counts))
-
-
-def _reason(value: Any) -> str:
-    name = str(getattr(value, "name", value) or "")
-    return _FINISH.get(name, name.lower())
-
-
 def generate_result(inv: InferenceInvocation, response: Any) -> None:
     inv.response_id = get(response, "response_id")
     inv.response_model = get(response, "model_version")
     candidates = get(response, "candidates") or ()
-    inv.finish_reasons = [_reason(get(c, "finish_reason")) for c in candidates]
-    _usage(inv, get(response, "usage_metadata"))
+    inv.finish_reasons = [gemini.reason(get(c, "finish_reason")) for c in candidates]
+    gemini.usage(inv, get(response, "usage_metadata"))
     if inv.input_messages is not None:
         inv.output_messages = [
             {
                 "role": "assistant",
-                "parts": [_part(p) for p in get(get(c, "content"), "parts") or ()],
-                "finish_reason": _reason(get(c, "finish_reason")),
+                "parts": [gemini.part(p) for p in get(get(c, "content"), "parts") or ()],
+                "finish_reason": gemini.reason(get(c, "finish_reason")),
             }
             for c in candidates
         ]
@@ -181,22 +108,22 @@ class StreamAccumulator:
             if get(candidate, "finish_reason") is not None:
                 self.finish = get(candidate, "finish_reason")
             if self.capture:
-                self.parts += [_part(p) for p in get(get(candidate, "content"), "parts") or ()]
+                self.parts += [gemini.part(p) for p in get(get(candidate, "content"), "parts") or ()]
 
     def apply(self, inv: InferenceInvocation) -> None:
         if self.last is None:
             return
         inv.response_id = get(self.last, "response_id")
         inv.response_model = get(self.last, "model_version")
-        inv.finish_reasons = [_reason(self.finish)] if self.finish is not None else None
-        _usage(inv, get(self.last, "usage_metadata"))
+        inv.finish_reasons = [gemini.reason(self.finish)] if self.finish is not None else None
+        gemini.usage(inv, get(self.last, "usage_metadata"))
         if self.capture and inv.input_messages is not None:
             text = "".join(p["content"] for p in self.parts if p["type"] == "text")
             parts = ([{"type": "text", "content": text}] if text else []) + [
                 p for p in self.parts if p["type"] != "text"
             ]
             inv.output_messages = [
-                {"role": "assistant", "parts": parts, "finish_reason": _reason(self.finish)}
+                {"role": "assistant", "parts": parts, "finish_reason": gemini.reason(self.finish)}
             ]
 
 

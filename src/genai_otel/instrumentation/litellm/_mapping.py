@@ -7,34 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from genai_otel import semconv
+from genai_otel.instrumentation._providers import LITELLM_PROVIDERS
 from genai_otel.instrumentation._util import arg, server_of_url
 from genai_otel.telemetry import EmbeddingsInvocation, InferenceInvocation, TelemetryHandler
-
-#: LiteLLM provider -> gen_ai.provider.name (well-known values); others keep LiteLLM's name.
-PROVIDERS = {
-    "openai": "openai",
-    "text-completion-openai": "openai",
-    "azure": "azure.ai.openai",
-    "azure_text": "azure.ai.openai",
-    "azure_ai": "azure.ai.inference",
-    "anthropic": "anthropic",
-    "bedrock": "aws.bedrock",
-    "bedrock_converse": "aws.bedrock",
-    "sagemaker": "aws.sagemaker",
-    "vertex_ai": "gcp.vertex_ai",
-    "vertex_ai_beta": "gcp.vertex_ai",
-    "gemini": "gcp.gemini",
-    "cohere": "cohere",
-    "cohere_chat": "cohere",
-    "mistral": "mistral_ai",
-    "groq": "groq",
-    "ollama": "ollama",
-    "ollama_chat": "ollama",
-    "deepseek": "deepseek",
-    "perplexity": "perplexity",
-    "xai": "x_ai",
-    "watsonx": "ibm.watsonx.ai",
-}
 
 
 def _provider_and_model(kwargs: dict) -> tuple[str | None, str | None]:
@@ -50,7 +25,7 @@ def _provider_and_model(kwargs: dict) -> tuple[str | None, str | None]:
     except Exception:  # LiteLLM raises for models it cannot route; the call itself will say so
         prefix, _, rest = str(model or "").partition("/")
         return (prefix, rest) if rest else (None, model)
-    return PROVIDERS.get(provider, provider), name
+    return LITELLM_PROVIDERS.get(provider, provider), name
 
 
 def _base(kwargs: dict) -> dict[str, Any]:
