@@ -18,8 +18,8 @@ from genai_otel.instrumentation._openai_compatible import (
     tool_call_part,
     tool_definitions,
 )
+from genai_otel.instrumentation._openai_responses import response_result, responses_input
 from genai_otel.instrumentation._util import get, server_of_url
-from genai_otel.instrumentation.openai._mapping import _responses_input, response_result
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
 
 #: SDK span types that become a model call, an agent, a tool call.
@@ -136,7 +136,7 @@ def _output_message(msg: Any, finish_reason: str | None) -> dict[str, Any]:
 def _response(inv: InferenceInvocation, data: Any, capture: bool) -> None:
     response = get(data, "response")
     if capture and get(data, "input"):
-        inv.input_messages = _responses_input(get(data, "input"))
+        inv.input_messages = responses_input(get(data, "input"))
         instructions = get(response, "instructions")
         if isinstance(instructions, str) and instructions:
             inv.system_instructions = text_parts(instructions)
