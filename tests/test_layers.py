@@ -8,6 +8,7 @@ Layers, lowest first (a module belongs to the first group whose prefix it starts
     api             the public agent/tool and messaging facades
     instrumentation one package per instrumented library (api and instrumentation are siblings:
                     neither imports the other -- instrumentors call the core directly)
+    evaluation      trace-aware evaluators, their calibration and the offline runner
     processor       enrichment rules, the collector processor service
     app             the package's public face (``genai_otel/__init__.py``), the CLI and the demo
 
@@ -48,8 +49,9 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (2, "telemetry", ("genai_otel.telemetry",)),
     (3, "api", ("genai_otel.agents", "genai_otel.messaging")),
     (3, "instrumentation", ("genai_otel.instrumentation",)),
-    (4, "processor", ("genai_otel.processor",)),
-    (5, "app", ("genai_otel.cli", "genai_otel.demo", "genai_otel.__init__")),
+    (4, "evaluation", ("genai_otel.evaluation",)),
+    (5, "processor", ("genai_otel.processor",)),
+    (6, "app", ("genai_otel.cli", "genai_otel.demo", "genai_otel.__init__")),
 )
 TESTING = "genai_otel.testing"
 # Runtime modules allowed to use a test helper, and why.
