@@ -16,6 +16,7 @@ them. The model name steers behaviour:
 * ``...stream-break...``  send two stream chunks, then drop the connection
 * ``...cache...``         report cached input tokens (OpenAI) / cache read+write (Anthropic)
 * ``...reason...`` or ``o1``/``o3``/``o4`` prefixes: report reasoning tokens
+* ``...judge...``         answer as a deterministic LLM judge (``protocols.judge``)
 
 Run standalone: ``genai-otel model-server --port 8000``.
 """
@@ -58,6 +59,7 @@ from genai_otel.testing.protocols._common import (
 from genai_otel.testing.protocols.bedrock import BedrockProtocol
 from genai_otel.testing.protocols.cohere import CohereProtocol
 from genai_otel.testing.protocols.google import GoogleProtocol
+from genai_otel.testing.protocols.judge import judge_response
 from genai_otel.testing.protocols.ollama import OllamaProtocol
 
 __all__ = ["TOOL_ARGUMENTS", "TOOL_NAME", "ModelServer", "embedding_of"]
@@ -207,6 +209,8 @@ class _Handler(OllamaProtocol, CohereProtocol, GoogleProtocol, BedrockProtocol, 
         }
 
     def _chat(self, body: dict[str, Any], s: _Scenario) -> None:
+        if "judge" in s.model and (judged := judge_response(self.server, body, s.model)):
+            return self._json(*judged)  # a deterministic LLM judge (protocols/judge.py)
         messages = body.get("messages") or []
         prompt_text = " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
         last_user = next(
