@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "genai_otel._conflict",
             "genai_otel.console",
             "genai_otel.conventions",
+            "genai_otel.detectors",
         ),
     ),
     (1, "propagation", ("genai_otel.propagation",)),

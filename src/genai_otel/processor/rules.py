@@ -21,6 +21,7 @@ from opentelemetry.semconv.attributes.exception_attributes import EXCEPTION_MESS
 from genai_otel import conventions, semconv
 from genai_otel.config import PRICES_FILE
 from genai_otel.conventions import expected_name, shape_of
+from genai_otel.detectors import API_KEY, CHECKED, DETECTORS, likely_labels, luhn
 from genai_otel.processor.model import Rule, SpanRecord
 from genai_otel.telemetry.content import TRUNCATION_MARKER, shorten
 
@@ -549,108 +550,7 @@ def _tokens(value: Any) -> int:
 
 
 # -- redact --------------------------------------------------------------------------------------------
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-DETECTORS: dict[str, re.Pattern[str]] = {
-    # The user info of a URL with a password (https://user:token@host, redis://:password@host): user and
-    # password go, the host stays. It starts at the "://", left of where EMAIL could start on
-    # "token@host", so in the combined pattern it wins. A provider key inside is reported as API_KEY (see
-    # RedactRule.redact_text). Possessive runs over disjoint classes: one linear scan per "://".
-    "URL_CREDENTIALS": re.compile(r"(?<=://)[^\s:/?#@\"'`]*+:[^\s/?#@\"'`]++(?=@)"),
-    # Starts only where a run of address characters starts: with \b, every dot in "a.a.a.…@" was a
-    # start that rescanned the run (quadratic: 0.7 s for 17 KB). Never right after "//": "user@host" there
-    # is a URL's user info, and the host must stay readable.
-    "EMAIL": re.compile(r"(?<![A-Za-z0-9._%+-])(?<!//)[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
-    "API_KEY": re.compile(
-        r"\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}"
-        r"|xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})\b"
-    ),
-    "BEARER": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{16,}", re.IGNORECASE),
-    "CARD": re.compile(r"\b\d(?:[ -]?\d){12,18}\b"),
-    "PHONE": re.compile(
-        # Not glued to a word: no word character or "+" just before, nor a word character and a "-" or "."
-        # (INV-2026-000417, ACC-0042-7781-9930 are ids); nor followed by one more "-"/"." digit group.
-        r"(?=[\d(+])(?<![\w+])(?<!\w[.-])(?:"  # the lookahead first: one cheap test fails most positions
-        # International: a country code, then 2 to 6 groups of 1-5 digits (+33 1 42 68 53 00,
-        # +55 11 91234-5678, +91 98765 43210), 8 digits at least (its lookahead) so "+1 2 3" is not one;
-        # dots only all the way (+1.415.555.0132: "+12.5 13.1 14.2" is a list of decimals); or E.164 written
-        # without separators (+14155550132).
-        r"\+(?:(?=(?:[ .-]?\d){8})\d{1,3}(?:(?:[ -]\d{1,5}){2,6}|(?:\.\d{1,5}){2,6})|[1-9]\d{9,14})"
-        r"|(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4})\b(?![.-]\d)"
-    ),
-}
-
-
-_API_KEY = DETECTORS["API_KEY"]
-
-
-# The trigger tests below are written out because they run on every content attribute: one-character
-# tests run at memchr speed (a \d search walks the text in the regex engine, ~10x slower), and the longer
-# needles are only searched for when their rarer character is there.
-
-
-def _has_digit(text: str) -> bool:
-    return (
-        "0" in text or "1" in text or "2" in text or "3" in text or "4" in text
-        or "5" in text or "6" in text or "7" in text or "8" in text or "9" in text
-    )  # fmt: skip
-
-
-def _may_hold_key(text: str) -> bool:
-    """sk-/xox*- keys, gh?_ tokens, AKIA/AIza keys (see DETECTORS["API_KEY"])."""
-    return (
-        ("-" in text and ("sk-" in text or "xox" in text))
-        or ("_" in text and "gh" in text)
-        or ("A" in text and ("AKIA" in text or "AIza" in text))
-    )
-
-
-def _may_hold_url_credentials(text: str) -> bool:
-    """A "://" whose authority (up to the next '/') holds a '@' with a ':' before it (see
-    DETECTORS["URL_CREDENTIALS"]). Called only when the text has a '@' and a "://". Linear: the parts
-    searched between one "://" and its next '/' do not overlap (every later "://" starts after that '/')."""
-    start = text.find("://")
-    while start != -1:
-        start += 3
-        slash = text.find("/", start)
-        end = len(text) if slash == -1 else slash
-        at = text.find("@", start, end)
-        if at != -1 and text.find(":", start, at) != -1:
-            return True
-        if slash == -1:
-            return False
-        start = text.find("://", slash - 1)
-    return False
-
-
-def _likely_labels(text: str) -> frozenset[str]:
-    """The built-in detectors that may match in ``text``, by cheap substring tests: most content has no
-    '@', no key prefix, no "bearer" and often no digit, so the regex pass runs with fewer alternatives, or
-    not at all."""
-    email, key, bearer, digit = "@" in text, _may_hold_key(text), "bearer" in text.lower(), _has_digit(text)
-    url = email and "://" in text and _may_hold_url_credentials(text)
-    return _LIKELY[email | key << 1 | bearer << 2 | digit << 3 | url << 4]
-
-
-# Which labels each outcome of the five tests in _likely_labels allows (bit 3: a digit, for two detectors).
-_LIKELY_BITS = (("EMAIL",), ("API_KEY",), ("BEARER",), ("CARD", "PHONE"), ("URL_CREDENTIALS",))
-_LIKELY = [
-    frozenset(label for bit, labels in enumerate(_LIKELY_BITS) if mask >> bit & 1 for label in labels)
-    for mask in range(1 << len(_LIKELY_BITS))
-]
-#: Labels whose matches are decided one by one (Luhn check; a key inside URL user info is an API_KEY), so
-#: never on the one-detector substitution path.
-_CHECKED = frozenset({"CARD", "URL_CREDENTIALS"})
+# The patterns live in genai_otel.detectors, shared with the PII evaluator: what is redacted is flagged.
 
 
 @dataclass
@@ -672,7 +572,7 @@ class RedactRule:
 
     def __post_init__(self) -> None:
         self.detectors = {**DETECTORS, **{label: re.compile(p) for label, p in self.custom.items()}}
-        # One pass per text: the detectors that may match (see _likely_labels; custom ones always) as
+        # One pass per text: the detectors that may match (see likely_labels; custom ones always) as
         # alternatives of one pattern, each in a named group (which matched is the last group to close: the
         # wrapper, even around a pattern's own groups). Combined patterns are cached by which detectors
         # take part.
@@ -681,7 +581,7 @@ class RedactRule:
         self._chosen_for: dict[frozenset[str], tuple[int, ...]] = {}
 
     def _chosen(self, text: str) -> tuple[int, ...]:
-        likely = _likely_labels(text)
+        likely = likely_labels(text)
         chosen = self._chosen_for.get(likely)
         if chosen is None:
             chosen = self._chosen_for[likely] = tuple(
@@ -708,7 +608,7 @@ class RedactRule:
         if not chosen:
             return text, 0
         labels = list(self.detectors)
-        if len(chosen) == 1 and self.mode == "replace" and labels[chosen[0]] not in _CHECKED:
+        if len(chosen) == 1 and self.mode == "replace" and labels[chosen[0]] not in CHECKED:
             # One kind of secret possible and no per-match decision: the regex engine substitutes alone.
             label = labels[chosen[0]]
             return self.detectors[label].subn(f"[REDACTED:{label}]".replace("\\", "\\\\"), text)
@@ -718,9 +618,9 @@ class RedactRule:
             nonlocal hits
             label = self._labels[match.lastgroup or ""]
             value = match.group(0)
-            if label == "CARD" and not _luhn(re.sub(r"\D", "", value)):
+            if label == "CARD" and not luhn(re.sub(r"\D", "", value)):
                 return value
-            if label == "URL_CREDENTIALS" and _API_KEY.search(value):
+            if label == "URL_CREDENTIALS" and API_KEY.search(value):
                 label = "API_KEY"  # the more telling kind: a provider's key, wherever it sits
             hits += 1
             if self.mode == "hash":
