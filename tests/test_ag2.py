@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -25,8 +22,8 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
+from .agent_frameworks import assert_no_content, run_example
 from .conftest import API_KEY
-from .servers import REPO
 from .trees import named, render, traces
 
 AGENT_TREE = [
@@ -177,16 +174,7 @@ def test_a_failed_tool_marks_its_span_and_the_turn_goes_on(otel, model_server):
 def test_no_content_by_default(otel, model_server):
     asyncio.run(_agent(model_server).ask("weather in Paris?"))
 
-    for span in otel.spans():
-        for key in (
-            semconv.GEN_AI_INPUT_MESSAGES,
-            semconv.GEN_AI_OUTPUT_MESSAGES,
-            semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
-            semconv.GEN_AI_TOOL_DEFINITIONS,
-            semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
-            semconv.GEN_AI_TOOL_CALL_RESULT,
-        ):
-            assert key not in span.attributes, (span.name, key)
+    assert_no_content(otel.spans())
 
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
@@ -252,17 +240,9 @@ def test_uninstrument_restores_ag2(otel, model_server):
 
 
 def test_example_prints_the_agent_tree():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "ag2_example.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    out = run_example("ag2_example.py")
     for line in ("invoke_agent weather_agent", "execute_tool get_weather", "chat gpt-4o-mini-tool"):
-        assert line in done.stdout, done.stdout
+        assert line in out, out
 
 
 def test_an_agent_used_as_a_tool_nests_its_turn_under_the_tool_span(otel, model_server):

@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -33,10 +30,10 @@ import genai_otel
 from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 
+from .agent_frameworks import assert_no_content, run_example
 from .conftest import API_KEY
 from .trees import named, render, traces
 
-REPO = Path(__file__).resolve().parents[1]
 AGENT_TREE = [
     "invoke_agent weather_agent",
     "  chat gpt-4o-mini-tool",
@@ -268,21 +265,11 @@ def test_loop_guard_raise_stops_the_run_before_the_extra_model_call(otel, model_
 
 # -- content --------------------------------------------------------------------------------------------
 
-_CONTENT = (
-    sc.GEN_AI_INPUT_MESSAGES,
-    sc.GEN_AI_OUTPUT_MESSAGES,
-    sc.GEN_AI_SYSTEM_INSTRUCTIONS,
-    sc.GEN_AI_TOOL_DEFINITIONS,
-    sc.GEN_AI_TOOL_CALL_ARGUMENTS,
-    sc.GEN_AI_TOOL_CALL_RESULT,
-)
-
 
 def test_no_content_by_default(otel, model_server):
     _agent(model_server).run("weather in Paris?")
 
-    for span in otel.spans():
-        assert not set(_CONTENT) & set(span.attributes), span.name
+    assert_no_content(otel.spans())
 
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
@@ -339,15 +326,7 @@ def test_uninstrument_restores_agno(otel, model_server):
 
 
 def test_example_prints_the_agent_tree():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "agno_example.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    out = run_example("agno_example.py")
     for line in ("invoke_agent weather_agent", "execute_tool get_weather", "chat gpt-4o-mini-tool"):
-        assert line in done.stdout, done.stdout
-    assert done.stdout.count("chat gpt-4o-mini-tool") == 2, done.stdout
+        assert line in out, out
+    assert out.count("chat gpt-4o-mini-tool") == 2, out

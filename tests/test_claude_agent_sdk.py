@@ -5,10 +5,6 @@ the loop guard, context hygiene and uninstrument."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +29,7 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
+from .agent_frameworks import run_example
 from .trees import named, render, traces
 
 TOOL_MODEL = "claude-sonnet-tool"
@@ -346,17 +343,11 @@ def test_application_hooks_keep_working_and_uninstrument_restores(otel, model_se
 
 
 def test_example_prints_the_agent_tree(model_server):
-    example = Path(__file__).resolve().parents[1] / "examples" / "agents" / "claude_agent_sdk_example.py"
-    env = {**os.environ, "OPENAI_BASE_URL": model_server.openai_base_url}
-    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    done = subprocess.run(
-        [sys.executable, str(example)], env=env, capture_output=True, text=True, timeout=180, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "answer: Echo: Sunny and 21 C in Paris" in done.stdout
-    assert "invoke_agent claude-code" in done.stdout
-    assert f"execute_tool {TOOL}" in done.stdout
-    assert done.stdout.count(f"chat {TOOL_MODEL}") == 2
+    out = run_example("claude_agent_sdk_example.py", OPENAI_BASE_URL=model_server.openai_base_url)
+    assert "answer: Echo: Sunny and 21 C in Paris" in out
+    assert "invoke_agent claude-code" in out
+    assert f"execute_tool {TOOL}" in out
+    assert out.count(f"chat {TOOL_MODEL}") == 2
 
 
 def test_subagents_nest_under_their_task_call(otel, model_server):

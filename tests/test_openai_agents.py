@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -41,8 +38,8 @@ from genai_otel import semconv
 from genai_otel.config import ContentCapture
 from genai_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
+from .agent_frameworks import assert_no_content, run_example
 from .conftest import API_KEY
-from .servers import REPO
 from .trees import named, render, traces
 
 TOOL_MODEL = "gpt-4o-mini-tool"
@@ -53,14 +50,6 @@ AGENT_TREE = [
     "    execute_tool get_weather",
     f"    chat {TOOL_MODEL}",
 ]
-CONTENT = (
-    semconv.GEN_AI_INPUT_MESSAGES,
-    semconv.GEN_AI_OUTPUT_MESSAGES,
-    semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
-    semconv.GEN_AI_TOOL_DEFINITIONS,
-    semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
-    semconv.GEN_AI_TOOL_CALL_RESULT,
-)
 
 
 @function_tool
@@ -417,9 +406,7 @@ def test_tool_error_handed_to_the_model_marks_only_the_tool(otel, model_server):
 def test_content_is_off_by_default(otel, model_server):
     asyncio.run(Runner.run(_agent(model_server, responses=True), "secret question"))
 
-    for span in otel.genai_spans():
-        assert not [a for a in CONTENT if a in span.attributes], span.name
-        assert "secret" not in json.dumps(dict(span.attributes))
+    assert_no_content(otel.genai_spans(), secret="secret")
 
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
@@ -541,18 +528,9 @@ def test_uninstrument_removes_the_processor_and_restores_the_sdk(otel, model_ser
 
 
 def test_example_prints_the_agent_tool_and_chat_spans():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "openai_agents_example.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    tree = done.stdout
-    assert tree.count("\ntrace ") == 1
+    out = run_example("openai_agents_example.py")
+    assert out.count("\ntrace ") == 1
     for line in ("handle_conversation_turn weather assistant", "invoke_agent weather assistant"):
-        assert line in tree, line
-    assert "execute_tool get_weather" in tree
-    assert tree.count(f"chat {TOOL_MODEL}") == 2
+        assert line in out, line
+    assert "execute_tool get_weather" in out
+    assert out.count(f"chat {TOOL_MODEL}") == 2

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -27,10 +24,10 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
+from .agent_frameworks import assert_no_content, run_example
 from .conftest import API_KEY
 from .trees import named, render, traces
 
-REPO = Path(__file__).resolve().parents[1]
 TREE = [
     "invoke_agent weather_agent",
     "  chat gpt-4o-mini-tool",
@@ -264,20 +261,10 @@ def test_tool_error_propagates_and_marks_the_tool_span(otel, model_server):
 
 # -- content -----------------------------------------------------------------------------------------
 
-CONTENT = (
-    semconv.GEN_AI_INPUT_MESSAGES,
-    semconv.GEN_AI_OUTPUT_MESSAGES,
-    semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
-    semconv.GEN_AI_TOOL_DEFINITIONS,
-    semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
-    semconv.GEN_AI_TOOL_CALL_RESULT,
-)
-
 
 def test_content_is_off_by_default(otel, model_server):
     _agent(model_server).run_sync(QUESTION)
-    for span in otel.spans():
-        assert not set(CONTENT) & set(span.attributes), span.name
+    assert_no_content(otel.spans())
 
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
@@ -404,13 +391,7 @@ def test_uninstrument_restores_pydantic_ai(otel, model_server):
 
 
 def test_example_prints_the_agent_tree():
-    out = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "pydantic_ai_example.py")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = run_example("pydantic_ai_example.py")
     assert "invoke_agent weather_agent" in out
     assert "execute_tool get_weather" in out
     assert out.count("chat gpt-4o-mini-tool") == 2

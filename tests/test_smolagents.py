@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -25,10 +22,10 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
+from .agent_frameworks import assert_no_content, run_example
 from .conftest import API_KEY
 from .trees import named, render, traces
 
-REPO = Path(__file__).resolve().parents[1]
 TREE = [
     "invoke_agent weather_agent",
     "  chat gpt-4o-mini-tool",
@@ -275,20 +272,10 @@ def test_tool_error_marks_the_tool_span_and_the_agent_goes_on(otel, model_server
 
 # -- content -----------------------------------------------------------------------------------------
 
-CONTENT = (
-    semconv.GEN_AI_INPUT_MESSAGES,
-    semconv.GEN_AI_OUTPUT_MESSAGES,
-    semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
-    semconv.GEN_AI_TOOL_DEFINITIONS,
-    semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
-    semconv.GEN_AI_TOOL_CALL_RESULT,
-)
-
 
 def test_content_is_off_by_default(otel, model_server):
     _agent(model_server).run(QUESTION)
-    for span in otel.spans():
-        assert not set(CONTENT) & set(span.attributes), span.name
+    assert_no_content(otel.spans())
 
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
@@ -359,13 +346,7 @@ def test_uninstrument_restores_smolagents(otel, model_server):
 
 
 def test_example_prints_the_agent_tree():
-    out = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "smolagents_example.py")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = run_example("smolagents_example.py")
     assert "invoke_agent weather_agent" in out
     assert "execute_tool get_weather" in out
     assert "chat gpt-4o-mini-tool" in out

@@ -7,10 +7,6 @@ duplicated metrics never appear next to ours. Real google-adk, real HTTP to the 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,10 +32,10 @@ import genai_otel
 from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 
+from ...agent_frameworks import assert_no_content, run_example
 from ...conftest import API_KEY
 from ...trees import named, render, traces
 
-REPO = Path(__file__).resolve().parents[3]
 ADK_SCOPE = "gcp.vertex.agent"
 MODEL = "gemini-2.0-flash-tool"
 QUESTION = "What is the weather in Paris?"
@@ -50,14 +46,6 @@ TREE = [
     "    execute_tool get_weather",
     "    chat gemini-2.0-flash-tool",
 ]
-CONTENT = (
-    sc.GEN_AI_INPUT_MESSAGES,
-    sc.GEN_AI_OUTPUT_MESSAGES,
-    sc.GEN_AI_SYSTEM_INSTRUCTIONS,
-    sc.GEN_AI_TOOL_DEFINITIONS,
-    sc.GEN_AI_TOOL_CALL_ARGUMENTS,
-    sc.GEN_AI_TOOL_CALL_RESULT,
-)
 
 # ADK's GenAI events go to the global logger provider: one that keeps them, to show they are silenced.
 ADK_LOGS = InMemoryLogRecordExporter()
@@ -153,7 +141,7 @@ async def test_turn_agent_model_tool_model(otel, model_server):
     assert tool.attributes[sc.GEN_AI_TOOL_TYPE] == "function"
     assert tool.attributes[sc.GEN_AI_TOOL_DESCRIPTION] == "The weather for a city."
     assert tool.parent.span_id == agent.context.span_id
-    assert not any(key in s.attributes for s in spans for key in CONTENT)  # content is off by default
+    assert_no_content(spans)  # content is off by default
     # One duration point per model call: the google-genai call merged, no generate_content point.
     points = otel.metrics()[sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION].data.data_points
     assert [(p.attributes[sc.GEN_AI_OPERATION_NAME], p.count) for p in points] == [("chat", 2)]
@@ -424,17 +412,7 @@ async def test_uninstrument_restores_adk(otel, model_server):
 
 
 def test_example_prints_the_trace(model_server):
-    env = {**os.environ, "OPENAI_BASE_URL": model_server.openai_base_url}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "google_adk_example.py")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    out = run_example("google_adk_example.py", OPENAI_BASE_URL=model_server.openai_base_url)
     assert "answer: Hello from the local model server." in out
     for line in (
         "handle_conversation_turn weather_agent",

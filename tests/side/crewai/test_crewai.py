@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 # CrewAI's anonymous telemetry and its tracing service: off (no network here). Not OTEL_SDK_DISABLED,
 # which would turn our telemetry off too.
@@ -29,7 +26,8 @@ from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 from genai_otel.telemetry.agent_runs import AgentLoopError
 
-REPO = Path(__file__).resolve().parents[3]
+from ...agent_frameworks import assert_no_content, run_example
+
 MODEL = "gpt-4o-mini-tool"
 
 
@@ -176,17 +174,7 @@ def test_model_error_propagates_unchanged_and_marks_the_spans(otel, model_server
 def test_content_is_off_by_default(otel, model_server):
     _crew(model_server).kickoff()
 
-    content = {
-        sc.GEN_AI_INPUT_MESSAGES,
-        sc.GEN_AI_OUTPUT_MESSAGES,
-        sc.GEN_AI_SYSTEM_INSTRUCTIONS,
-        sc.GEN_AI_TOOL_DEFINITIONS,
-        sc.GEN_AI_TOOL_CALL_ARGUMENTS,
-        sc.GEN_AI_TOOL_CALL_RESULT,
-    }
-    for span in otel.spans():
-        assert not content & set(span.attributes), span.name
-        assert "Paris" not in json.dumps(dict(span.attributes))
+    assert_no_content(otel.spans(), secret="Paris")
 
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
@@ -290,25 +278,15 @@ def test_uninstrument_restores_the_event_bus(otel, model_server):
 
 
 def test_example_prints_the_agent_trace():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "OPENAI_BASE_URL"}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "crewai_example.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=REPO / "examples" / "agents",
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    tree = done.stdout
+    out = run_example("crewai_example.py")
     for line in (
         "invoke_workflow",
         "invoke_agent Weather reporter",
         "execute_tool get_weather",
         "chat gpt-4o-mini",
     ):
-        assert line in tree, tree
-    assert tree.count("chat gpt-4o-mini-tool") == 2, tree
+        assert line in out, out
+    assert out.count("chat gpt-4o-mini-tool") == 2, out
 
 
 def test_tool_error_is_the_agents_observation_and_marks_the_tool_span(otel, model_server):

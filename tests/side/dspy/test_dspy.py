@@ -8,9 +8,6 @@ import asyncio
 import importlib
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 # DSPy refreshes LiteLLM's model cost map over the network at the first LM call: use the bundled one.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
@@ -27,7 +24,7 @@ from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 from genai_otel.telemetry.agent_runs import AgentLoopError
 
-REPO = Path(__file__).resolve().parents[3]
+from ...agent_frameworks import assert_no_content, run_example
 
 # The model server answers DSPy's ChatAdapter in its "[[ ## field ## ]]" format: the ReAct step calls
 # get_weather, then (max_iters=1) the extraction answers "Echo: <question>". Model call -> tool -> model call.
@@ -167,17 +164,7 @@ def test_tool_error_is_the_agents_observation_and_marks_the_tool_span(otel, lm):
 def test_content_is_off_by_default(otel, lm):
     _agent()(question=QUESTION)
 
-    content = {
-        sc.GEN_AI_INPUT_MESSAGES,
-        sc.GEN_AI_OUTPUT_MESSAGES,
-        sc.GEN_AI_SYSTEM_INSTRUCTIONS,
-        sc.GEN_AI_TOOL_DEFINITIONS,
-        sc.GEN_AI_TOOL_CALL_ARGUMENTS,
-        sc.GEN_AI_TOOL_CALL_RESULT,
-    }
-    for span in otel.spans():
-        assert not content & set(span.attributes), span.name
-        assert "Paris" not in json.dumps(dict(span.attributes))
+    assert_no_content(otel.spans(), secret="Paris")
 
 
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
@@ -328,18 +315,8 @@ def test_app_callbacks_keep_ours_and_uninstrument_restores(otel, lm):
 
 
 def test_example_prints_the_agent_trace():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "OPENAI_BASE_URL"}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "agents" / "dspy_example.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=REPO / "examples" / "agents",
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    tree = done.stdout
+    out = run_example("dspy_example.py")
     for line in ("invoke_agent ReAct", "execute_tool get_weather", "execute_tool finish", "ChainOfThought"):
-        assert line in tree, tree
+        assert line in out, out
     # ReAct: call the tool, then finish; the extraction: one chat span per model call (three).
-    assert tree.count("chat gpt-4o-mini") == 3, tree
+    assert out.count("chat gpt-4o-mini") == 3, out
