@@ -296,8 +296,7 @@ def _part_text(part: dict[str, Any]) -> str:
     if part.get("type") == "text":
         return str(part.get("content") or "")
     if part.get("type") == "tool_call_response":
-        response = part.get("response", part.get("result"))
-        return response if isinstance(response, str) else json.dumps(response, default=str)
+        return _as_text(part.get("response", part.get("result")))
     return ""
 
 
@@ -386,19 +385,23 @@ def _agent_answer(span: SpanView, trace: TraceView) -> str | None:
     return answer
 
 
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
 def _step_line(step: SpanView) -> str:
     line = step.name
     if step.operation == semconv.OPERATION_EXECUTE_TOOL:
         arguments = step.attributes.get(semconv.GEN_AI_TOOL_CALL_ARGUMENTS)
         result = step.attributes.get(semconv.GEN_AI_TOOL_CALL_RESULT)
         line += "".join(
-            f" {label}={value if isinstance(value, str) else json.dumps(value, default=str)}"
+            f" {label}={_as_text(value)}"
             for label, value in (("arguments", arguments), ("result", result))
             if value is not None
         )
     elif step.operation in ANSWER_OPERATIONS:
         calls = [
-            f"{part.get('name')}({json.dumps(part.get('arguments'), default=str)})"
+            f"{part.get('name')}({_as_text(part.get('arguments'))})"
             for _, part in _parts(step.json_attribute(semconv.GEN_AI_OUTPUT_MESSAGES))
             if part.get("type") == "tool_call"
         ]

@@ -110,6 +110,13 @@ def _add_request(request: Any, traces: _Traces) -> None:
                 traces.add_all(span.trace_id.hex(), [view])
 
 
+def read_otlp_request(request: Any) -> ReadResult:
+    """The traces of an ``ExportTraceServiceRequest`` message (e.g. ``encode_spans`` of SDK spans)."""
+    traces = _Traces()
+    _add_request(request, traces)
+    return ReadResult(traces.views())
+
+
 def _ids_to_base64(node: Any) -> Any:
     """OTLP/JSON carries ids as hex; protobuf's JSON mapping wants base64. Hex is recognised by length (32
     or 16 hex digits; the base64 of 16 or 8 bytes is 24 or 12 characters), so both spellings are read."""
