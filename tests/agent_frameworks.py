@@ -1,5 +1,7 @@
-"""What the agent-framework tests share (tests/test_<framework>.py and tests/side/<framework>/): the content
-attributes that must stay off by default, and running an example the way a user would."""
+"""What the agent-framework tests share (tests/test_<framework>.py and tests/side/<framework>/): the weather
+tool and the trace of a three-step run (model -> get_weather -> model), the checks every framework's run must
+pass (one chat span per model call, the run's content, failed spans, no content by default), and running an
+example the way a user would."""
 
 from __future__ import annotations
 
@@ -10,9 +12,20 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from opentelemetry.trace import SpanKind, StatusCode
+
 from genai_otel import semconv
 
 from .servers import REPO
+from .trees import named
+
+#: A three-step run of an agent named ``weather_agent`` on the model server's tool-calling model.
+AGENT_TREE = [
+    "invoke_agent weather_agent",
+    "  chat gpt-4o-mini-tool",
+    "  execute_tool get_weather",
+    "  chat gpt-4o-mini-tool",
+]
 
 #: The attributes that carry content: recorded only under content capture.
 CONTENT = (
@@ -24,6 +37,55 @@ CONTENT = (
     semconv.GEN_AI_TOOL_CALL_RESULT,
 )
 EXAMPLES = REPO / "examples" / "agents"
+
+
+def get_weather(city: str) -> str:
+    """The weather for a city."""
+    return f"Sunny in {city}"
+
+
+def merged_chats(spans: Iterable[Any], parent: Any = None) -> list[Any]:
+    """The two chat spans of a three-step run, checked to be one span per model call: ours, CLIENT (under
+    ``parent`` when given), with what only the openai SDK call knows -- its response id, usage, server --
+    merged in; the first asked for the tool."""
+    chats = named(spans, "chat")
+    assert len(chats) == 2, [chat.name for chat in chats]
+    for chat in chats:
+        assert chat.kind is SpanKind.CLIENT and chat.instrumentation_scope.name == "genai_otel", chat.name
+        if parent is not None:
+            assert chat.parent.span_id == parent.context.span_id, chat.name
+        assert chat.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-local123"
+        assert chat.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] > 0
+        assert chat.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
+    assert chats[0].attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
+    return chats
+
+
+def assert_weather_content(first: Any, second: Any, tool: Any, question: str) -> None:
+    """Under content capture, a three-step run's model calls and tool call carry what they exchanged: the
+    tool's definition, the question, the tool call, the tool's answer fed back to the second call."""
+    (definition,) = json.loads(first.attributes[semconv.GEN_AI_TOOL_DEFINITIONS])
+    assert definition["name"] == "get_weather" and definition["parameters"]["required"] == ["city"]
+    assert json.loads(first.attributes[semconv.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": question}]}
+    ]
+    (call,) = json.loads(first.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])
+    assert call["parts"] == [
+        {"type": "tool_call", "id": "call_0", "name": "get_weather", "arguments": {"city": "Paris"}}
+    ]
+    assert json.loads(second.attributes[semconv.GEN_AI_INPUT_MESSAGES])[-1] == {
+        "role": "tool",
+        "parts": [{"type": "tool_call_response", "id": "call_0", "response": "Sunny in Paris"}],
+    }
+    assert json.loads(tool.attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
+    assert tool.attributes[semconv.GEN_AI_TOOL_CALL_RESULT] == "Sunny in Paris"
+
+
+def assert_failed(spans: Iterable[Any], error_type: str) -> None:
+    """Each span ended with an error status and the error's type."""
+    for span in spans:
+        assert span.status.status_code is StatusCode.ERROR, span.name
+        assert span.attributes[semconv.ERROR_TYPE] == error_type, span.name
 
 
 def assert_no_content(spans: Iterable[Any], secret: str | None = None) -> None:

@@ -30,21 +30,17 @@ import genai_otel
 from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 
-from .agent_frameworks import assert_no_content, run_example
+from .agent_frameworks import (
+    AGENT_TREE,
+    assert_failed,
+    assert_no_content,
+    assert_weather_content,
+    get_weather,
+    merged_chats,
+    run_example,
+)
 from .conftest import API_KEY
 from .trees import named, render, traces
-
-AGENT_TREE = [
-    "invoke_agent weather_agent",
-    "  chat gpt-4o-mini-tool",
-    "  execute_tool get_weather",
-    "  chat gpt-4o-mini-tool",
-]
-
-
-def get_weather(city: str) -> str:
-    """The weather for a city."""
-    return f"Sunny in {city}"
 
 
 def _model(model_server, model: str = "gpt-4o-mini-tool") -> OpenAIChat:
@@ -87,16 +83,8 @@ def test_three_step_run_is_one_trace_with_one_span_per_model_call(otel, model_se
             sc.GENAI_OTEL_AGENT_STEPS: 3,
         }.items()
     )
-    first, second = named(spans, "chat")
-    for chat in (first, second):
-        assert chat.kind is SpanKind.CLIENT
-        assert chat.parent.span_id == agent.context.span_id
-        # the openai SDK call merged into Agno's model call: its exact response id, usage, server
-        assert chat.attributes[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-local123"
-        assert chat.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
-        assert chat.attributes[sc.SERVER_ADDRESS] == "127.0.0.1"
+    for chat in merged_chats(spans, parent=agent):  # the openai SDK call merged into Agno's model call
         assert chat.attributes[sc.GEN_AI_CONVERSATION_ID] == "session-1"  # from the agent's baggage
-    assert first.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
     tool_span = named(spans, "execute_tool")[0]
     assert (
         dict(tool_span.attributes).items()
@@ -213,10 +201,8 @@ def test_model_error_keeps_agnos_result_and_marks_the_spans(otel, model_server):
     assert result.status is RunStatus.error  # Agno returns the failure, as it does uninstrumented
     spans = otel.spans()
     assert render(spans) == ["invoke_agent weather_agent", "  chat gpt-4o-mini-error-500"]
-    for span in spans:
-        assert span.status.status_code is StatusCode.ERROR
-        assert span.attributes[sc.ERROR_TYPE] == "ModelProviderError"
-        assert "simulated" not in (span.status.description or "")  # no content by default
+    assert_failed(spans, "ModelProviderError")
+    assert not [s for s in spans if "simulated" in (s.status.description or "")]  # no content by default
 
 
 def test_model_error_raised_through_a_stream_marks_the_spans(otel, model_server):
@@ -290,21 +276,7 @@ def test_content_under_capture(otel, model_server):
         {"role": "assistant", "parts": [{"type": "text", "content": "Echo: weather in Paris?"}]}
     ]
     assert "Be brief." in json.loads(first.attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS])[0]["content"]
-    (definition,) = json.loads(first.attributes[sc.GEN_AI_TOOL_DEFINITIONS])
-    assert definition["name"] == "get_weather" and definition["parameters"]["required"] == ["city"]
-    assert json.loads(first.attributes[sc.GEN_AI_INPUT_MESSAGES]) == [
-        {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]}
-    ]
-    (call,) = json.loads(first.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
-    assert call["parts"] == [
-        {"type": "tool_call", "id": "call_0", "name": "get_weather", "arguments": {"city": "Paris"}}
-    ]
-    assert json.loads(second.attributes[sc.GEN_AI_INPUT_MESSAGES])[-1] == {
-        "role": "tool",
-        "parts": [{"type": "tool_call_response", "id": "call_0", "response": "Sunny in Paris"}],
-    }
-    assert json.loads(tool_span.attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
-    assert tool_span.attributes[sc.GEN_AI_TOOL_CALL_RESULT] == "Sunny in Paris"
+    assert_weather_content(first, second, tool_span, "weather in Paris?")
 
 
 # -- uninstrument -------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
-from .agent_frameworks import run_example
+from .agent_frameworks import assert_failed, run_example
 from .trees import named, render, traces
 
 TOOL_MODEL = "claude-sonnet-tool"
@@ -292,9 +292,7 @@ def test_loop_guard_raise_stops_the_run_before_the_tool(otel, model_server):
     assert _genai_tree(otel) == ["invoke_agent claude-code", f"  chat {TOOL_MODEL}", f"  execute_tool {TOOL}"]
     agent = named(otel.spans(), "invoke_agent")[0]
     tool_span = named(otel.spans(), "execute_tool")[0]
-    for span in (agent, tool_span):
-        assert span.status.status_code is StatusCode.ERROR
-        assert span.attributes[semconv.ERROR_TYPE] == "AgentLoopError"
+    assert_failed((agent, tool_span), "AgentLoopError")
 
 
 def test_partial_messages_make_streamed_calls(otel, model_server):

@@ -22,7 +22,7 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
-from .agent_frameworks import assert_no_content, run_example
+from .agent_frameworks import assert_no_content, merged_chats, run_example
 from .conftest import API_KEY
 from .trees import named, render, traces
 
@@ -96,14 +96,9 @@ def test_tool_calling_agent_is_one_trace_agent_over_chats_and_tools(otel, model_
 def test_chat_span_is_the_framework_call_merged_with_the_client_call(otel, model_server):
     _agent(model_server).run(QUESTION)
 
-    chats = named(otel.spans(), "chat")
-    assert len(chats) == 2
-    for chat in chats:
-        assert chat.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-local123"
+    for chat in merged_chats(otel.spans()):
         assert chat.attributes[semconv.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini-tool-2026-01-01"
-        assert chat.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
         assert chat.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
-        assert chat.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] > 0
         assert chat.attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] == ("Observation:", "Calling tools:")
 
 

@@ -32,7 +32,7 @@ import genai_otel
 from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 
-from ...agent_frameworks import assert_no_content, run_example
+from ...agent_frameworks import assert_failed, assert_no_content, get_weather, run_example
 from ...conftest import API_KEY
 from ...trees import named, render, traces
 
@@ -52,11 +52,6 @@ ADK_LOGS = InMemoryLogRecordExporter()
 _ADK_LOGGER_PROVIDER = LoggerProvider()
 _ADK_LOGGER_PROVIDER.add_log_record_processor(SimpleLogRecordProcessor(ADK_LOGS))
 _logs.set_logger_provider(_ADK_LOGGER_PROVIDER)
-
-
-def get_weather(city: str) -> str:
-    """The weather for a city."""
-    return f"Sunny in {city}"
 
 
 @pytest.fixture(autouse=True)
@@ -210,9 +205,7 @@ async def test_model_error_propagates_unchanged_and_marks_the_spans(otel, model_
         "  invoke_agent weather_agent",
         "    chat gemini-error-500",
     ]
-    for span in spans:
-        assert span.status.status_code is StatusCode.ERROR, span.name
-        assert span.attributes[sc.ERROR_TYPE] == "ServerError"
+    assert_failed(spans, "ServerError")
 
 
 async def test_tool_error_propagates_unchanged(otel, model_server):

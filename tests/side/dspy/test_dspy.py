@@ -24,7 +24,7 @@ from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 from genai_otel.telemetry.agent_runs import AgentLoopError
 
-from ...agent_frameworks import assert_no_content, run_example
+from ...agent_frameworks import assert_failed, assert_no_content, run_example
 
 # The model server answers DSPy's ChatAdapter in its "[[ ## field ## ]]" format: the ReAct step calls
 # get_weather, then (max_iters=1) the extraction answers "Echo: <question>". Model call -> tool -> model call.
@@ -143,9 +143,7 @@ def test_model_error_propagates_unchanged_and_marks_the_spans(otel, model_server
     spans = otel.spans()
     (chat,) = _by_name(spans, "chat error-500")
     (agent,) = _by_name(spans, "invoke_agent ReAct")
-    for span in (chat, agent):
-        assert span.status.status_code is StatusCode.ERROR
-        assert span.attributes[sc.ERROR_TYPE] == type(caught.value).__name__
+    assert_failed((chat, agent), type(caught.value).__name__)
 
 
 def test_tool_error_is_the_agents_observation_and_marks_the_tool_span(otel, lm):

@@ -21,17 +21,18 @@ import genai_otel
 from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 
-from ...agent_frameworks import assert_no_content, run_example
+from ...agent_frameworks import (
+    AGENT_TREE,
+    assert_failed,
+    assert_no_content,
+    assert_weather_content,
+    merged_chats,
+    run_example,
+)
 from ...conftest import API_KEY
 from ...trees import named, render, traces
 
 STRANDS_SCOPE = "strands.telemetry.tracer"
-AGENT_TREE = [
-    "invoke_agent weather_agent",
-    "  chat gpt-4o-mini-tool",
-    "  execute_tool get_weather",
-    "  chat gpt-4o-mini-tool",
-]
 
 
 @tool
@@ -90,15 +91,7 @@ def test_three_step_run_is_one_trace_with_one_span_per_model_call(otel, model_se
             sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini-tool",
         }.items()
     )
-    first, second = named(spans, "chat")
-    for chat in (first, second):
-        assert chat.kind is SpanKind.CLIENT
-        assert chat.parent.span_id == agent.context.span_id
-        # the openai SDK call merged into Strands' model call: its exact response id, usage, server
-        assert chat.attributes[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-local123"
-        assert chat.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
-        assert chat.attributes[sc.SERVER_ADDRESS] == "127.0.0.1"
-    assert first.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
+    merged_chats(spans, parent=agent)  # the openai SDK call merged into Strands' model call
     tool_span = named(spans, "execute_tool")[0]
     assert tool_span.parent.span_id == agent.context.span_id
     assert (
@@ -251,9 +244,7 @@ def test_model_error_propagates_and_marks_the_spans(otel, model_server):
         agent("weather?")
     spans = otel.spans()
     assert render(spans) == ["invoke_agent weather_agent", "  chat gpt-4o-mini-error-500"]
-    for span in spans:
-        assert span.status.status_code is StatusCode.ERROR
-        assert span.attributes[sc.ERROR_TYPE] == "InternalServerError"
+    assert_failed(spans, "InternalServerError")
 
 
 def test_tool_exception_marks_the_tool_span_and_the_run_goes_on(otel, model_server):
@@ -310,21 +301,7 @@ def test_content_under_capture(otel, model_server):
     system = [{"type": "text", "content": "Be brief."}]
     assert json.loads(agent.attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == system
     assert json.loads(first.attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == system
-    (definition,) = json.loads(first.attributes[sc.GEN_AI_TOOL_DEFINITIONS])
-    assert definition["name"] == "get_weather" and definition["parameters"]["required"] == ["city"]
-    assert json.loads(first.attributes[sc.GEN_AI_INPUT_MESSAGES]) == [
-        {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]}
-    ]
-    (call,) = json.loads(first.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
-    assert call["parts"] == [
-        {"type": "tool_call", "id": "call_0", "name": "get_weather", "arguments": {"city": "Paris"}}
-    ]
-    assert json.loads(second.attributes[sc.GEN_AI_INPUT_MESSAGES])[-1] == {
-        "role": "tool",
-        "parts": [{"type": "tool_call_response", "id": "call_0", "response": "Sunny in Paris"}],
-    }
-    assert json.loads(tool_span.attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
-    assert tool_span.attributes[sc.GEN_AI_TOOL_CALL_RESULT] == "Sunny in Paris"
+    assert_weather_content(first, second, tool_span, "weather in Paris?")
     (answer,) = json.loads(agent.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
     assert answer == {
         "role": "assistant",
