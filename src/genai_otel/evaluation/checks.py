@@ -168,7 +168,7 @@ class PolicyTerms:
         text = evidence.answer(span)
         if text is None or self._pattern is None:
             return None
-        found = sorted({m.group(0).lower() for m in self._pattern.finditer(text)})
+        found = sorted({" ".join(m.group(0).lower().split()) for m in self._pattern.finditer(text)})
         if found:
             return EvaluationResult(self.name, 0.0, "flagged", f"terms: {', '.join(found)[:500]}")
         return EvaluationResult(self.name, 1.0, "clean")
