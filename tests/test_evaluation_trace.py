@@ -471,12 +471,12 @@ def _calibration_case(case_id: str) -> tuple[SpanView, TraceView]:
     return case.span, case.trace
 
 
-#: Agreement floors for the test-sized run (the first 12 rows of each file). On the full set the run
-#: measures tool_call_validity 1.00, refusal 1.00, pii 0.91, groundedness 0.83 (docs/EVALUATION.md).
-#: Schema and refusal checks are exact on their rows: a single disagreement is a regression. pii and
-#: groundedness have known misses (digit runs read as phone numbers; a changed entity with the same words;
-#: a paraphrase): their floor allows two disagreements in twelve.
-FLOORS = {"tool_call_validity": 1.0, "refusal": 1.0, "pii": 10 / 12, "groundedness": 10 / 12}
+#: Agreement floors for the test-sized run (12 rows of each file, spread evenly). That sample measures
+#: tool_call_validity 12/12, refusal 12/12, pii 11/12 (an order number read as a phone number), groundedness
+#: 10/12 (an entity swapped with the context's own words; a paraphrase) -- on the full set 1.00, 1.00, 0.91,
+#: 0.83 (docs/EVALUATION.md). Schema and refusal checks are exact on their rows: one disagreement is a
+#: regression. The heuristic ones may lose one more row than measured, no more.
+FLOORS = {"tool_call_validity": 1.0, "refusal": 1.0, "pii": 10 / 12, "groundedness": 9 / 12}
 
 
 def test_calibration_table_shape_and_floors():
@@ -487,7 +487,7 @@ def test_calibration_table_shape_and_floors():
         assert row.cases == row.judged == 12, row
         assert row.true_positives + row.false_positives + row.false_negatives + row.true_negatives == 12
         assert row.agreement >= floor, row.as_dict()
-        assert row.recall == 1.0 or name == "groundedness", row.as_dict()
+        assert row.recall >= (0.8 if name == "groundedness" else 1.0), row.as_dict()
 
 
 def test_calibrate_main_prints_and_writes_the_table(tmp_path, capsys):

@@ -168,14 +168,21 @@ def _output_cases(row: dict[str, Any]) -> list[Case]:
     return [Case(row["id"], aspect, bool(row[aspect]), chat, trace) for aspect in ("refusal", "pii")]
 
 
+def _spread(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """``limit`` rows spread evenly over the file (its hard cases sit at the end), else all."""
+    if limit is None or limit >= len(rows):
+        return rows
+    return [rows[index * len(rows) // limit] for index in range(max(limit, 0))]
+
+
 def cases(limit: int | None = None) -> list[Case]:
-    """The labelled set as traces; ``limit`` rows of each file (a test-sized run), else all."""
+    """The labelled set as traces; ``limit`` rows of each file, spread evenly (a test-sized run), else all."""
     found: list[Case] = []
-    for row in _load("rag")[:limit]:
+    for row in _spread(_load("rag"), limit):
         found.append(_rag_case(row))
-    for row in _load("tool_calls")[:limit]:
+    for row in _spread(_load("tool_calls"), limit):
         found.append(_tool_case(row))
-    for row in _load("outputs")[:limit]:
+    for row in _spread(_load("outputs"), limit):
         found += _output_cases(row)
     return found
 
@@ -261,7 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--judge-model", default="gpt-4o-mini")
     parser.add_argument("--judge-api-key", default=None)
     parser.add_argument("--semantic", action="store_true", help="also score the embedding-model evaluators")
-    parser.add_argument("--limit", type=int, default=None, help="rows per labelled file (default: all)")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="rows per labelled file, spread evenly (default: all)"
+    )
     parser.add_argument("--json", dest="json_path", help="write the table as JSON to this file")
     args = parser.parse_args(argv)
     table = run(_evaluators(args), args.limit)
