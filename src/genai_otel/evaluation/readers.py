@@ -85,7 +85,7 @@ def _any_value(value: Any) -> Any:
     if kind is None:
         return None
     if kind == "array_value":
-        return [_any_value(item) for item in value.array_value.values]
+        return tuple(_any_value(item) for item in value.array_value.values)  # as the SDK holds arrays
     if kind == "kvlist_value":
         return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
     if kind == "bytes_value":
@@ -305,6 +305,8 @@ def read_jaeger(
             "query.service_name": service,
             "query.start_time_min": _rfc3339(now - since),
             "query.start_time_max": _rfc3339(now),
+            # The limit's name changed between Jaeger releases; each ignores the other's.
+            "query.num_traces": limit,
             "query.search_depth": limit,
         }
     )
