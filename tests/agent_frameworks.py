@@ -9,15 +9,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, StatusCode
 
 from genai_otel import semconv
 
 from .servers import REPO
-from .trees import named
+from .trees import named, traces
 
 #: A three-step run of an agent named ``weather_agent`` on the model server's tool-calling model.
 AGENT_TREE = [
@@ -42,6 +44,22 @@ EXAMPLES = REPO / "examples" / "agents"
 def get_weather(city: str) -> str:
     """The weather for a city."""
     return f"Sunny in {city}"
+
+
+@contextmanager
+def context_kept() -> Iterator[otel_context.Context]:
+    """The caller's OpenTelemetry context is the very same object after the block as before it (yielded, to
+    check it in between too): a run must detach all it attached, also when it fails or is broken off."""
+    before = otel_context.get_current()
+    yield before
+    assert otel_context.get_current() is before
+
+
+def separate_runs(spans: Iterable[Any], count: int = 3) -> list[list[Any]]:
+    """The spans of ``count`` concurrent runs, one trace each: runs that cross would share one."""
+    runs = list(traces(spans).values())
+    assert len(runs) == count, [[span.name for span in run] for run in runs]
+    return runs
 
 
 def merged_chats(spans: Iterable[Any], parent: Any = None) -> list[Any]:

@@ -26,9 +26,11 @@ from .agent_frameworks import (
     AGENT_TREE,
     assert_failed,
     assert_no_content,
+    context_kept,
     get_weather,
     merged_chats,
     run_example,
+    separate_runs,
 )
 from .conftest import API_KEY
 from .trees import named, render, traces
@@ -123,9 +125,7 @@ def test_three_concurrent_turns_do_not_cross(otel, model_server):
 
     asyncio.run(three())
 
-    runs = traces(otel.spans())
-    assert len(runs) == 3
-    for trace_spans in runs.values():
+    for trace_spans in separate_runs(otel.spans()):
         tree = render(trace_spans)
         name = tree[0].split()[-1]
         assert tree == [f"invoke_agent {name}", *AGENT_TREE[1:]]
@@ -204,12 +204,11 @@ def test_caller_context_unchanged_after_turns(otel, model_server):
     async def run():
         import openai
 
-        before = otel_context.get_current()
-        await _agent(model_server).ask("weather?")
-        assert otel_context.get_current() is before
-        with pytest.raises(openai.InternalServerError):
-            await _agent(model_server, "gpt-4o-mini-error-500").ask("weather?")
-        assert otel_context.get_current() is before
+        with context_kept() as before:
+            await _agent(model_server).ask("weather?")
+            assert otel_context.get_current() is before
+            with pytest.raises(openai.InternalServerError):
+                await _agent(model_server, "gpt-4o-mini-error-500").ask("weather?")
 
     asyncio.run(run())
 

@@ -35,9 +35,11 @@ from .agent_frameworks import (
     assert_failed,
     assert_no_content,
     assert_weather_content,
+    context_kept,
     get_weather,
     merged_chats,
     run_example,
+    separate_runs,
 )
 from .conftest import API_KEY
 from .trees import named, render, traces
@@ -112,34 +114,31 @@ def test_framework_only_chat_span_has_agnos_view(otel, model_server):
 
 
 def test_streamed_run_keeps_the_callers_context(otel, model_server):
-    before = otel_context.get_current()
-    events = list(_agent(model_server).run("weather?", stream=True))
+    with context_kept():
+        events = list(_agent(model_server).run("weather?", stream=True))
 
-    assert otel_context.get_current() is before
     assert "".join(e.content for e in events if getattr(e, "content", None)) == "Echo: weather?"
     assert render(otel.spans()) == AGENT_TREE
     assert all(c.attributes[sc.GEN_AI_REQUEST_STREAM] for c in named(otel.spans(), "chat"))
 
 
 def test_stream_broken_off_early_restores_context_and_ends_spans(otel, model_server):
-    before = otel_context.get_current()
-    stream = _agent(model_server).run("weather?", stream=True)
-    for _ in stream:
-        assert otel_context.get_current() is before
-        break
-    stream.close()
+    with context_kept() as before:
+        stream = _agent(model_server).run("weather?", stream=True)
+        for _ in stream:
+            assert otel_context.get_current() is before
+            break
+        stream.close()
 
-    assert otel_context.get_current() is before
     (agent,) = named(otel.spans(), "invoke_agent")
     assert agent.end_time is not None
 
 
 def test_async_and_async_stream(otel, model_server):
     async def main():
-        before = otel_context.get_current()
-        result = await _agent(model_server).arun("weather?")
-        events = [e async for e in _agent(model_server).arun("weather?", stream=True)]
-        assert otel_context.get_current() is before
+        with context_kept():
+            result = await _agent(model_server).arun("weather?")
+            events = [e async for e in _agent(model_server).arun("weather?", stream=True)]
         return result, events
 
     result, events = asyncio.run(main())
@@ -158,9 +157,7 @@ def test_three_concurrent_runs_do_not_cross(otel, model_server):
 
     results = asyncio.run(main())
     assert sorted(r.content for r in results) == ["Echo: q0", "Echo: q1", "Echo: q2"]
-    groups = traces(otel.spans())
-    assert len(groups) == 3
-    for spans in groups.values():
+    for spans in separate_runs(otel.spans()):
         assert render(spans) == AGENT_TREE
 
 

@@ -29,7 +29,7 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
-from .agent_frameworks import assert_failed, run_example
+from .agent_frameworks import assert_failed, context_kept, run_example
 from .trees import named, render, traces
 
 TOOL_MODEL = "claude-sonnet-tool"
@@ -198,8 +198,7 @@ def test_concurrent_runs_do_not_cross(otel, model_server):
 
 def test_runs_under_the_callers_span_and_leave_its_context_unchanged(otel, model_server):
     async def run() -> None:
-        with _tracer.start_as_current_span("request handler") as parent:
-            before = otel_context.get_current()
+        with _tracer.start_as_current_span("request handler") as parent, context_kept() as before:
             await _ask(_options(model_server))
             assert otel_context.get_current() is before
             # Broken off after the first message: still the caller's context, the run's spans closed.
@@ -207,7 +206,6 @@ def test_runs_under_the_callers_span_and_leave_its_context_unchanged(otel, model
             async for _ in stream:
                 break
             await stream.aclose()
-            assert otel_context.get_current() is before
         return parent
 
     parent = asyncio.run(run())

@@ -38,7 +38,14 @@ from genai_otel import semconv
 from genai_otel.config import ContentCapture
 from genai_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
-from .agent_frameworks import assert_failed, assert_no_content, merged_chats, run_example
+from .agent_frameworks import (
+    assert_failed,
+    assert_no_content,
+    context_kept,
+    merged_chats,
+    run_example,
+    separate_runs,
+)
 from .conftest import API_KEY
 from .trees import named, render, traces
 
@@ -117,9 +124,8 @@ def test_run_is_one_turn_with_the_agent_its_model_calls_and_tool(otel, model_ser
 
 
 def test_run_sync_with_the_responses_model(otel, model_server):
-    before = otel_context.get_current()
-    result = Runner.run_sync(_agent(model_server, responses=True), "What is the weather in Paris?")
-    assert otel_context.get_current() is before
+    with context_kept():
+        result = Runner.run_sync(_agent(model_server, responses=True), "What is the weather in Paris?")
 
     assert result.final_output.startswith("Echo:")
     spans = otel.spans()
@@ -148,19 +154,17 @@ def test_streamed_run_has_the_same_tree(otel, model_server, responses):
 
 def test_stream_broken_off_early_leaves_the_callers_context_and_no_open_span(otel, model_server):
     async def main():
-        before = otel_context.get_current()
-        result = Runner.run_streamed(_agent(model_server), "What is the weather in Paris?")
-        async for event in result.stream_events():
-            if event.type == "raw_response_event":  # mid-way through the first model call's stream
-                break
-        result.cancel()
-        assert otel_context.get_current() is before
-        await asyncio.sleep(0.05)  # the run's task winds down
-        assert otel_context.get_current() is before
+        with context_kept() as before:
+            result = Runner.run_streamed(_agent(model_server), "What is the weather in Paris?")
+            async for event in result.stream_events():
+                if event.type == "raw_response_event":  # mid-way through the first model call's stream
+                    break
+            result.cancel()
+            assert otel_context.get_current() is before
+            await asyncio.sleep(0.05)  # the run's task winds down
 
-    before = otel_context.get_current()
-    asyncio.run(main())
-    assert otel_context.get_current() is before
+    with context_kept():
+        asyncio.run(main())
     assert _processor().open_runs == 0
     assert render(otel.spans(), keep=_genai) == [
         "handle_conversation_turn Weather",
@@ -174,16 +178,17 @@ def test_awaited_runs_give_the_caller_its_context_back(otel, model_server):
     after a run, a failed run and a hand-off."""
 
     async def main():
-        before = otel_context.get_current()
-        await Runner.run(_agent(model_server), "hi")
-        assert otel_context.get_current() is before
-        with pytest.raises(openai.InternalServerError):
-            await Runner.run(_agent(model_server, "error-500"), "hi")
-        assert otel_context.get_current() is before
-        spanish = Agent(name="Spanish", model=_model(model_server, "gpt-4o-mini"))
-        triage = Agent(name="Triage", model=_model(model_server, "gpt-4o-mini-handoff"), handoffs=[spanish])
-        await Runner.run(triage, "Hola")
-        assert otel_context.get_current() is before
+        with context_kept() as before:
+            await Runner.run(_agent(model_server), "hi")
+            assert otel_context.get_current() is before
+            with pytest.raises(openai.InternalServerError):
+                await Runner.run(_agent(model_server, "error-500"), "hi")
+            assert otel_context.get_current() is before
+            spanish = Agent(name="Spanish", model=_model(model_server, "gpt-4o-mini"))
+            triage = Agent(
+                name="Triage", model=_model(model_server, "gpt-4o-mini-handoff"), handoffs=[spanish]
+            )
+            await Runner.run(triage, "Hola")
 
     asyncio.run(main())
     assert _processor().open_runs == 0
@@ -238,15 +243,12 @@ def test_agent_as_tool_runs_beneath_the_tool_without_a_second_turn(otel, model_s
 
 def test_three_concurrent_runs_do_not_cross(otel, model_server):
     async def main():
-        before = otel_context.get_current()
-        await asyncio.gather(*(Runner.run(_agent(model_server), f"weather {i}?") for i in range(3)))
-        assert otel_context.get_current() is before
+        with context_kept():
+            await asyncio.gather(*(Runner.run(_agent(model_server), f"weather {i}?") for i in range(3)))
 
     asyncio.run(main())
 
-    groups = traces(otel.spans())
-    assert len(groups) == 3
-    for spans in groups.values():
+    for spans in separate_runs(otel.spans()):
         assert render(spans, keep=_genai) == AGENT_TREE
 
 
@@ -316,10 +318,8 @@ def test_with_sdk_tracing_disabled_only_the_client_calls_are_traced(otel, model_
 
 
 def test_model_error_reaches_the_caller_and_marks_the_spans(otel, model_server):
-    before = otel_context.get_current()
-    with pytest.raises(openai.InternalServerError):
+    with context_kept(), pytest.raises(openai.InternalServerError):
         asyncio.run(Runner.run(_agent(model_server, "error-500"), "hi"))
-    assert otel_context.get_current() is before
 
     spans = otel.spans()
     assert render(spans, keep=_genai) == [

@@ -28,9 +28,11 @@ from .agent_frameworks import (
     AGENT_TREE,
     assert_failed,
     assert_no_content,
+    context_kept,
     get_weather,
     merged_chats,
     run_example,
+    separate_runs,
 )
 from .conftest import API_KEY
 from .trees import named, render, traces
@@ -125,9 +127,7 @@ def test_three_concurrent_runs_do_not_cross(otel, model_server):
 
     outputs = [r.output for r in asyncio.run(main())]
     assert outputs == [f"Echo: weather {i}?" for i in range(3)]
-    groups = traces(otel.spans())
-    assert len(groups) == 3
-    for spans in groups.values():
+    for spans in separate_runs(otel.spans()):
         _assert_one_run(spans)
 
 
@@ -153,11 +153,10 @@ def test_stream_broken_off_early_ends_every_span_and_restores_the_context(otel, 
     agent = _agent(model_server)
 
     async def main():
-        before = otel_context.get_current()
-        async with agent.run_stream(QUESTION) as stream:
-            async for _chunk in stream.stream_text(delta=True):
-                break
-        assert otel_context.get_current() is before
+        with context_kept():
+            async with agent.run_stream(QUESTION) as stream:
+                async for _chunk in stream.stream_text(delta=True):
+                    break
 
     asyncio.run(main())
     spans = otel.spans()
@@ -168,9 +167,8 @@ def test_stream_broken_off_early_ends_every_span_and_restores_the_context(otel, 
 
 def test_caller_context_is_unchanged_after_runs(otel, model_server):
     agent = _agent(model_server)
-    before = otel_context.get_current()
-    agent.run_sync(QUESTION)
-    assert otel_context.get_current() is before
+    with context_kept():
+        agent.run_sync(QUESTION)
 
     async def main():
         inner = otel_context.get_current()

@@ -22,7 +22,7 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
-from .agent_frameworks import assert_no_content, merged_chats, run_example
+from .agent_frameworks import assert_no_content, context_kept, merged_chats, run_example, separate_runs
 from .conftest import API_KEY
 from .trees import named, render, traces
 
@@ -137,9 +137,7 @@ def test_three_concurrent_runs_do_not_cross(otel, model_server):
         )
 
     asyncio.run(main())
-    groups = traces(otel.spans())
-    assert len(groups) == 3
-    for spans in groups.values():
+    for spans in separate_runs(otel.spans()):
         _assert_one_run(spans)
 
 
@@ -162,26 +160,23 @@ def test_streamed_run_with_streamed_model_output(otel, model_server):
 
 def test_stream_broken_off_early_ends_the_run_and_restores_the_context(otel, model_server):
     agent = _agent(model_server)
-    before = otel_context.get_current()
+    with context_kept() as before:
+        # Stopped after the first step (smolagents cannot be closed mid-step: it yields from a ``finally``).
+        stream = agent.run(QUESTION, stream=True)
+        for step in stream:
+            assert otel_context.get_current() is before
+            if isinstance(step, ActionStep):
+                break
+        stream.close()
 
-    # Stopped after the first step (smolagents cannot be closed mid-step: it yields from a ``finally``).
-    stream = agent.run(QUESTION, stream=True)
-    for step in stream:
-        assert otel_context.get_current() is before
-        if isinstance(step, ActionStep):
-            break
-    stream.close()
-
-    assert otel_context.get_current() is before
     spans = otel.spans()
     assert render(spans) == TREE[:3]
     assert all(s.status.status_code is not StatusCode.ERROR for s in spans)
 
 
 def test_caller_context_is_unchanged_after_a_run(otel, model_server):
-    before = otel_context.get_current()
-    _agent(model_server).run(QUESTION)
-    assert otel_context.get_current() is before
+    with context_kept():
+        _agent(model_server).run(QUESTION)
 
 
 # -- CodeAgent ---------------------------------------------------------------------------------------

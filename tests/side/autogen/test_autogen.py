@@ -31,7 +31,15 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
-from ...agent_frameworks import AGENT_TREE, assert_failed, assert_no_content, merged_chats, run_example
+from ...agent_frameworks import (
+    AGENT_TREE,
+    assert_failed,
+    assert_no_content,
+    context_kept,
+    merged_chats,
+    run_example,
+    separate_runs,
+)
 from ...conftest import API_KEY
 from ...trees import named, render, traces
 
@@ -158,11 +166,11 @@ def test_swarm_run_is_a_conversation_turn_of_its_entry_agent(otel, model_server)
 
 def test_run_stream_traces_the_run_and_keeps_the_callers_context(otel, model_server):
     async def consume():
-        before = otel_context.get_current()
-        items = [
-            item async for item in _agent(model_server, model_client_stream=True).run_stream(task="weather?")
-        ]
-        assert otel_context.get_current() is before
+        with context_kept():
+            items = [
+                item
+                async for item in _agent(model_server, model_client_stream=True).run_stream(task="weather?")
+            ]
         return items
 
     items = asyncio.run(consume())
@@ -179,12 +187,11 @@ def test_run_stream_traces_the_run_and_keeps_the_callers_context(otel, model_ser
 
 def test_a_stream_broken_off_early_ends_the_span_and_restores_the_context(otel, model_server):
     async def consume():
-        before = otel_context.get_current()
-        stream = _agent(model_server).run_stream(task="weather?")
-        async for _item in stream:
-            break
-        await stream.aclose()
-        assert otel_context.get_current() is before
+        with context_kept():
+            stream = _agent(model_server).run_stream(task="weather?")
+            async for _item in stream:
+                break
+            await stream.aclose()
 
     asyncio.run(consume())
 
@@ -214,10 +221,7 @@ def test_three_concurrent_runs_do_not_cross(otel, model_server):
 
     asyncio.run(three())
 
-    spans = otel.spans()
-    runs = traces(spans)
-    assert len(runs) == 3
-    for trace_spans in runs.values():
+    for trace_spans in separate_runs(otel.spans()):
         tree = render(trace_spans)
         name = tree[0].split()[-1]
         assert tree == [f"invoke_agent {name}", *AGENT_TREE[1:]]
@@ -291,12 +295,11 @@ def test_caller_context_unchanged_after_runs(otel, model_server):
     async def run():
         import openai
 
-        before = otel_context.get_current()
-        await _agent(model_server).run(task="weather?")
-        assert otel_context.get_current() is before
-        with pytest.raises(openai.InternalServerError):
-            await _agent(model_server, "gpt-4o-mini-error-500").run(task="weather?")
-        assert otel_context.get_current() is before
+        with context_kept() as before:
+            await _agent(model_server).run(task="weather?")
+            assert otel_context.get_current() is before
+            with pytest.raises(openai.InternalServerError):
+                await _agent(model_server, "gpt-4o-mini-error-500").run(task="weather?")
 
     asyncio.run(run())
 
@@ -364,9 +367,8 @@ def test_an_agent_used_as_a_tool_nests_its_run_under_the_tool_span(otel, model_s
     outer = _agent(model_server, name="outer", tools=[AgentTool(inner)])
 
     async def run():
-        before = otel_context.get_current()
-        await outer.run(task="weather in Paris?")
-        assert otel_context.get_current() is before
+        with context_kept():
+            await outer.run(task="weather in Paris?")
 
     asyncio.run(run())
 

@@ -26,7 +26,7 @@ from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 from genai_otel.telemetry.agent_runs import AgentLoopError
 
-from ...agent_frameworks import assert_no_content, run_example
+from ...agent_frameworks import assert_no_content, context_kept, run_example
 
 MODEL = "gpt-4o-mini-tool"
 
@@ -204,15 +204,13 @@ def test_caller_context_is_unchanged_after_runs_and_failures(otel, model_server)
     import openai
 
     tracer = trace.get_tracer("app")
-    with tracer.start_as_current_span("app request") as app:
-        before = otel_context.get_current()
+    with tracer.start_as_current_span("app request") as app, context_kept() as before:
         _crew(model_server).kickoff()
         assert otel_context.get_current() is before
         asyncio.run(_crew(model_server).akickoff())
         assert otel_context.get_current() is before
         with pytest.raises(openai.InternalServerError):
             _crew(model_server, "error-500", max_retries=0).kickoff()
-        assert otel_context.get_current() is before
     workflows = _by_name(otel.spans(), "invoke_workflow weather crew")
     assert len(workflows) == 3 and all(w.parent.span_id == app.get_span_context().span_id for w in workflows)
 

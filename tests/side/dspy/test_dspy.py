@@ -24,7 +24,7 @@ from genai_otel import semconv as sc
 from genai_otel.config import ContentCapture, LoopGuardAction
 from genai_otel.telemetry.agent_runs import AgentLoopError
 
-from ...agent_frameworks import assert_failed, assert_no_content, run_example
+from ...agent_frameworks import assert_failed, assert_no_content, context_kept, run_example
 
 # The model server answers DSPy's ChatAdapter in its "[[ ## field ## ]]" format: the ReAct step calls
 # get_weather, then (max_iters=1) the extraction answers "Echo: <question>". Model call -> tool -> model call.
@@ -196,15 +196,13 @@ def test_content_capture_records_messages_instructions_tools_and_results(otel, l
 
 def test_caller_context_is_unchanged_after_sync_async_and_failed_runs(otel, lm, model_server):
     tracer = trace.get_tracer("app")
-    with tracer.start_as_current_span("app request") as app:
-        before = otel_context.get_current()
+    with tracer.start_as_current_span("app request") as app, context_kept() as before:
         _agent()(question=QUESTION)
         assert otel_context.get_current() is before
         asyncio.run(_agent().acall(question=QUESTION))
         assert otel_context.get_current() is before
         with dspy.context(lm=_lm(model_server, "error-500")), pytest.raises(dspy.utils.exceptions.LMError):
             _agent()(question="q")
-        assert otel_context.get_current() is before
     agents = _by_name(otel.spans(), "invoke_agent ReAct")
     assert len(agents) == 3 and all(a.parent.span_id == app.get_span_context().span_id for a in agents)
 
@@ -214,15 +212,14 @@ def test_streamed_run_and_a_stream_broken_off_early(otel, lm):
     program = dspy.streamify(_agent(), stream_listeners=[listener])
 
     async def consume(limit: int | None):
-        before = otel_context.get_current()
-        seen = []
-        stream = program(question=QUESTION)
-        async for item in stream:
-            seen.append(item)
-            if limit is not None and len(seen) >= limit:
-                break
-        await stream.aclose()
-        assert otel_context.get_current() is before
+        with context_kept():
+            seen = []
+            stream = program(question=QUESTION)
+            async for item in stream:
+                seen.append(item)
+                if limit is not None and len(seen) >= limit:
+                    break
+            await stream.aclose()
         return seen
 
     items = asyncio.run(consume(None))

@@ -26,8 +26,10 @@ from ...agent_frameworks import (
     assert_failed,
     assert_no_content,
     assert_weather_content,
+    context_kept,
     merged_chats,
     run_example,
+    separate_runs,
 )
 from ...conftest import API_KEY
 from ...trees import named, render, traces
@@ -127,9 +129,8 @@ def test_framework_only_chat_span_has_strands_view(otel, model_server):
 
 def test_stream_async_keeps_the_callers_context(otel, model_server):
     async def main():
-        before = otel_context.get_current()
-        events = [e async for e in _agent(model_server).stream_async("weather?")]
-        assert otel_context.get_current() is before
+        with context_kept():
+            events = [e async for e in _agent(model_server).stream_async("weather?")]
         return events
 
     events = asyncio.run(main())
@@ -139,13 +140,12 @@ def test_stream_async_keeps_the_callers_context(otel, model_server):
 
 def test_stream_broken_off_early_restores_context_and_ends_spans(otel, model_server):
     async def main():
-        before = otel_context.get_current()
-        stream = _agent(model_server).stream_async("weather?")
-        async for _ in stream:
-            break
-        assert otel_context.get_current() is before
-        await stream.aclose()
-        assert otel_context.get_current() is before
+        with context_kept() as before:
+            stream = _agent(model_server).stream_async("weather?")
+            async for _ in stream:
+                break
+            assert otel_context.get_current() is before
+            await stream.aclose()
 
     asyncio.run(main())
     (agent,) = named(otel.spans(), "invoke_agent")
@@ -159,18 +159,14 @@ def test_three_concurrent_runs_do_not_cross(otel, model_server):
 
     results = asyncio.run(main())
     assert sorted(str(r).strip() for r in results) == ["Echo: q0", "Echo: q1", "Echo: q2"]
-    groups = traces(otel.spans())
-    assert len(groups) == 3
-    for spans in groups.values():
+    for spans in separate_runs(otel.spans()):
         assert render(spans) == AGENT_TREE
 
 
 def test_caller_span_is_the_parent_and_context_unchanged(otel, model_server):
     tracer = trace.get_tracer("app")
-    with tracer.start_as_current_span("request") as request:
-        before = otel_context.get_current()
+    with tracer.start_as_current_span("request") as request, context_kept():
         _agent(model_server)("weather?")
-        assert otel_context.get_current() is before
     agent = named(otel.spans(), "invoke_agent")[0]
     assert agent.parent.span_id == request.get_span_context().span_id
 
