@@ -30,12 +30,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from overhead import EXPORTED, install_sdk
+
+# This file's folder off the path again: `import agents` (the OpenAI Agents SDK) must not find this file.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("GENAI_OTEL_CACHE", Path.home() / ".cache" / "genai-otel"))
@@ -60,7 +63,8 @@ class Framework:
     #: None: the bench venv; else the packages of its own venv (anchors included).
     venv_packages: list[str] | None = None
     notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: The framework's own OpenTelemetry support, where it has one (a variant of its own).
+    native: str | None = None
 
 
 FRAMEWORKS: dict[str, Framework] = {
@@ -76,7 +80,10 @@ FRAMEWORKS: dict[str, Framework] = {
     ),
     "agno": Framework(["agno", "openai"], "openinference.instrumentation.agno:AgnoInstrumentor"),
     "ag2": Framework(
-        ["ag2", "openai"], None, notes="OpenInference's AG2 instrumentor supports ag2 < 1.0 only"
+        ["ag2", "openai"],
+        None,
+        native="AG2's own TelemetryMiddleware",
+        notes="OpenInference's AG2 instrumentor supports ag2 < 1.0 only",
     ),
     "smolagents": Framework(
         ["smolagents", "openai"], "openinference.instrumentation.smolagents:SmolagentsInstrumentor"
@@ -122,6 +129,10 @@ FRAMEWORKS: dict[str, Framework] = {
 # -- one 3-step agent run per framework (built once, called per run) ------------------------------------
 
 
+#: The "native" variant: the scenario turns on the framework's own telemetry.
+_NATIVE = [False]
+
+
 def _loop_runner(make_coroutine: Callable[[], Any]) -> Callable[[], Any]:
     loop = asyncio.new_event_loop()
     return lambda: loop.run_until_complete(make_coroutine())
@@ -163,11 +174,17 @@ def _ag2(base_url: str) -> Callable[[], Any]:
     from ag2 import Agent
     from ag2.config.openai import OpenAIConfig
 
+    middleware = []
+    if _NATIVE[0]:
+        from ag2.middleware.builtin.telemetry import TelemetryMiddleware
+
+        middleware.append(TelemetryMiddleware(capture_content=False, agent_name="weather"))
     agent = Agent(
         "weather",
         INSTRUCTIONS,
         config=OpenAIConfig(model=MODEL, base_url=base_url, api_key="x"),
         tools=[get_weather],
+        middleware=middleware,
     )
     return _loop_runner(lambda: agent.ask(QUESTION))
 
@@ -354,7 +371,9 @@ def _prepare(framework: str) -> None:
 
 def _instrument(framework: str, variant: str) -> None:
     spec = FRAMEWORKS[framework]
-    if variant == "genai_otel":
+    if variant == "native":
+        _NATIVE[0] = True
+    elif variant == "genai_otel":
         import genai_otel
 
         genai_otel.instrument(only=spec.genai_otel)
@@ -417,6 +436,8 @@ def _variants(spec: Framework) -> dict[str, str]:
         variants["openinference"] = "OpenInference"
     if spec.official:
         variants["official"] = "official OpenTelemetry GenAI (openai-agents-v2)"
+    if spec.native:
+        variants["native"] = spec.native
     return variants
 
 
