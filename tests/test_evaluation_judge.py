@@ -25,6 +25,7 @@ from genai_otel.evaluation.judge import (
     UNPARSED,
     AnswerRelevanceJudge,
     FaithfulnessJudge,
+    HandoffJudge,
     JudgeClient,
     JudgeError,
     RateLimiter,
@@ -358,3 +359,68 @@ def test_without_content_capture_an_agent_run_is_not_judged(otel, model_server, 
     client = JudgeClient(model_server.openai_base_url, "judge-task")
     assert TaskCompletionJudge(client).evaluate(_agent_span(trace), trace) is None
     assert client.requests == 0
+
+
+def _handoff_tool(name: str, description: str) -> dict:
+    parameters = {"type": "object", "properties": {}}
+    return {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": parameters},
+    }
+
+
+def run_triage(client) -> str:
+    """A triage agent whose model hands the question to the first offered agent (the weather agent)."""
+
+    @genai_otel.tool("transfer_to_weather_agent")
+    def transfer_to_weather_agent() -> str:
+        return run_weather_agent(client)
+
+    @genai_otel.agent("triage")
+    def triage(question: str) -> str:
+        tools = [
+            _handoff_tool("transfer_to_weather_agent", "Answers weather questions"),
+            _handoff_tool("transfer_to_billing_agent", "Handles invoices and refunds"),
+        ]
+        reply = client.chat.completions.create(
+            model="gpt-4o-mini-handoff", messages=[{"role": "user", "content": question}], tools=tools
+        )
+        [call] = reply.choices[0].message.tool_calls
+        assert call.function.name == "transfer_to_weather_agent"
+        return transfer_to_weather_agent()
+
+    return triage("What is the weather in Paris?")
+
+
+@pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_ONLY)
+def test_handoff_correctness_is_judged_from_the_offered_agents(otel, model_server, openai_client):
+    run_triage(openai_client)
+    trace = _trace_of(otel)
+    triage = next(s for s in trace.spans if s.name == "invoke_agent triage")
+    weather = next(s for s in trace.spans if s.name == "invoke_agent weather_agent")
+    judge = HandoffJudge(JudgeClient(model_server.openai_base_url, "judge-handoff"))
+
+    result = judge.evaluate(triage, trace)
+    wrong = judge.evaluate(
+        triage, trace, Expectation("What is the weather in Paris?", expected_agents=("billing_agent",))
+    )
+
+    assert (result.name, result.score, result.label) == ("handoff_correctness_judge", 1.0, "correct")
+    prompt = _judge_requests(model_server, "judge-handoff")[0]["messages"][1]["content"]
+    assert "weather_agent: Answers weather questions\nbilling_agent: Handles invoices and refunds" in prompt
+    assert "<handoff>\nweather_agent\n</handoff>" in prompt
+    assert (wrong.score, wrong.label) == (0.0, "incorrect")
+    assert judge.evaluate(weather, trace) is None  # the weather agent hands nothing off
+
+
+def test_concurrent_judging_shares_one_rate_limit_and_budget(model_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = JudgeClient(model_server.openai_base_url, "judge-threads", requests_per_minute=5, max_wait=0)
+    judge = AnswerRelevanceJudge(client)
+    chat, trace = _rag_trace("It was completed in 1889.")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: judge.evaluate(chat, trace), range(8)))
+    assert sum(r is not None for r in results) == 5 == client.requests
+    assert client.skipped == {"rate_limit": 3}
+    assert len(_judge_requests(model_server, "judge-threads")) == 5

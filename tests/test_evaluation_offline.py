@@ -365,3 +365,12 @@ def test_the_judge_budget_skips_are_reported(recorded, tmp_path, model_server, c
     report = json.loads(report_path.read_text())
     assert report["judge"]["requests"] == 1 and report["judge"]["skipped"] == {"token_budget": 1}
     assert "judge: skipped {'token_budget': 1}" in capsys.readouterr().out
+
+
+def test_every_registered_evaluator_reports_under_its_registered_name(model_server):
+    from genai_otel.evaluation.judge import JudgeClient
+    from genai_otel.evaluation.registry import EvaluatorConfig, available
+
+    config = EvaluatorConfig(judge=JudgeClient(model_server.openai_base_url, "judge-names"))
+    for name, factory in available().items():
+        assert factory(config).name == name

@@ -47,7 +47,7 @@ EVALUATORS: dict[str, Factory] = {
     "faithfulness_judge": _judged(FaithfulnessJudge),
     "answer_relevance_judge": _judged(AnswerRelevanceJudge),
     "task_completion_judge": _judged(TaskCompletionJudge),
-    "handoff_judge": _judged(HandoffJudge),
+    "handoff_correctness_judge": _judged(HandoffJudge),
 }
 
 
