@@ -35,13 +35,25 @@ CONTEXT = "The Eiffel Tower is in Paris. It was completed in 1889."
 
 
 def _rag_call(client) -> None:
-    client.chat.completions.create(
-        model="gpt-4o-mini",
-        messages=[
-            {"role": "system", "content": f"Answer from this context only: {CONTEXT}"},
-            {"role": "user", "content": QUESTION},
-        ],
-    )
+    """A retrieval (LangChain, recording document ids) and a chat answering from the documents it was given
+    in its prompt, under one app span."""
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+    from opentelemetry import trace
+
+    class Docs(BaseRetriever):
+        def _get_relevant_documents(self, query, *, run_manager):
+            return [Document(CONTEXT, id="eiffel")]
+
+    with trace.get_tracer("rag-app").start_as_current_span("answer question"):
+        [document] = Docs().invoke(QUESTION)
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[
+                {"role": "system", "content": f"Answer from this context only: {document.page_content}"},
+                {"role": "user", "content": QUESTION},
+            ],
+        )
 
 
 @pytest.fixture
@@ -129,7 +141,7 @@ def test_json_json_lines_and_protobuf_files_read_back_the_recorded_traces(record
     ]
     # The same spans read twice (a directory holding the same export in three encodings) are kept once.
     merged = read_files([tmp_path])
-    assert sorted(len(t.spans) for t in merged.traces) == [1, 4] and merged.errors == []
+    assert sorted(len(t.spans) for t in merged.traces) == [3, 4] and merged.errors == []
 
 
 def test_malformed_input_is_named_and_everything_else_is_still_read(recorded, tmp_path):
@@ -146,7 +158,7 @@ def test_malformed_input_is_named_and_everything_else_is_still_read(recorded, tm
     result = read_files([mixed, tmp_path / "broken.json", tmp_path / "noise.pb", tmp_path / "truncated.json"])
     missing = read_files([tmp_path / "absent.json"])
 
-    assert sorted(len(t.spans) for t in result.traces) == [1, 4]  # both good lines of mixed.jsonl
+    assert sorted(len(t.spans) for t in result.traces) == [3, 4]  # both good lines of mixed.jsonl
     errors = "\n".join(result.errors)
     assert len(result.errors) == 5, errors
     assert f"{mixed}:2: invalid JSON" in errors
@@ -165,7 +177,7 @@ def test_traces_are_read_from_a_real_jaeger(recorded):
             OTLPSpanExporter(endpoint=backend.otlp_endpoint, insecure=True).export(recorded).name == "SUCCESS"
         )
         trace_ids = [format(t, "032x") for t in _trace_ids(recorded)]
-        for trace_id, count in zip(trace_ids, (4, 1), strict=True):
+        for trace_id, count in zip(trace_ids, (4, 3), strict=True):
             backend.wait_for_trace(trace_id, spans=count)
 
         searched = read_jaeger(backend.query_url, service, timedelta(hours=1))
@@ -223,7 +235,7 @@ def test_the_evaluate_command_reports_and_sends_result_events_tied_to_the_spans(
 
     assert status == 0, err
     report = json.loads(report_path.read_text())
-    assert (report["traces"], report["spans"]) == (2, 5)
+    assert (report["traces"], report["spans"]) == (2, 7)
     assert report["dataset"] == {"rows": 2, "matched": 1}
     summary = report["summary"]
     # The agent's answer disagrees with the dataset's expected answer.

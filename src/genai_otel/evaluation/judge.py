@@ -33,21 +33,11 @@ import yaml
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
 from genai_otel import semconv
+from genai_otel.evaluation import evidence
 from genai_otel.evaluation.api import EvaluationResult, Expectation, SpanView, TraceView
+from genai_otel.evaluation.evidence import AGENT_OPERATIONS, ANSWER_OPERATIONS
 
 UNPARSED = "unparsed"
-#: Operations whose output is a model's answer.
-ANSWER_OPERATIONS = (
-    semconv.OPERATION_CHAT,
-    semconv.OPERATION_TEXT_COMPLETION,
-    semconv.OPERATION_GENERATE_CONTENT,
-)
-#: Operations that run an agent (or agents) to a final answer.
-AGENT_OPERATIONS = (
-    semconv.OPERATION_INVOKE_AGENT,
-    semconv.OPERATION_HANDLE_CONVERSATION_TURN,
-    semconv.OPERATION_INVOKE_WORKFLOW,
-)
 _RETRIED_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 _MAX_FIELD_CHARS = 8000  # per prompt section: a judge prompt stays bounded whatever the span holds
 
@@ -283,105 +273,42 @@ class JudgeClient:
 # -- what the judge is shown ------------------------------------------------------------------------------
 
 
-def _parts(messages: Any) -> Iterable[tuple[str, dict[str, Any]]]:
-    """(role, part) of every part of a ``gen_ai.*.messages`` value."""
-    for message in messages if isinstance(messages, list) else ():
-        if isinstance(message, dict):
-            for part in message.get("parts") or ():
-                if isinstance(part, dict):
-                    yield message.get("role") or "", part
-
-
-def _part_text(part: dict[str, Any]) -> str:
-    if part.get("type") == "text":
-        return str(part.get("content") or "")
-    if part.get("type") == "tool_call_response":
-        return _as_text(part.get("response", part.get("result")))
-    return ""
-
-
-def _texts(span: SpanView, attribute: str, *, roles: Iterable[str] | None = None) -> list[str]:
-    wanted = set(roles) if roles is not None else None
-    texts = []
-    for role, part in _parts(span.json_attribute(attribute)):
-        if wanted is None or role in wanted:
-            text = _part_text(part)
-            if text:
-                texts.append(text)
-    return texts
-
-
-def last_user_text(span: SpanView) -> str | None:
-    texts = []
-    for role, part in _parts(span.json_attribute(semconv.GEN_AI_INPUT_MESSAGES)):
-        if role == "user" and part.get("type") == "text":
-            texts.append(str(part.get("content") or ""))
-    return texts[-1] if texts else None
-
-
-def output_text(span: SpanView) -> str | None:
-    text = "\n".join(_texts(span, semconv.GEN_AI_OUTPUT_MESSAGES, roles=("assistant", "")))
-    return text or None
-
-
-def _system_text(span: SpanView) -> list[str]:
-    value = span.json_attribute(semconv.GEN_AI_SYSTEM_INSTRUCTIONS)
-    parts = value if isinstance(value, list) else []
-    return [str(p.get("content")) for p in parts if isinstance(p, dict) and p.get("content")]
-
-
-def _document_texts(span: SpanView) -> list[str]:
-    documents = span.json_attribute(semconv.GEN_AI_RETRIEVAL_DOCUMENTS)
-    texts = []
-    for document in documents if isinstance(documents, list) else ():
-        if isinstance(document, dict):
-            text = document.get("content") or document.get("text")
-            if isinstance(text, str) and text:
-                texts.append(text)
-    return texts
-
-
-def _bounded(text: str) -> str:
+def _section(text: str) -> str:
     return text if len(text) <= _MAX_FIELD_CHARS else text[:_MAX_FIELD_CHARS] + " [...]"
 
 
-def _retrievals_before(span: SpanView, trace: TraceView) -> list[SpanView]:
-    return trace.before(span, trace.with_operation(semconv.OPERATION_RETRIEVAL)) + trace.before(
-        span,
-        [s for s in trace.spans if s.attributes.get(semconv.GEN_AI_RETRIEVAL_DOCUMENTS) and not s.operation],
-    )
+def _tool_results(span: SpanView) -> list[str]:
+    """The tool results a model call was given (``tool_call_response`` parts of its input)."""
+    messages = span.json_attribute(semconv.GEN_AI_INPUT_MESSAGES)
+    return [
+        _as_text(part.get("response"))
+        for message in (messages if isinstance(messages, list) else ())
+        if isinstance(message, dict) and isinstance(message.get("parts"), list)
+        for part in message["parts"]
+        if isinstance(part, dict) and part.get("type") == "tool_call_response" and part.get("response")
+    ]
 
 
 def answer_context(span: SpanView, trace: TraceView) -> str | None:
-    """What the model was given to answer from: retrieved documents' text (retrievals that ended before the
-    call), system instructions, earlier messages and tool results. When the documents carry no text but a
-    retrieval ran, the app put them into the prompt: the last user message is context too."""
-    retrievals = _retrievals_before(span, trace)
-    pieces = [text for retrieval in retrievals for text in _document_texts(retrieval)]
-    pieces += _system_text(span)
-    inputs = list(_parts(span.json_attribute(semconv.GEN_AI_INPUT_MESSAGES)))
-    last_user = max((i for i, (role, _) in enumerate(inputs) if role == "user"), default=None)
-    for index, (_, part) in enumerate(inputs):
-        if index != last_user or (retrievals and not pieces):
-            text = _part_text(part)
-            if text:
-                pieces.append(text)
-    return _bounded("\n\n".join(pieces)) if pieces else None
+    """What an answer may rest on: what was retrieved before it (``evidence.context``: the documents' text,
+    else the prompt the app put them in) and the tool results it was given."""
+    pieces = evidence.context(span, trace) + _tool_results(span)
+    return _section("\n\n".join(pieces)) if pieces else None
 
 
 def _agent_task(span: SpanView, trace: TraceView, expectation: Expectation | None) -> str | None:
-    task = last_user_text(span)
+    task = evidence.question(span)
     if task is None:
         chats = trace.with_operation(*ANSWER_OPERATIONS, spans=trace.descendants(span))
-        task = next((text for chat in chats if (text := last_user_text(chat))), None)
+        task = next((text for chat in chats if (text := evidence.question(chat))), None)
     return task or (expectation.input if expectation else None)
 
 
 def _agent_answer(span: SpanView, trace: TraceView) -> str | None:
-    answer = output_text(span)
+    answer = evidence.answer(span)
     if answer is None:
         chats = trace.with_operation(*ANSWER_OPERATIONS, spans=trace.descendants(span))
-        answer = next((text for chat in reversed(chats) if (text := output_text(chat))), None)
+        answer = next((text for chat in reversed(chats) if (text := evidence.answer(chat))), None)
     return answer
 
 
@@ -400,12 +327,8 @@ def _step_line(step: SpanView) -> str:
             if value is not None
         )
     elif step.operation in ANSWER_OPERATIONS:
-        calls = [
-            f"{part.get('name')}({_as_text(part.get('arguments'))})"
-            for _, part in _parts(step.json_attribute(semconv.GEN_AI_OUTPUT_MESSAGES))
-            if part.get("type") == "tool_call"
-        ]
-        text = output_text(step)
+        calls = [f"{call.name}({_as_text(call.arguments)})" for call in evidence.tool_calls(step)]
+        text = evidence.answer(step)
         line += f" -> calls {', '.join(calls)}" if calls else (f" -> {text}" if text else "")
     error = step.attributes.get(semconv.ERROR_TYPE)
     if step.status_error or error:
@@ -417,7 +340,7 @@ def agent_steps(span: SpanView, trace: TraceView) -> str:
     steps = trace.with_operation(
         *ANSWER_OPERATIONS, semconv.OPERATION_EXECUTE_TOOL, *AGENT_OPERATIONS, spans=trace.descendants(span)
     )
-    return _bounded("\n".join(f"{index}. {_step_line(step)}" for index, step in enumerate(steps, 1)))
+    return _section("\n".join(f"{index}. {_step_line(step)}" for index, step in enumerate(steps, 1)))
 
 
 # -- the evaluators -------------------------------------------------------------------------------------
@@ -444,12 +367,12 @@ class FaithfulnessJudge(_JudgeEvaluator):
     def evaluate(
         self, span: SpanView, trace: TraceView, expectation: Expectation | None = None
     ) -> EvaluationResult | None:
-        answer, context = output_text(span), answer_context(span, trace)
+        answer, context = evidence.answer(span), answer_context(span, trace)
         if not answer or not context:
             return None
-        question = last_user_text(span) or (expectation.input if expectation else "")
+        question = evidence.question(span) or (expectation.input if expectation else "")
         return self.client.judge(
-            self.name, self.rubric, question=_bounded(question), context=context, answer=_bounded(answer)
+            self.name, self.rubric, question=_section(question), context=context, answer=_section(answer)
         )
 
 
@@ -464,11 +387,11 @@ class AnswerRelevanceJudge(_JudgeEvaluator):
     def evaluate(
         self, span: SpanView, trace: TraceView, expectation: Expectation | None = None
     ) -> EvaluationResult | None:
-        answer = output_text(span)
-        question = last_user_text(span) or (expectation.input if expectation else None)
+        answer = evidence.answer(span)
+        question = evidence.question(span) or (expectation.input if expectation else None)
         if not answer or not question:
             return None
-        return self.client.judge(self.name, self.rubric, question=_bounded(question), answer=_bounded(answer))
+        return self.client.judge(self.name, self.rubric, question=_section(question), answer=_section(answer))
 
 
 class TaskCompletionJudge(_JudgeEvaluator):
@@ -491,9 +414,9 @@ class TaskCompletionJudge(_JudgeEvaluator):
         return self.client.judge(
             self.name,
             self.rubric,
-            question=_bounded(task),
+            question=_section(task),
             steps=agent_steps(span, trace) or "(no steps)",
-            answer=_bounded(_agent_answer(span, trace) or "(no answer)"),
+            answer=_section(_agent_answer(span, trace) or "(no answer)"),
             expected=expected or "(none)",
         )
 
@@ -531,7 +454,7 @@ class HandoffJudge(_JudgeEvaluator):
         return self.client.judge(
             self.name,
             self.rubric,
-            question=_bounded(task),
+            question=_section(task),
             agents=_handoff_targets(trace.with_operation(*ANSWER_OPERATIONS, spans=descendants))
             or "(unknown)",
             handoff=", ".join(dict.fromkeys(chosen)),

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from genai_otel import semconv
+from genai_otel.evaluation import evidence
 from genai_otel.evaluation.api import Expectation, SpanView, TraceEvaluator, TraceView
-from genai_otel.evaluation.judge import JudgeClient, last_user_text
+from genai_otel.evaluation.judge import JudgeClient
 from genai_otel.evaluation.readers import ReadResult, read_files, read_jaeger
 from genai_otel.evaluation.registry import EvaluatorConfig, JudgeRequired, available
 from genai_otel.evaluation.report import Progress, Report, ResultRow
@@ -119,7 +120,7 @@ def _trace_inputs(trace: TraceView) -> list[str]:
     """The user texts of a trace's spans (earliest first), normalised."""
     texts = []
     for span in sorted(trace.spans, key=lambda s: s.start_ns):
-        text = last_user_text(span) or span.attributes.get(semconv.GEN_AI_RETRIEVAL_QUERY_TEXT)
+        text = evidence.question(span) or span.attributes.get(semconv.GEN_AI_RETRIEVAL_QUERY_TEXT)
         if isinstance(text, str) and text.strip():
             texts.append(_normal(text))
     return texts
