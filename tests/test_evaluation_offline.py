@@ -298,11 +298,19 @@ def _attr(record, key: str):
     return _attrs(record).get(key)
 
 
-def test_without_a_judge_the_judge_evaluators_are_left_out_and_named(recorded, tmp_path, capsys):
+def test_without_a_judge_the_deterministic_evaluators_run_and_the_judges_are_named(
+    recorded, tmp_path, capsys
+):
     files = _write_files(recorded, tmp_path)
-    assert offline.main([str(files["protobuf"])]) == 0
+    report_path = tmp_path / "r.json"
+    assert offline.main([str(files["protobuf"]), "--json", str(report_path)]) == 0
     out = capsys.readouterr().out
     assert "not run (no judge configured): " in out and "task_completion_judge" in out
+    summary = json.loads(report_path.read_text())["summary"]
+    assert not any(name.endswith("_judge") for name in summary)
+    # The agent's tool call matches its declared schema; the RAG answer was judged against its retrieval.
+    assert set(summary["tool_call_validity"]["labels"]) == {"valid"}
+    assert summary["groundedness"]["count"] == 1
 
 
 @pytest.mark.parametrize(

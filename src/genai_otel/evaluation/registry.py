@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from genai_otel.evaluation.api import TraceEvaluator
+from genai_otel.evaluation.deterministic import DETERMINISTIC
 from genai_otel.evaluation.judge import (
     AnswerRelevanceJudge,
     FaithfulnessJudge,
@@ -43,7 +44,12 @@ def _judged(evaluator: Callable[[JudgeClient], TraceEvaluator]) -> Factory:
     return make
 
 
+def _plain(evaluator: Callable[[], TraceEvaluator]) -> Factory:
+    return lambda config: evaluator()
+
+
 EVALUATORS: dict[str, Factory] = {
+    **{name: _plain(evaluator) for name, evaluator in DETERMINISTIC.items()},
     "faithfulness_judge": _judged(FaithfulnessJudge),
     "answer_relevance_judge": _judged(AnswerRelevanceJudge),
     "task_completion_judge": _judged(TaskCompletionJudge),
