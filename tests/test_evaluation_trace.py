@@ -412,6 +412,14 @@ def test_huge_values_are_judged_in_bounded_time():
     for _ in range(100_000):
         deep = [deep]
     assert violations(deep, {"type": "array", "items": {"type": "array", "items": {"items": {}}}}) == []
+    bomb = "[" * 200_000 + "]" * 200_000  # deeper than the JSON parser recurses
+    span, trace = _answer_trace(
+        "x", **{semconv.GEN_AI_TOOL_DEFINITIONS: bomb, semconv.GEN_AI_INPUT_MESSAGES: bomb}
+    )
+    span.attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = bomb
+    for evaluator in deterministic_evaluators():
+        if evaluator.applies_to(span):
+            assert evaluator.evaluate(span, trace) is None
     nested_schema: dict = {}
     for _ in range(10_000):
         nested_schema = {"type": "array", "items": nested_schema}

@@ -91,7 +91,8 @@ class JsonValidity:
         if text is None:
             return None
         fenced = _FENCE.match(text)
-        decoded, value = evidence.decoded_arguments((fenced.group(1) if fenced else text).strip() or "-")
+        body = (fenced.group(1) if fenced else text).strip()
+        decoded, value = evidence.decoded_arguments(body) if body else (False, None)
         if not decoded:
             return EvaluationResult(self.name, 0.0, "invalid", "not JSON")
         problems = violations(value, self.schema) if self.schema else []

@@ -50,6 +50,14 @@ class ToolCall:
     arguments: Any
 
 
+def _decoded(span: SpanView, attribute: str) -> Any:
+    """``span.json_attribute``, and ``None`` for JSON nested deeper than the parser can recurse."""
+    try:
+        return span.json_attribute(attribute)
+    except RecursionError:
+        return None
+
+
 def _parts(messages: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     for message in messages if isinstance(messages, list) else ():
         if not isinstance(message, dict):
@@ -73,7 +81,7 @@ def texts(span: SpanView, attribute: str, roles: tuple[str, ...] | None = None) 
     """The text parts of a messages attribute, of the given roles (all when ``None``)."""
     return [
         text
-        for role, part in _parts(span.json_attribute(attribute))
+        for role, part in _parts(_decoded(span, attribute))
         if (roles is None or role in roles) and (text := _part_text(part))
     ]
 
@@ -91,7 +99,7 @@ def answer(span: SpanView) -> str | None:
 
 
 def system_texts(span: SpanView) -> list[str]:
-    value = span.json_attribute(semconv.GEN_AI_SYSTEM_INSTRUCTIONS)
+    value = _decoded(span, semconv.GEN_AI_SYSTEM_INSTRUCTIONS)
     return (
         [text for part in value if isinstance(part, dict) and (text := _part_text(part))]
         if isinstance(value, list)
@@ -101,7 +109,7 @@ def system_texts(span: SpanView) -> list[str]:
 
 def documents(span: SpanView) -> list[Document]:
     """The documents a retrieval (or vector store query) span recorded (content capture on)."""
-    value = span.json_attribute(semconv.GEN_AI_RETRIEVAL_DOCUMENTS)
+    value = _decoded(span, semconv.GEN_AI_RETRIEVAL_DOCUMENTS)
     found = []
     for item in value if isinstance(value, list) else ():
         if isinstance(item, dict):
@@ -144,7 +152,7 @@ def tool_calls(span: SpanView) -> list[ToolCall]:
             part.get("name") if isinstance(part.get("name"), str) else None,
             part.get("arguments"),
         )
-        for role, part in _parts(span.json_attribute(semconv.GEN_AI_OUTPUT_MESSAGES))
+        for role, part in _parts(_decoded(span, semconv.GEN_AI_OUTPUT_MESSAGES))
         if part.get("type") == "tool_call" and role in ("assistant", "")
     ]
 
@@ -152,7 +160,7 @@ def tool_calls(span: SpanView) -> list[ToolCall]:
 def tool_schemas(span: SpanView) -> dict[str, Any]:
     """The parameters JSON schema of each tool declared in ``gen_ai.tool.definitions``, by name (the
     conventions' flat shape, the OpenAI ``{"function": {...}}`` and Anthropic ``input_schema`` shapes)."""
-    value = span.json_attribute(semconv.GEN_AI_TOOL_DEFINITIONS)
+    value = _decoded(span, semconv.GEN_AI_TOOL_DEFINITIONS)
     schemas: dict[str, Any] = {}
     for item in value if isinstance(value, list) else ():
         if not isinstance(item, dict):

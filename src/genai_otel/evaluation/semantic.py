@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from genai_otel import semconv
 from genai_otel.evaluation import evidence
 from genai_otel.evaluation.api import EvaluationResult, Expectation, SpanView, TraceView
 from genai_otel.evaluation.rag import _is_answer, rag_question
@@ -127,8 +128,6 @@ class SemanticContextRelevance(_Semantic):
     name = "semantic_context_relevance"
 
     def applies_to(self, span: SpanView) -> bool:
-        from genai_otel import semconv
-
         return span.operation == semconv.OPERATION_RETRIEVAL
 
     def evaluate(
