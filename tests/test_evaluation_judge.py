@@ -424,3 +424,11 @@ def test_concurrent_judging_shares_one_rate_limit_and_budget(model_server):
     assert sum(r is not None for r in results) == 5 == client.requests
     assert client.skipped == {"rate_limit": 3}
     assert len(_judge_requests(model_server, "judge-threads")) == 5
+
+
+def test_an_unreachable_judge_fails_after_its_retries():
+    client = JudgeClient("http://127.0.0.1:9/v1", "judge-x", backoff=0.01, max_retries=1, timeout=2)
+    chat, trace = _rag_trace("x.")
+    with pytest.raises(JudgeError, match="unreachable"):
+        AnswerRelevanceJudge(client).evaluate(chat, trace)
+    assert client.requests == 2 and client.retries == 1

@@ -394,3 +394,23 @@ def test_every_registered_evaluator_reports_under_its_registered_name(model_serv
     config = EvaluatorConfig(judge=JudgeClient(model_server.openai_base_url, "judge-names"))
     for name, factory in available().items():
         assert factory(config).name == name
+
+
+def test_a_failing_judge_is_an_error_row_not_the_end_of_the_run(recorded, tmp_path, capsys):
+    files = _write_files(recorded, tmp_path)
+    report_path = tmp_path / "r.json"
+    argv = [str(files["protobuf"]), "--judge-url", "http://127.0.0.1:9/v1", "--judge-model", "m"]
+    argv += [
+        "--judge-retries",
+        "0",
+        "--evaluators",
+        "answer_relevance_judge,refusal",
+        "--json",
+        str(report_path),
+    ]
+    assert offline.main(argv) == 0
+    summary = json.loads(report_path.read_text())["summary"]
+    assert summary["answer_relevance_judge"]["errors"] == summary["answer_relevance_judge"]["count"] == 2
+    assert summary["refusal"]["errors"] == 0 and summary["refusal"]["count"] >= 2
+    rows = json.loads(report_path.read_text())["results"]
+    assert {r["error"] for r in rows if r["evaluator"] == "answer_relevance_judge"} == {"JudgeError"}

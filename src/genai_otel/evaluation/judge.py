@@ -219,21 +219,22 @@ class JudgeClient:
         headers = {"content-type": "application/json"}
         if self.api_key:
             headers["authorization"] = f"Bearer {self.api_key}"
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             try:
                 payload = self._post(data, headers)
             except urllib.error.HTTPError as error:
-                if error.code not in _RETRIED_STATUS or attempt == self.max_retries:
+                if error.code not in _RETRIED_STATUS or attempt >= self.max_retries:
                     raise JudgeError(f"judge endpoint answered HTTP {error.code}") from error
-                self._wait_before_retry(attempt, error.headers.get("retry-after"))
-                continue
+                retry_after = error.headers.get("retry-after")
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                if attempt == self.max_retries:
+                if attempt >= self.max_retries:
                     raise JudgeError(f"judge endpoint unreachable: {error}") from error
-                self._wait_before_retry(attempt, None)
-                continue
-            return self._reply_text(payload)
-        raise AssertionError("unreachable")  # the loop returns or raises
+                retry_after = None
+            else:
+                return self._reply_text(payload)
+            self._wait_before_retry(attempt, retry_after)
+            attempt += 1
 
     def _post(self, data: bytes, headers: dict[str, str]) -> Any:
         request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
@@ -244,6 +245,8 @@ class JudgeClient:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.load(response)
+        except ValueError as error:
+            raise JudgeError(f"judge endpoint answered with no JSON ({error})") from None
         finally:
             detach(token)
 
