@@ -14,14 +14,15 @@ start is undone in the context it was made in.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
+from genai_otel.safety import report_internal_error
 from genai_otel.telemetry.agent_runs import AgentLoopError, finish_run, open_in_context
 from genai_otel.telemetry.handler import TelemetryHandler
 from genai_otel.telemetry.invocation import Invocation, mark_failed
@@ -222,6 +223,53 @@ class RunTracker:
 
     def __len__(self) -> int:
         return len(self._runs)
+
+
+class RunReceiver:
+    """Base of the object a framework reports its runs to (a callback handler, event listener or tracing
+    processor): the runs it has open, and closing on uninstrument -- the framework may still hold and call
+    it then, so a closed receiver ignores the calls (see :func:`guarded`) and its open runs are ended."""
+
+    def __init__(self, handler: TelemetryHandler, *, explicit_parents: bool = False) -> None:
+        self._handler = handler
+        self._runs = RunTracker(handler, explicit_parents=explicit_parents)
+        self.closed = False
+
+    @property
+    def open_runs(self) -> int:
+        return len(self._runs)
+
+    @property
+    def _capture(self) -> bool:
+        return self._handler.capture_content
+
+    def close(self) -> None:
+        self.closed = True
+        self._runs.end_all()
+
+
+_Callback = TypeVar("_Callback", bound=Callable[..., Any])
+
+
+def guarded(framework: str) -> Callable[[_Callback], _Callback]:
+    """For a :class:`RunReceiver`'s callbacks: nothing once it is closed, and our errors reported as
+    ``{framework}.{callback}``, never raised into the framework's run."""
+
+    def decorate(method: _Callback) -> _Callback:
+        def wrapper(self: RunReceiver, *args: Any, **kwargs: Any) -> Any:
+            if self.closed:
+                return None
+            try:
+                return method(self, *args, **kwargs)
+            except Exception:
+                report_internal_error(f"{framework}.{method.__name__}")
+                return None
+
+        wrapper.__name__ = method.__name__
+        wrapper.__doc__ = method.__doc__
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def fill(record: Any, **values: Any) -> None:

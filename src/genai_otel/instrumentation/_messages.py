@@ -43,6 +43,23 @@ def tool_response(call_id: Any, response: Any) -> dict[str, Any]:
     return {"type": "tool_call_response", "id": call_id, "response": response}
 
 
+def function_definition(
+    name: Any, description: Any, parameters: Any, tool_type: Any = "function"
+) -> dict[str, Any]:
+    """One entry of ``gen_ai.tool.definitions``."""
+    return {"type": tool_type, "name": name, "description": description, "parameters": parameters}
+
+
+def openai_tool_definition(tool: Any) -> dict[str, Any]:
+    """An OpenAI-style tool (``{"type": "function", "function": {...}}``, or the function itself) as a tool
+    definition; Anthropic-style tools name their schema ``input_schema``."""
+    function = get(tool, "function") or tool
+    parameters = get(function, "parameters") or get(function, "input_schema")
+    return function_definition(
+        get(function, "name"), get(function, "description"), parameters, get(tool, "type", "function")
+    )
+
+
 def message(role: str, parts: list[dict[str, Any]], finish_reason: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"role": role, "parts": parts}
     if finish_reason is not None:

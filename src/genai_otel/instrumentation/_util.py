@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 _SENTINELS = frozenset({"Omit", "NotGiven", "NotGivenOr", "Unset"})
@@ -56,6 +57,28 @@ def as_list(value: Any) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def number(value: Any) -> float | None:
+    """A numeric setting as a float; anything else (a bool, a string, a sentinel) is ``None``."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def json_or_text(value: Any) -> Any:
+    """Tool-call arguments as the model sent them: JSON text parsed, anything else kept as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def jsonable(value: Any) -> Any:
+    """A value as a span may carry it: JSON values as they are, others as their text."""
+    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
+        return value
+    return str(value)
 
 
 def parsed_response(result: Any) -> Any:

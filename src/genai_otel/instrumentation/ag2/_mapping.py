@@ -10,22 +10,19 @@ from collections.abc import Iterable
 from typing import Any
 
 from genai_otel import semconv
+from genai_otel.instrumentation._agents import OPENAI_REQUEST_SETTINGS
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, text_parts, tool_call, tool_response
+from genai_otel.instrumentation._messages import (
+    function_definition,
+    message,
+    text_parts,
+    tool_call,
+    tool_response,
+)
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
 
 # ag2.config.ModelProvider values that differ from gen_ai.provider.name.
 _PROVIDERS = {"bedrock": "aws.bedrock", "gemini": "gcp.gemini", "vertexai": "gcp.vertex_ai", "xai": "x_ai"}
-# Model config fields -> request fields of the chat record (``omit`` and None skipped).
-_REQUEST_FIELDS = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "max_tokens": "max_tokens",
-    "max_completion_tokens": "max_tokens",
-    "frequency_penalty": "frequency_penalty",
-    "presence_penalty": "presence_penalty",
-    "seed": "seed",
-}
 
 
 def provider_of(config: Any) -> str | None:
@@ -62,7 +59,7 @@ def chat_record(config: Any, events: Any, prompt: Any, schemas: Any, capture: bo
         request_model=model_of(config),
         owns_client_calls=True,
     )
-    for name, field_name in _REQUEST_FIELDS.items():
+    for name, field_name in OPENAI_REQUEST_SETTINGS.items():  # ``omit`` and None skipped
         value = getattr(config, name, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             setattr(inv, field_name, value)
@@ -148,13 +145,9 @@ def tool_definitions(schemas: Iterable[Any]) -> list[dict[str, Any]]:
     for schema in schemas:
         function = getattr(schema, "function", None)
         if function is not None:
+            kind = getattr(schema, "type", "function")
             definitions.append(
-                {
-                    "type": getattr(schema, "type", "function"),
-                    "name": function.name,
-                    "description": function.description,
-                    "parameters": function.parameters,
-                }
+                function_definition(function.name, function.description, function.parameters, kind)
             )
     return definitions
 

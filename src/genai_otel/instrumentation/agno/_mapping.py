@@ -3,13 +3,20 @@ OpenAI-format tool list), tool calls (``FunctionCall``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from genai_otel import semconv
+from genai_otel.instrumentation._agents import OPENAI_REQUEST_SETTINGS
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, split_system, text_parts, tool_call, tool_response
-from genai_otel.instrumentation._util import get
+from genai_otel.instrumentation._messages import (
+    message,
+    openai_tool_definition,
+    split_system,
+    text_parts,
+    tool_call,
+    tool_response,
+)
+from genai_otel.instrumentation._util import get, json_or_text
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
 
 #: Agno's ``Model.provider`` -> ``gen_ai.provider.name`` (well-known values); others are lower-cased.
@@ -32,16 +39,7 @@ PROVIDERS = {
     "xAI": "x_ai",
 }
 #: Request parameters of Agno's model classes -> record fields.
-_PARAMETERS = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "top_k": "top_k",
-    "max_tokens": "max_tokens",
-    "max_completion_tokens": "max_tokens",
-    "seed": "seed",
-    "frequency_penalty": "frequency_penalty",
-    "presence_penalty": "presence_penalty",
-}
+_PARAMETERS = {**OPENAI_REQUEST_SETTINGS, "top_k": "top_k"}
 
 
 def provider_of(model: Any) -> str | None:
@@ -99,7 +97,7 @@ def chat_record(model: Any, messages: Any, tools: Any, capture: bool) -> Inferen
     inv.stop_sequences = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
     if capture:
         split_system(inv, messages or (), lambda msg: msg.role, lambda msg: msg.content, message_json)
-        inv.tool_definitions = [_tool_definition(t) for t in tools or ()] or None
+        inv.tool_definitions = [openai_tool_definition(t) for t in tools or ()] or None
     return inv
 
 
@@ -126,28 +124,9 @@ def message_json(msg: Any) -> dict[str, Any]:
     for call in msg.tool_calls or ():
         function = get(call, "function") or {}
         parts.append(
-            tool_call(get(call, "id"), get(function, "name"), _json_or_text(get(function, "arguments")))
+            tool_call(get(call, "id"), get(function, "name"), json_or_text(get(function, "arguments")))
         )
     return message(msg.role, parts)
-
-
-def _json_or_text(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _tool_definition(tool: Any) -> dict[str, Any]:
-    function = get(tool, "function") or tool
-    return {
-        "type": get(tool, "type", "function"),
-        "name": get(function, "name"),
-        "description": get(function, "description"),
-        "parameters": get(function, "parameters"),
-    }
 
 
 def tool_record(function_call: Any, capture: bool) -> ToolInvocation:

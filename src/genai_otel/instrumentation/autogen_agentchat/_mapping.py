@@ -12,8 +12,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from genai_otel import semconv
+from genai_otel.instrumentation._agents import OPENAI_REQUEST_SETTINGS
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, text_parts, tool_call, tool_response
+from genai_otel.instrumentation._messages import (
+    function_definition,
+    message,
+    text_parts,
+    tool_call,
+    tool_response,
+)
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
 
 # gen_ai.provider.name by AutoGen model client class (autogen_ext.models.*).
@@ -30,16 +37,6 @@ _PROVIDERS = {
 _STEERED_TEAMS = frozenset({"Swarm", "MagenticOneGroupChat"})
 # CreateResult.finish_reason -> the conventions' values.
 _FINISH_REASONS = {"function_calls": "tool_calls", "unknown": "error"}
-# OpenAI create arguments -> request fields of the chat record.
-_REQUEST_ARGS = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "max_tokens": "max_tokens",
-    "max_completion_tokens": "max_tokens",
-    "frequency_penalty": "frequency_penalty",
-    "presence_penalty": "presence_penalty",
-    "seed": "seed",
-}
 
 
 def provider_of(client: Any) -> str | None:
@@ -126,7 +123,7 @@ def chat_record(client: Any, messages: Any, tools: Any, capture: bool) -> Infere
     )
     args = getattr(client, "_create_args", None)
     if isinstance(args, dict):
-        for name, field_name in _REQUEST_ARGS.items():
+        for name, field_name in OPENAI_REQUEST_SETTINGS.items():
             if args.get(name) is not None:
                 setattr(inv, field_name, args[name])
         stop = args.get("stop")
@@ -213,12 +210,7 @@ def tool_definitions(tools: Iterable[Any]) -> list[dict[str, Any]]:
         schema = tool if isinstance(tool, dict) else getattr(tool, "schema", None)
         if isinstance(schema, dict):
             definitions.append(
-                {
-                    "type": "function",
-                    "name": schema.get("name"),
-                    "description": schema.get("description"),
-                    "parameters": schema.get("parameters"),
-                }
+                function_definition(schema.get("name"), schema.get("description"), schema.get("parameters"))
             )
     return definitions
 

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from genai_otel.instrumentation._framework import RunTracker
+from genai_otel.instrumentation._framework import RunReceiver
+from genai_otel.instrumentation._util import jsonable
 from genai_otel.instrumentation.crewai import _mapping as m
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, TelemetryHandler, ToolInvocation
 
@@ -16,13 +17,11 @@ class CrewAIRunError(Exception):
     """Stands for an error CrewAI reported only as text (its event carries no exception)."""
 
 
-class EventListener:
+class EventListener(RunReceiver):
     """Turns CrewAI's events into GenAI spans. Installed by :class:`CrewAIInstrumentor`."""
 
     def __init__(self, handler: TelemetryHandler) -> None:
-        self._handler = handler
-        self._runs = RunTracker(handler)
-        self.closed = False
+        super().__init__(handler)
         self._starts: dict[str, Callable[[Any, Any], None]] = {
             "crew_kickoff_started": self._crew_started,
             "flow_started": self._flow_started,
@@ -42,14 +41,6 @@ class EventListener:
             **{name: self._ended for name in m.PLAIN_ENDS},
             **{name: self._failed for name in m.FAILURES},
         }
-
-    def close(self) -> None:
-        self.closed = True
-        self._runs.end_all()
-
-    @property
-    def _capture(self) -> bool:
-        return self._handler.capture_content
 
     def on_event(self, source: Any, event: Any) -> None:
         if self.closed:
@@ -151,7 +142,7 @@ class EventListener:
             # A tool that caught its own error (CrewAI's tools do) reports it as a failure, not a raise.
             inv.error_type = m.tool_failure_type(getattr(event, "failure", None))
             if self._capture:
-                inv.result = m.jsonable(getattr(event, "output", None))
+                inv.result = jsonable(getattr(event, "output", None))
         self._runs.end(event.started_event_id)
 
 

@@ -7,7 +7,13 @@ from typing import Any
 
 from genai_otel import semconv
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, split_system, text_parts, tool_call
+from genai_otel.instrumentation._messages import (
+    function_definition,
+    message,
+    split_system,
+    text_parts,
+    tool_call,
+)
 from genai_otel.instrumentation._openai_compatible import chat_input_messages, tool_definitions
 from genai_otel.instrumentation._providers import LITELLM_PROVIDERS as PROVIDERS
 from genai_otel.instrumentation._util import get, server_of_url
@@ -101,12 +107,7 @@ def _tool_definition(tool: Any) -> dict[str, Any]:
         parameters = schema.model_json_schema() if schema is not None else None
     except Exception:  # a schema pydantic cannot render: the definition goes without it
         parameters = None
-    return {
-        "type": "function",
-        "name": getattr(tool, "name", None),
-        "description": getattr(tool, "description", None),
-        "parameters": parameters,
-    }
+    return function_definition(getattr(tool, "name", None), getattr(tool, "description", None), parameters)
 
 
 def llm_request(llm: Any, event: Any) -> InferenceInvocation:
@@ -216,12 +217,6 @@ def output_message(output: Any) -> list[dict[str, Any]] | None:
         return None
     text = getattr(output, "raw", output)
     return [message("assistant", text_parts(text if isinstance(text, str) else str(text)))]
-
-
-def jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
-        return value
-    return str(value)
 
 
 def _int(value: Any) -> int | None:

@@ -8,48 +8,23 @@ DSPy, never raised into the program; ours are caught here before that.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import dspy
 from dspy.utils.callback import ACTIVE_CALL_ID, BaseCallback
 
-from genai_otel.instrumentation._framework import RunTracker
+from genai_otel.instrumentation._framework import RunReceiver, guarded
+from genai_otel.instrumentation._util import jsonable
 from genai_otel.instrumentation.dspy import _mapping as m
 from genai_otel.safety import report_internal_error
-from genai_otel.telemetry import AgentInvocation, InferenceInvocation, TelemetryHandler, ToolInvocation
+from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
+
+# Closed: uninstrumented, though a callback list copied before may still hold us.
+_guarded = guarded("dspy")
 
 
-def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(self: GenAICallback, *args: Any, **kwargs: Any) -> Any:
-        if self.closed:  # uninstrumented; a callback list copied before may still hold us
-            return None
-        try:
-            return method(self, *args, **kwargs)
-        except Exception:
-            report_internal_error(f"dspy.{method.__name__}")
-            return None
-
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
-
-
-class GenAICallback(BaseCallback):
+class GenAICallback(RunReceiver, BaseCallback):
     """Turns DSPy calls into GenAI spans. Installed by :class:`DSPyInstrumentor`."""
-
-    def __init__(self, handler: TelemetryHandler) -> None:
-        self._handler = handler
-        self._runs = RunTracker(handler)
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
-        self._runs.end_all()
-
-    @property
-    def _capture(self) -> bool:
-        return self._handler.capture_content
 
     def _start(self, call_id: str, inv: Any = None, name: str | None = None) -> None:
         # Start callbacks run before DSPy makes this call the active one: the active id is the parent's.
@@ -138,7 +113,7 @@ class GenAICallback(BaseCallback):
     def on_tool_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
         inv = self._record(call_id)
         if isinstance(inv, ToolInvocation) and self._capture and exception is None:
-            inv.result = m.jsonable(outputs)
+            inv.result = jsonable(outputs)
         self._end(call_id, exception)
 
     # -- evaluation -----------------------------------------------------------------------------

@@ -9,10 +9,16 @@ from typing import Any
 
 from genai_otel import semconv
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, split_system, text_parts, tool_call
+from genai_otel.instrumentation._messages import (
+    function_definition,
+    message,
+    split_system,
+    text_parts,
+    tool_call,
+)
 from genai_otel.instrumentation._openai_compatible import chat_input_messages, tool_definitions
 from genai_otel.instrumentation._providers import LITELLM_PROVIDERS as PROVIDERS
-from genai_otel.instrumentation._util import get, server_of_url
+from genai_otel.instrumentation._util import get, number, server_of_url
 from genai_otel.telemetry import InferenceInvocation
 
 # DSPy routes a model name without a provider prefix to OpenAI, as LiteLLM does.
@@ -42,8 +48,8 @@ def lm_request(lm: Any, inputs: dict[str, Any], streamed: bool) -> InferenceInvo
         request_model=model,
         server_address=host,
         server_port=port,
-        temperature=_number(params.get("temperature")),
-        top_p=_number(params.get("top_p")),
+        temperature=number(params.get("temperature")),
+        top_p=number(params.get("top_p")),
         max_tokens=params.get("max_tokens") or params.get("max_completion_tokens"),
         stop_sequences=[stop] if isinstance(stop, str) else (list(stop) if stop else None),
         seed=params.get("seed"),
@@ -127,22 +133,14 @@ def output_messages(prediction: Any) -> list[dict[str, Any]] | None:
 def tool_definitions_of(tools: Iterable[Any]) -> list[dict[str, Any]] | None:
     """``dspy.Tool``s as GenAI tool definitions."""
     out = [
-        {
-            "type": "function",
-            "name": getattr(tool, "name", None),
-            "description": getattr(tool, "desc", None),
-            "parameters": {"type": "object", "properties": getattr(tool, "args", None) or {}},
-        }
+        function_definition(
+            getattr(tool, "name", None),
+            getattr(tool, "desc", None),
+            {"type": "object", "properties": getattr(tool, "args", None) or {}},
+        )
         for tool in tools
     ]
     return out or None
-
-
-def jsonable(value: Any) -> Any:
-    """A tool result as the span may carry it: JSON values as they are, others as text."""
-    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
-        return value
-    return str(value)
 
 
 def _text(fields: dict[str, Any]) -> str:
@@ -152,7 +150,3 @@ def _text(fields: dict[str, Any]) -> str:
         if isinstance(value, str):
             return value
     return json.dumps(fields, default=str, ensure_ascii=False)
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

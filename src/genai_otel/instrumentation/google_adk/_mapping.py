@@ -12,7 +12,7 @@ from typing import Any
 from genai_otel import semconv
 from genai_otel.instrumentation import _gemini as gemini
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message
+from genai_otel.instrumentation._messages import function_definition, message
 from genai_otel.instrumentation._providers import LITELLM_PROVIDERS
 from genai_otel.instrumentation._util import get
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
@@ -141,12 +141,7 @@ def _tool_definitions(config: Any) -> list[dict[str, Any]]:
             if hasattr(schema, "model_dump"):
                 schema = schema.model_dump(exclude_none=True, mode="json")
             definitions.append(
-                {
-                    "type": "function",
-                    "name": get(declaration, "name"),
-                    "description": get(declaration, "description"),
-                    "parameters": schema,
-                }
+                function_definition(get(declaration, "name"), get(declaration, "description"), schema)
             )
     return definitions
 

@@ -7,7 +7,6 @@ behind them moved between SDK versions, the strings did not.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from genai_otel import semconv
@@ -19,7 +18,7 @@ from genai_otel.instrumentation._openai_compatible import (
     tool_definitions,
 )
 from genai_otel.instrumentation._openai_responses import response_result, responses_input
-from genai_otel.instrumentation._util import get, server_of_url
+from genai_otel.instrumentation._util import get, json_or_text, number, server_of_url
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
 
 #: SDK span types that become a model call, an agent, a tool call.
@@ -71,11 +70,11 @@ def model_call(data: Any, conversation_id: str | None) -> InferenceInvocation:
         server_address=host,
         server_port=port,
         conversation_id=conversation_id,
-        temperature=_number(get(config, "temperature")),
-        top_p=_number(get(config, "top_p")),
+        temperature=number(get(config, "temperature")),
+        top_p=number(get(config, "top_p")),
         max_tokens=get(config, "max_tokens"),
-        frequency_penalty=_number(get(config, "frequency_penalty")),
-        presence_penalty=_number(get(config, "presence_penalty")),
+        frequency_penalty=number(get(config, "frequency_penalty")),
+        presence_penalty=number(get(config, "presence_penalty")),
         owns_client_calls=True,
     )
 
@@ -157,7 +156,7 @@ def finish_agent(inv: AgentInvocation, data: Any, capture: bool) -> None:
 
 def finish_tool(inv: ToolInvocation, data: Any, capture: bool) -> None:
     if capture:
-        inv.arguments = _json_or_text(get(data, "input"))
+        inv.arguments = json_or_text(get(data, "input"))
         inv.result = get(data, "output")
 
 
@@ -175,16 +174,3 @@ def pass_up(child: InferenceInvocation, parent: AgentInvocation, handler: Any) -
     parent.tool_definitions = parent.tool_definitions or child.tool_definitions
     if parent.request_model is None and child.request_model is not None:
         handler.update_request(parent, request_model=child.request_model, provider=child.provider)
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _json_or_text(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value

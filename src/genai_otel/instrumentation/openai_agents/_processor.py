@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,28 +22,16 @@ from agents.tracing import TracingProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from genai_otel import semconv
-from genai_otel.instrumentation._framework import Run, RunTracker
+from genai_otel.instrumentation._framework import Run, RunReceiver, guarded
 from genai_otel.instrumentation.openai_agents import _mapping as m
-from genai_otel.safety import report_internal_error
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, TelemetryHandler, ToolInvocation
 
 # error.type when the SDK marks a span failed without an exception (a tool error it handed to the model).
 _OTHER_ERROR = "_OTHER"
 
 
-def _guarded(method: Callable[..., None]) -> Callable[..., None]:
-    """Our errors are reported, never raised into the SDK (which would only log them)."""
-
-    def wrapper(self: GenAITracingProcessor, item: Any) -> None:
-        if self.closed:
-            return
-        try:
-            method(self, item)
-        except Exception:
-            report_internal_error(f"openai_agents.{method.__name__}")
-
-    wrapper.__name__ = method.__name__
-    return wrapper
+# Our errors are reported, never raised into the SDK (which would only log them).
+_guarded = guarded("openai_agents")
 
 
 @dataclass(frozen=True)
@@ -57,26 +44,19 @@ class _PendingTurn:
     by_agent_only: bool
 
 
-class GenAITracingProcessor(TracingProcessor):
+class GenAITracingProcessor(RunReceiver, TracingProcessor):
     """Receives every SDK trace and span; registered by :class:`OpenAIAgentsInstrumentor`."""
 
     def __init__(self, handler: TelemetryHandler) -> None:
-        self._handler = handler
-        self._runs = RunTracker(handler, explicit_parents=True)
+        super().__init__(handler, explicit_parents=True)
         self._pending: dict[str, _PendingTurn] = {}
         self._conversations: dict[str, str | None] = {}
         self._outer_errors: dict[str, BaseException] = {}
         # Turns are opened from whichever span starts first; the SDK may start spans in several threads.
         self._lock = threading.Lock()
-        self.closed = False
-
-    @property
-    def open_runs(self) -> int:
-        return len(self._runs)
 
     def close(self) -> None:
-        self.closed = True
-        self._runs.end_all()
+        super().close()
         self._pending.clear()
         self._conversations.clear()
         self._outer_errors.clear()

@@ -7,7 +7,7 @@ from typing import Any
 
 from genai_otel import semconv
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, tool_call, tool_response
+from genai_otel.instrumentation._messages import function_definition, message, tool_call, tool_response
 from genai_otel.instrumentation._util import get
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
 
@@ -93,7 +93,9 @@ def chat_record(request_context: Any, capture: bool) -> InferenceInvocation:
         inv.system_instructions = system or None
         inv.input_messages = [m for msg in request_context.messages for m in messages_json(msg)]
         tools = [*params.function_tools, *params.output_tools]
-        inv.tool_definitions = [_tool_definition(tool) for tool in tools] or None
+        inv.tool_definitions = [
+            function_definition(tool.name, tool.description, tool.parameters_json_schema) for tool in tools
+        ] or None
     return inv
 
 
@@ -196,15 +198,6 @@ def _modality(item: Any) -> str:
         if kind.startswith(modality) or str(get(item, "media_type", "")).startswith(modality):
             return modality
     return "document"
-
-
-def _tool_definition(tool: Any) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "name": tool.name,
-        "description": tool.description,
-        "parameters": tool.parameters_json_schema,
-    }
 
 
 def _text(value: Any) -> str:

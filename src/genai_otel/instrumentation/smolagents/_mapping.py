@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from genai_otel import semconv
+from genai_otel.instrumentation._agents import OPENAI_REQUEST_SETTINGS
 from genai_otel.instrumentation._framework import fill
 from genai_otel.instrumentation._messages import message, split_system, text_parts, tool_call
-from genai_otel.instrumentation._util import get
+from genai_otel.instrumentation._util import get, json_or_text
 from genai_otel.telemetry import AgentInvocation, InferenceInvocation, ToolInvocation
 
 #: A smolagents model class -> ``gen_ai.provider.name`` when the class fixes the provider.
@@ -19,16 +20,6 @@ PROVIDERS = {
 }
 #: smolagents' own roles for the memory it replays to the model -> GenAI roles.
 ROLES = {"tool-call": "assistant", "tool-response": "tool"}
-#: Model settings smolagents forwards to the provider (``Model(**kwargs)`` or per call).
-_SETTINGS = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "max_tokens": "max_tokens",
-    "max_completion_tokens": "max_tokens",
-    "seed": "seed",
-    "presence_penalty": "presence_penalty",
-    "frequency_penalty": "frequency_penalty",
-}
 
 
 def provider_of(model: Any) -> str | None:
@@ -75,7 +66,8 @@ def chat_record(model: Any, args: tuple, kwargs: dict, capture: bool) -> Inferen
         stop_sequences=_argument(args, kwargs, 1, "stop_sequences") or None,
         output_type="json" if _argument(args, kwargs, 2, "response_format") else None,
     )
-    for key, field in _SETTINGS.items():
+    # Settings smolagents forwards to the provider (``Model(**kwargs)`` or per call).
+    for key, field in OPENAI_REQUEST_SETTINGS.items():
         if isinstance(settings.get(key), (int, float)) and getattr(inv, field) is None:
             setattr(inv, field, settings[key])
     if capture:
@@ -114,7 +106,7 @@ def tool_record(tool: Any, args: tuple, kwargs: dict, call_id: str | None, captu
     )
     if capture:
         arguments = {k: v for k, v in kwargs.items() if k != "sanitize_inputs_outputs"}
-        inv.arguments = _jsonable(arguments if arguments or not args else list(args))
+        inv.arguments = json_or_text(arguments if arguments or not args else list(args))
     return inv
 
 
@@ -129,7 +121,9 @@ def message_json(msg: Any, finish_reason: str | None = None) -> dict[str, Any]:
     parts = text_parts(get(msg, "content"))
     for call in get(msg, "tool_calls") or ():
         function = get(call, "function")
-        parts.append(tool_call(get(call, "id"), get(function, "name"), _jsonable(get(function, "arguments"))))
+        parts.append(
+            tool_call(get(call, "id"), get(function, "name"), json_or_text(get(function, "arguments")))
+        )
     return message(ROLES.get(role, role), parts, finish_reason)
 
 
@@ -147,16 +141,6 @@ def _tool_definition(tool: Any) -> dict[str, Any]:
 
     function = get_tool_json_schema(tool)["function"]
     return {"type": "function", **function}
-
-
-def _jsonable(value: Any) -> Any:
-    """Arguments as the model sent them: JSON text is parsed, anything else kept as is."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _text(value: Any) -> str:

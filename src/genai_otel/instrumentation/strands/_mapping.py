@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genai_otel.instrumentation._messages import message, tool_call, tool_response
+from genai_otel.instrumentation._messages import function_definition, message, tool_call, tool_response
 from genai_otel.instrumentation._util import get
 
 #: The module of a Strands model class -> ``gen_ai.provider.name``.
@@ -107,12 +107,7 @@ def tool_definitions(tools_config: Any) -> list[dict[str, Any]] | None:
     if not isinstance(tools_config, dict) or not tools_config:
         return None
     return [
-        {
-            "type": "function",
-            "name": name,
-            "description": get(spec, "description"),
-            "parameters": get(get(spec, "inputSchema"), "json"),
-        }
+        function_definition(name, get(spec, "description"), get(get(spec, "inputSchema"), "json"))
         for name, spec in tools_config.items()
     ]
 
