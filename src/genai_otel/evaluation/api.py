@@ -51,7 +51,7 @@ class SpanView:
             return value
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # hostile nesting too
             return None
 
 
@@ -63,11 +63,19 @@ class TraceView:
     spans: list[SpanView] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._by_id = {s.span_id: s for s in self.spans}
+        self._by_id: dict[str, SpanView] = {}
+        self._children: dict[str, list[SpanView]] = {}
+        for span in self.spans:
+            self._index(span)
+
+    def _index(self, span: SpanView) -> None:
+        self._by_id[span.span_id] = span
+        if span.parent_id:
+            self._children.setdefault(span.parent_id, []).append(span)
 
     def add(self, span: SpanView) -> None:
         self.spans.append(span)
-        self._by_id[span.span_id] = span
+        self._index(span)
 
     def get(self, span_id: str | None) -> SpanView | None:
         return self._by_id.get(span_id) if span_id else None
@@ -84,7 +92,7 @@ class TraceView:
             current = self.parent(current)
 
     def children(self, span: SpanView) -> list[SpanView]:
-        return sorted((s for s in self.spans if s.parent_id == span.span_id), key=lambda s: s.start_ns)
+        return sorted(self._children.get(span.span_id, ()), key=lambda s: s.start_ns)
 
     def descendants(self, span: SpanView) -> list[SpanView]:
         out, stack, seen = [], [span], {span.span_id}
