@@ -1,4 +1,5 @@
-"""``genai-otel`` command line: ``demo``, ``semconv generate|check``, ``model-server``, ``processor``."""
+"""``genai-otel`` command line: ``demo``, ``semconv generate|check``, ``model-server``, ``processor``,
+``evaluate`` (and ``evaluate calibrate``)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,28 @@ def _run_semconv_diff(checkout: str | None) -> int:
     return 1 if unexpected else 0
 
 
+def _evaluate(args: list[str]) -> int:
+    """``genai-otel evaluate ...``: its own options (genai_otel.evaluation.offline / .calibration)."""
+    if args[:1] == ["calibrate"]:
+        from genai_otel.evaluation import calibration
+
+        return calibration.main(args[1:])
+    from genai_otel.evaluation import offline
+
+    return offline.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["evaluate"]:
+        return _evaluate(arguments[1:])
     parser = argparse.ArgumentParser(prog="genai-otel", description="OpenTelemetry for GenAI systems")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "evaluate",
+        help="judge exported traces (OTLP files, a Jaeger query API) with the evaluators and write a report; "
+        "`evaluate calibrate` scores the evaluators against the labelled set (see `evaluate --help`)",
+    )
     commands.add_parser(
         "demo", help="run instrumented calls against a local model server and print the trace"
     )
@@ -105,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "collector-config",
         help="print the pure-collector config (OTTL normalisation and cost) from conventions/",
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
 
     if args.command == "collector-config":
         from genai_otel.processor.collector_config import render
