@@ -29,6 +29,12 @@ AGENT_TREE = [
     "  chat gpt-4o-mini-tool",
 ]
 
+
+def agent_tree(name: str) -> list[str]:
+    """:data:`AGENT_TREE` of an agent of another name."""
+    return [f"invoke_agent {name}", *AGENT_TREE[1:]]
+
+
 #: The attributes that carry content: recorded only under content capture.
 CONTENT = (
     semconv.GEN_AI_INPUT_MESSAGES,
