@@ -75,7 +75,22 @@ def test_results_are_events_tied_to_the_evaluated_span(model_server):
         assert record.span_id == span.context.span_id and record.trace_id == span.context.trace_id
     assert results["refusal"].attributes[sc.GEN_AI_EVALUATION_SCORE_LABEL] == "answered"
     relevance = results["relevance"].attributes
-    assert 1.0 <= relevance[sc.GEN_AI_EVALUATION_SCORE_VALUE] <= 5.0
+    # The model server's deterministic judge: the answer ("Echo: Capital of France?") holds every word of the
+    # question, so the structured verdict it returns is parsed as score 1.0, "relevant".
+    assert relevance[sc.GEN_AI_EVALUATION_SCORE_VALUE] == 1.0
+    assert relevance[sc.GEN_AI_EVALUATION_SCORE_LABEL] == "relevant"
     assert relevance[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-local123"
     judged = [r for r in model_server.requests if r["body"].get("model") == "judge-model"]
-    assert len(judged) == 1 and "Capital of France?" in judged[0]["body"]["messages"][0]["content"]
+    assert len(judged) == 1 and "Capital of France?" in judged[0]["body"]["messages"][-1]["content"]
+
+
+def test_a_judge_reply_that_is_no_verdict_gives_no_score(model_server):
+    judge = LLMJudge(model_server.openai_base_url, "judge-garbage")
+    attributes = {
+        sc.GEN_AI_INPUT_MESSAGES: json.dumps(
+            [{"role": "user", "parts": [{"type": "text", "content": "Why?"}]}]
+        ),
+        sc.GEN_AI_OUTPUT_MESSAGES: _messages("Because."),
+    }
+    result = judge.evaluate(attributes)
+    assert result is not None and result.label == "unparsed" and result.score is None

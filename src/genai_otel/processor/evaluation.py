@@ -17,7 +17,6 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from threading import BoundedSemaphore
 from typing import Any
 
@@ -26,19 +25,12 @@ from opentelemetry._logs import get_logger
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from genai_otel import semconv
+from genai_otel.evaluation.api import EvaluationResult
 from genai_otel.safety import safely
 from genai_otel.version import __version__
 
 _logger = logging.getLogger("genai_otel.evaluation")
 EVENT = semconv.EVENT_GEN_AI_EVALUATION_RESULT
-
-
-@dataclass(frozen=True)
-class EvaluationResult:
-    name: str
-    score: float | None = None
-    label: str | None = None
-    explanation: str | None = None
 
 
 def _output_text(attributes: dict[str, Any]) -> str | None:
@@ -97,53 +89,24 @@ class JsonOutputEvaluator:
 
 
 class LLMJudge:
-    """LLM-as-judge through any OpenAI-compatible chat endpoint: rates the answer's relevance 1-5."""
+    """LLM-as-a-judge of a span's answer through any OpenAI-compatible chat endpoint: how relevant is it to
+    the question (the ``answer_relevance`` rubric of :mod:`genai_otel.evaluation.judge`: score 0-1, label
+    ``relevant`` / ``irrelevant``, structured output, retries, never traced into the evaluated trace). A
+    reply that is no verdict gives label ``unparsed`` and no score."""
 
     name = "relevance"
-    PROMPT = (
-        "Rate how relevant the answer is to the question on a scale from 1 to 5. "
-        "Reply with the number first, then one sentence of explanation.\n\n"
-        "Question:\n{question}\n\nAnswer:\n{answer}"
-    )
 
     def __init__(self, base_url: str, model: str, api_key: str = "none", timeout: float = 30.0) -> None:
-        self.base_url, self.model, self.api_key, self.timeout = base_url.rstrip("/"), model, api_key, timeout
+        from genai_otel.evaluation.judge import JudgeClient, load_rubric
+
+        self.client = JudgeClient(base_url, model, api_key=api_key, timeout=timeout)
+        self.rubric = load_rubric("answer_relevance")
 
     def evaluate(self, attributes: dict[str, Any]) -> EvaluationResult | None:
-        import urllib.request
-
-        answer = _output_text(attributes)
-        if not answer:
+        answer, question = _output_text(attributes), _input_text(attributes)
+        if not answer or not question:
             return None
-        body = json.dumps(
-            {
-                "model": self.model,
-                "messages": [
-                    {
-                        "role": "user",
-                        "content": self.PROMPT.format(question=_input_text(attributes), answer=answer),
-                    }
-                ],
-            }
-        ).encode()
-        request = urllib.request.Request(
-            f"{self.base_url}/chat/completions",
-            data=body,
-            headers={"content-type": "application/json", "authorization": f"Bearer {self.api_key}"},
-        )
-        # The judge's own call must not be traced as the app's (nor evaluated again).
-        from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
-
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.load(response)["choices"][0]["message"]["content"] or ""
-        finally:
-            detach(token)
-        match = re.search(r"\b([1-5])\b", reply)
-        if not match:
-            return EvaluationResult(self.name, None, "unparsed", reply[:200])
-        return EvaluationResult(self.name, float(match.group(1)), f"{match.group(1)}/5", reply[:500])
+        return self.client.judge(self.name, self.rubric, question=question, answer=answer)
 
 
 Evaluator = Any  # anything with ``name`` and ``evaluate(attributes) -> EvaluationResult | None``
