@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
+from genai_otel.instrumentation._agents import current
 from genai_otel.instrumentation._base import Wrapper
 from genai_otel.safety import report_internal_error, safely
 from genai_otel.telemetry import AgentInvocation, TelemetryHandler
@@ -131,14 +132,8 @@ def wrapper_for(handler: TelemetryHandler, traced: Traced, shape: str) -> Wrappe
             scope = _open(handler, traced, instance, args, kwargs)
             if scope is None:
                 return await wrapped(*args, **kwargs)
-            token = otel_context.attach(scope.context)
-            try:
+            with current(scope.context, scope.end):
                 result = await wrapped(*args, **kwargs)
-            except BaseException as error:
-                scope.end(error)
-                raise
-            finally:
-                otel_context.detach(token)
             _finish(traced, scope, args, kwargs, result)
             return result
 
@@ -148,14 +143,8 @@ def wrapper_for(handler: TelemetryHandler, traced: Traced, shape: str) -> Wrappe
         scope = _open(handler, traced, instance, args, kwargs)
         if scope is None:
             return wrapped(*args, **kwargs)
-        token = otel_context.attach(scope.context)
-        try:
+        with current(scope.context, scope.end):
             result = wrapped(*args, **kwargs)
-        except BaseException as error:
-            scope.end(error)
-            raise
-        finally:
-            otel_context.detach(token)
         _finish(traced, scope, args, kwargs, result)
         return result
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
+from genai_otel.instrumentation._agents import current
 from genai_otel.instrumentation._base import Wrapper
 from genai_otel.instrumentation.smolagents import _mapping
 from genai_otel.safety import safely
@@ -59,19 +60,19 @@ class _Span:
         else:
             safely("smolagents", self.handler.fail, self.inv, error)
 
-    def call(self, function: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        """``function`` with the span current; the span ends failed if it raises."""
+    def call(
+        self, function: Callable[..., Any], args: tuple, kwargs: dict, what: str, record: Callable
+    ) -> Any:
+        """``function`` with the span current; the span ends with its error, or with its result, which
+        ``record(inv, result)`` maps."""
         if self.context is None:
             return function(*args, **kwargs)
-        token = otel_context.attach(self.context)
-        try:
+        with current(self.context, self.close):
             self.raise_loop_error()
-            return function(*args, **kwargs)
-        except BaseException as error:
-            self.close(error)
-            raise
-        finally:
-            otel_context.detach(token)
+            result = function(*args, **kwargs)
+        safely(what, record, self.inv, result)
+        self.close(None)
+        return result
 
     def drive(self, gen: Any, observe: Callable[[Any], None], finish: Callable[[], None]) -> Generator:
         """Iterate the generator ``gen`` with the span current; the span ends with it."""
@@ -126,12 +127,8 @@ def trace_generate(handler: TelemetryHandler) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         capture = handler.capture_content
         inv = safely("smolagents model", _mapping.chat_record, instance, args, kwargs, capture)
-        span = _Span(handler, inv)
-        reply = span.call(wrapped, args, kwargs)
-        if inv is not None:
-            safely("smolagents model", _mapping.chat_response, inv, reply, capture)
-        span.close(None)
-        return reply
+        record = functools.partial(_mapping.chat_response, capture=capture)
+        return _Span(handler, inv).call(wrapped, args, kwargs, "smolagents model", record)
 
     return wrapper
 
@@ -188,12 +185,8 @@ def trace_tool(handler: TelemetryHandler) -> Wrapper:
         capture = handler.capture_content
         call_id = safely("smolagents tool", _next_call_id, getattr(instance, "name", None))
         inv = safely("smolagents tool", _mapping.tool_record, instance, args, kwargs, call_id, capture)
-        span = _Span(handler, inv)
-        result = span.call(wrapped, args, kwargs)
-        if inv is not None:
-            safely("smolagents tool", _mapping.tool_result, inv, result, capture)
-        span.close(None)
-        return result
+        record = functools.partial(_mapping.tool_result, capture=capture)
+        return _Span(handler, inv).call(wrapped, args, kwargs, "smolagents tool", record)
 
     return wrapper
 
