@@ -33,9 +33,9 @@ class EventListener(RunReceiver):
             "tool_usage_started": self._tool_started,
         }
         self._ends: dict[str, Callable[[Any, Any], None]] = {
-            "crew_kickoff_completed": self._crew_completed,
-            "agent_execution_completed": self._agent_completed,
-            "lite_agent_execution_completed": self._agent_completed,
+            "crew_kickoff_completed": self._completed,
+            "agent_execution_completed": self._completed,
+            "lite_agent_execution_completed": self._completed,
             "llm_call_completed": self._llm_completed,
             "tool_usage_finished": self._tool_finished,
             **{name: self._ended for name in m.PLAIN_ENDS},
@@ -82,12 +82,6 @@ class EventListener(RunReceiver):
             inv.input_messages = m.inputs_message(getattr(event, "inputs", None))
         self._start(event, inv)
 
-    def _crew_completed(self, source: Any, event: Any) -> None:
-        inv = self._record(event)
-        if isinstance(inv, AgentInvocation) and self._capture:
-            inv.output_messages = m.output_message(getattr(event, "output", None))
-        self._runs.end(event.started_event_id)
-
     def _flow_started(self, source: Any, event: Any) -> None:
         if m.is_agent_executor(source):
             self._fold(source, event)
@@ -112,7 +106,8 @@ class EventListener(RunReceiver):
             m.agent_content(inv, agent, event)
         self._start(event, inv)
 
-    def _agent_completed(self, source: Any, event: Any) -> None:
+    def _completed(self, source: Any, event: Any) -> None:
+        """A crew's or an agent's run ended: its output is the run's answer."""
         inv = self._record(event)
         if isinstance(inv, AgentInvocation) and self._capture:
             inv.output_messages = m.output_message(getattr(event, "output", None))
