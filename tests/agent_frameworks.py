@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from genai_otel import semconv
 
 from .servers import REPO
-from .trees import named, traces
+from .trees import named, render, traces
 
 #: A three-step run of an agent named ``weather_agent`` on the model server's tool-calling model.
 AGENT_TREE = [
@@ -50,6 +50,17 @@ EXAMPLES = REPO / "examples" / "agents"
 def get_weather(city: str) -> str:
     """The weather for a city."""
     return f"Sunny in {city}"
+
+
+def assert_agent_run(spans: list[Any], tree: list[str] = AGENT_TREE) -> Any:
+    """The spans are ``tree`` and nothing else (no HTTP span, no second span per model call, no span of the
+    framework's own), all beneath the one agent span, which is returned."""
+    assert render(spans) == tree
+    agent = named(spans, "invoke_agent")[0]
+    for child in spans:
+        if child is not agent:
+            assert child.parent.span_id == agent.context.span_id, child.name
+    return agent
 
 
 @contextmanager

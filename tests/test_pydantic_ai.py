@@ -25,7 +25,7 @@ from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
 from .agent_frameworks import (
-    AGENT_TREE,
+    assert_agent_run,
     assert_failed,
     assert_no_content,
     context_kept,
@@ -55,15 +55,6 @@ def _genai(span) -> bool:
     return span.instrumentation_scope.name == "genai_otel"
 
 
-def _assert_one_run(spans) -> None:
-    # Nothing but ours: no HTTP span, no second chat span, no Pydantic AI span.
-    assert render(spans) == AGENT_TREE
-    agent = named(spans, "invoke_agent")[0]
-    for child in spans:
-        if child is not agent:
-            assert child.parent.span_id == agent.context.span_id
-
-
 # -- trace shape -------------------------------------------------------------------------------------
 
 
@@ -73,8 +64,7 @@ def test_run_sync_is_one_trace_agent_over_chats_and_tool(otel, model_server):
     assert result.output == f"Echo: {QUESTION}"
     spans = otel.spans()
     assert len(traces(spans)) == 1
-    _assert_one_run(spans)
-    agent = named(spans, "invoke_agent")[0]
+    agent = assert_agent_run(spans)
     assert agent.attributes[semconv.GEN_AI_AGENT_NAME] == "weather_agent"
     assert agent.attributes[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini-tool"
     assert agent.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
@@ -108,7 +98,7 @@ def test_iter_gives_the_same_tree(otel, model_server):
         return run.result.output
 
     assert asyncio.run(main()) == f"Echo: {QUESTION}"
-    _assert_one_run(otel.spans())
+    assert_agent_run(otel.spans())
 
 
 def test_unnamed_agent_span_has_no_name(otel, model_server):
@@ -128,7 +118,7 @@ def test_three_concurrent_runs_do_not_cross(otel, model_server):
     outputs = [r.output for r in asyncio.run(main())]
     assert outputs == [f"Echo: weather {i}?" for i in range(3)]
     for spans in separate_runs(otel.spans()):
-        _assert_one_run(spans)
+        assert_agent_run(spans)
 
 
 # -- streaming ---------------------------------------------------------------------------------------
@@ -143,7 +133,7 @@ def test_run_stream_is_one_trace_with_streamed_chat_spans(otel, model_server):
 
     assert asyncio.run(main()) == f"Echo: {QUESTION}"
     spans = otel.spans()
-    _assert_one_run(spans)
+    assert_agent_run(spans)
     for chat in named(spans, "chat"):
         assert chat.attributes[semconv.GEN_AI_REQUEST_STREAM] is True
         assert chat.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-local123"
@@ -352,7 +342,7 @@ def test_pydantic_ai_instrumentation_turned_on_is_silenced(otel, model_server, h
     agent.run_sync(QUESTION)
 
     assert not own.emitted()
-    _assert_one_run(otel.spans())
+    assert_agent_run(otel.spans())
 
 
 def test_uninstrument_restores_pydantic_ai(otel, model_server):

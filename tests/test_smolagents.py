@@ -22,7 +22,14 @@ import genai_otel
 from genai_otel import semconv
 from genai_otel.config import ContentCapture, LoopGuardAction
 
-from .agent_frameworks import assert_no_content, context_kept, merged_chats, run_example, separate_runs
+from .agent_frameworks import (
+    assert_agent_run,
+    assert_no_content,
+    context_kept,
+    merged_chats,
+    run_example,
+    separate_runs,
+)
 from .conftest import API_KEY
 from .trees import named, render, traces
 
@@ -64,14 +71,6 @@ def _agent(model_server, model: str = "gpt-4o-mini-tool", **kwargs) -> ToolCalli
     return ToolCallingAgent(model=_model(model_server, model), verbosity_level=-1, **kwargs)
 
 
-def _assert_one_run(spans) -> None:
-    assert render(spans) == TREE  # nothing but ours: no HTTP span, no second chat span per model call
-    agent = named(spans, "invoke_agent")[0]
-    for child in spans:
-        if child is not agent:
-            assert child.parent.span_id == agent.context.span_id
-
-
 # -- trace shape -------------------------------------------------------------------------------------
 
 
@@ -81,8 +80,7 @@ def test_tool_calling_agent_is_one_trace_agent_over_chats_and_tools(otel, model_
     assert "Echo" in output
     spans = otel.spans()
     assert len(traces(spans)) == 1
-    _assert_one_run(spans)
-    agent = named(spans, "invoke_agent")[0]
+    agent = assert_agent_run(spans, TREE)
     assert agent.attributes[semconv.GEN_AI_AGENT_NAME] == "weather_agent"
     assert agent.attributes[semconv.GEN_AI_AGENT_DESCRIPTION] == "Knows the weather"
     assert agent.attributes[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini-tool"
@@ -138,7 +136,7 @@ def test_three_concurrent_runs_do_not_cross(otel, model_server):
 
     asyncio.run(main())
     for spans in separate_runs(otel.spans()):
-        _assert_one_run(spans)
+        assert_agent_run(spans, TREE)
 
 
 # -- streaming ---------------------------------------------------------------------------------------
@@ -152,7 +150,7 @@ def test_streamed_run_with_streamed_model_output(otel, model_server):
 
     assert type(steps[-1]).__name__ == "FinalAnswerStep"
     spans = otel.spans()
-    _assert_one_run(spans)
+    assert_agent_run(spans, TREE)
     for chat in named(spans, "chat"):
         assert chat.attributes[semconv.GEN_AI_REQUEST_STREAM] is True
         assert chat.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-local123"
