@@ -77,16 +77,16 @@ class EventListener(RunReceiver):
     # -- crews and flows ----------------------------------------------------------------------
 
     def _crew_started(self, source: Any, event: Any) -> None:
-        inv = m.crew_record(source, event)
-        if self._capture:
-            inv.input_messages = m.inputs_message(getattr(event, "inputs", None))
-        self._start(event, inv)
+        self._start_with_inputs(event, m.crew_record(source, event))
 
     def _flow_started(self, source: Any, event: Any) -> None:
         if m.is_agent_executor(source):
             self._fold(source, event)
             return
-        inv = m.flow_record(event)
+        self._start_with_inputs(event, m.flow_record(event))
+
+    def _start_with_inputs(self, event: Any, inv: AgentInvocation) -> None:
+        """A crew's or a flow's run: the inputs it was kicked off with are its input."""
         if self._capture:
             inv.input_messages = m.inputs_message(getattr(event, "inputs", None))
         self._start(event, inv)
