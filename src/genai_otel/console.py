@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -37,11 +37,13 @@ def _describe(span: ReadableSpan) -> str:
     return "  ".join(bits)
 
 
-def render_tree(spans: Sequence[ReadableSpan]) -> str:
+def render_tree(spans: Sequence[ReadableSpan], notes: Mapping[int, Sequence[str]] | None = None) -> str:
     """Render finished spans as one indented tree per trace, children in start order.
 
     Spans from :meth:`genai_otel.testing.otlp_receiver.OtlpReceiver.tree_spans` work too (they
-    carry their service's name)."""
+    carry their service's name). ``notes`` (by span id) are lines shown under their span, above its
+    children: evaluation results, for instance."""
+    notes = notes or {}
     ids = {s.context.span_id for s in spans}
     children: dict[int | None, list[ReadableSpan]] = {}
     for span in spans:
@@ -52,8 +54,13 @@ def render_tree(spans: Sequence[ReadableSpan]) -> str:
     def walk(span: ReadableSpan, prefix: str, last: bool, root: bool) -> None:
         lines.append(("" if root else prefix + ("└─ " if last else "├─ ")) + _describe(span))
         kids = sorted(children.get(span.context.span_id, []), key=lambda s: s.start_time or 0)
+        inner = "" if root else prefix + ("   " if last else "│  ")
+        # A note sits on the span's own branch: the tree line continues past it only to its children.
+        lines.extend(
+            inner + ("│  " if kids else "   ") + note for note in notes.get(span.context.span_id, ())
+        )
         for index, kid in enumerate(kids):
-            walk(kid, "" if root else prefix + ("   " if last else "│  "), index == len(kids) - 1, False)
+            walk(kid, inner, index == len(kids) - 1, False)
 
     for root in sorted(children.get(None, []), key=lambda s: s.start_time or 0):
         lines.append(f"trace {root.context.trace_id:032x}")

@@ -1,25 +1,34 @@
 """``genai-otel demo``: instrumented calls against the local model server, shown as trace trees: an agent
-making client calls, and (with the ``rag`` extra) a LangChain RAG chain over an embedded Chroma store.
+making client calls, and (with the ``rag`` extra) a LangChain RAG chain over an embedded Chroma store,
+whose answer is then evaluated (groundedness and answer relevance, also by an LLM judge: the model server).
 
-Needs no backend and no API key. With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, the same spans and
-metrics are also exported over OTLP/gRPC.
+Needs no backend and no API key. Content capture is on in spans (the demo's own texts: evaluation needs
+them) unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` says otherwise. With
+``OTEL_EXPORTER_OTLP_ENDPOINT`` set, the same spans and metrics, and the evaluation results as
+``gen_ai.evaluation.result`` events, are also exported over OTLP/gRPC.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry import metrics, trace
+from opentelemetry import _logs, metrics, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import genai_otel
+from genai_otel import semconv
+from genai_otel.config import CAPTURE_MESSAGE_CONTENT, ContentCapture, Settings
 from genai_otel.console import render_tree
+from genai_otel.evaluation.report import ResultRow
 from genai_otel.testing.model_server import ModelServer
+from genai_otel.version import __version__
 
 WEATHER_TOOL = {
     "type": "function",
@@ -29,26 +38,50 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
+#: The local model server answers models named ``...judge...`` with a rubric verdict.
+JUDGE_MODEL = "gpt-4o-mini-judge"
 
 
-def _providers(resource: Resource) -> tuple[TracerProvider, InMemorySpanExporter, Any]:
+@dataclasses.dataclass
+class _Providers:
+    tracer: TracerProvider
+    memory: InMemorySpanExporter
+    meter: Any = None  # MeterProvider, with OTLP export only
+    logger: Any = None  # LoggerProvider, with OTLP export only
+
+
+def _providers(resource: Resource) -> _Providers:
     tracer_provider = TracerProvider(resource=resource)
-    memory = InMemorySpanExporter()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
-    meter_provider = None
+    providers = _Providers(tracer_provider, InMemorySpanExporter())
+    tracer_provider.add_span_processor(SimpleSpanProcessor(providers.memory))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
         tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        meter_provider = MeterProvider(
+        providers.meter = MeterProvider(
             resource=resource, metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())]
         )
-        metrics.set_meter_provider(meter_provider)
+        metrics.set_meter_provider(providers.meter)
+        providers.logger = LoggerProvider(resource=resource)
+        providers.logger.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+        _logs.set_logger_provider(providers.logger)
     trace.set_tracer_provider(tracer_provider)
-    return tracer_provider, memory, meter_provider
+    return providers
+
+
+def _settings() -> Settings:
+    """The environment's settings; content in spans unless the environment chooses, since the demo's
+    texts are its own and evaluation reads them."""
+    settings = Settings.from_env()
+    if os.environ.get(CAPTURE_MESSAGE_CONTENT):
+        return settings
+    return dataclasses.replace(settings, content_capture=ContentCapture.SPAN_ONLY)
 
 
 def _openai_calls(server: ModelServer) -> None:
@@ -89,35 +122,83 @@ def _anthropic_calls(server: ModelServer) -> None:
         stream.get_final_message()
 
 
-def _rag_calls(server: ModelServer) -> bool:
-    """A LangChain RAG chain over an embedded Chroma store, as its own trace; False when not installed."""
+def _rag_calls(server: ModelServer) -> int | None:
+    """A LangChain RAG chain over an embedded Chroma store, as its own trace: its id; None when the
+    ``rag`` extra is not installed."""
     try:
         import chromadb
         from langchain_chroma import Chroma
         from langchain_core.prompts import ChatPromptTemplate
         from langchain_openai import ChatOpenAI, OpenAIEmbeddings
     except ImportError:
-        return False
+        return None
     local = {"base_url": server.openai_base_url, "api_key": "demo-key"}
     # check_embedding_ctx_length=False: LangChain would otherwise download a tokenizer.
     embeddings = OpenAIEmbeddings(model="text-embedding-3-small", check_embedding_ctx_length=False, **local)
     chain = ChatPromptTemplate.from_messages([("user", "{context}\n\nQuestion: {question}")]) | ChatOpenAI(
         model="gpt-4o-mini", **local
     )
-    with trace.get_tracer("genai-otel-demo").start_as_current_span("rag ingest and ask"):
+    with trace.get_tracer("genai-otel-demo").start_as_current_span("rag ingest and ask") as root:
         store = Chroma("demo-knowledge", embedding_function=embeddings, client=chromadb.EphemeralClient())
         store.add_texts(["Traces follow requests across services.", "Baggage carries the conversation id."])
         question = "How do traces cross services?"
         docs = store.as_retriever(search_kwargs={"k": 1}).invoke(question)
         chain.invoke({"context": docs[0].page_content, "question": question})
-    return True
+    return root.get_span_context().trace_id
+
+
+def _evaluate(spans: Sequence[Any], trace_id: int, server: ModelServer) -> list[ResultRow]:
+    """The RAG trace judged as ``genai-otel evaluate`` would: the lexical RAG evaluators, and the LLM
+    judge on the model server (its calls are not traced)."""
+    from genai_otel.evaluation.convert import from_sdk_spans
+    from genai_otel.evaluation.judge import AnswerRelevanceJudge, JudgeClient
+    from genai_otel.evaluation.offline import evaluate_trace
+    from genai_otel.evaluation.rag import AnswerRelevance, Groundedness
+
+    judge = JudgeClient(server.openai_base_url, JUDGE_MODEL, max_retries=0)
+    evaluators = [Groundedness(), AnswerRelevance(), AnswerRelevanceJudge(judge)]
+    rag_trace = [view for view in from_sdk_spans(spans) if int(view.trace_id, 16) == trace_id]
+    return [row for view in rag_trace for row in evaluate_trace(view, evaluators, None)]
+
+
+def _verdict(row: ResultRow) -> str:
+    """One result as a tree note: ``⚖ groundedness 1.00 grounded``."""
+    if row.error:
+        return f"⚖ {row.evaluator} ERROR {row.error}"
+    score = "" if row.score is None else f" {row.score:.2f}"
+    return f"⚖ {row.evaluator}{score} {row.label or ''}".rstrip()
+
+
+def _emit_events(logger_provider: Any, rows: Sequence[ResultRow]) -> None:
+    """Each result as a ``gen_ai.evaluation.result`` event in the evaluated span's context."""
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+
+    logger = logger_provider.get_logger("genai_otel.evaluation", __version__, schema_url=semconv.SCHEMA_URL)
+    for row in rows:
+        evaluated = SpanContext(int(row.trace_id, 16), int(row.span_id, 16), True, TraceFlags(1))
+        fields = {
+            semconv.GEN_AI_EVALUATION_NAME: row.evaluator,
+            semconv.GEN_AI_EVALUATION_SCORE_VALUE: row.score,
+            semconv.GEN_AI_EVALUATION_SCORE_LABEL: row.label,
+            semconv.GEN_AI_EVALUATION_EXPLANATION: row.explanation,
+            semconv.GEN_AI_RESPONSE_ID: row.response_id,
+            semconv.ERROR_TYPE: row.error,
+        }
+        logger.emit(
+            event_name=semconv.EVENT_GEN_AI_EVALUATION_RESULT,
+            attributes={key: value for key, value in fields.items() if value is not None},
+            context=set_span_in_context(NonRecordingSpan(evaluated)),
+        )
 
 
 def run() -> int:
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "genai-otel-demo")})
-    tracer_provider, memory, meter_provider = _providers(resource)
-    instrumented = genai_otel.instrument()
+    providers = _providers(resource)
+    settings = _settings()
+    instrumented = genai_otel.instrument(settings=settings)
     print(f"genai-otel {genai_otel.__version__}: instrumented {', '.join(instrumented) or 'nothing'}")
+    print(f"content capture: {settings.content_capture.value} (set {CAPTURE_MESSAGE_CONTENT} to choose)")
+    results: list[ResultRow] = []
     with ModelServer() as server:
         print(f"local model server on {server.url}\n")
         with genai_otel.agent("weather assistant", conversation_id="demo-conversation"):
@@ -125,14 +206,25 @@ def run() -> int:
                 _openai_calls(server)
             if "anthropic" in instrumented:
                 _anthropic_calls(server)
-        rag_shown = _rag_calls(server)
-    print(render_tree(memory.get_finished_spans()))
-    if not rag_shown:
+        rag_trace = _rag_calls(server)
+        spans = providers.memory.get_finished_spans()
+        if rag_trace is not None:
+            results = _evaluate(spans, rag_trace, server)
+    notes: dict[int, list[str]] = {}
+    for row in results:
+        notes.setdefault(int(row.span_id, 16), []).append(_verdict(row))
+    print(render_tree(spans, notes))
+    if rag_trace is None:
         print("\n(pip install 'genai-otel[rag]' to also see a RAG trace: LangChain over embedded Chroma)")
+    elif not results:
+        print("\n(no evaluation results: the evaluators read content, which is not captured)")
+    if providers.logger is not None:
+        _emit_events(providers.logger, results)
     genai_otel.uninstrument()
-    tracer_provider.shutdown()
-    if meter_provider is not None:
-        meter_provider.shutdown()
+    providers.tracer.shutdown()
+    if providers.meter is not None:
+        providers.meter.shutdown()
+        providers.logger.shutdown()
         print(f"\nexported to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']} over OTLP/gRPC")
     else:
         print("\n(set OTEL_EXPORTER_OTLP_ENDPOINT to also export these spans and metrics over OTLP)")
