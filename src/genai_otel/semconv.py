@@ -138,6 +138,8 @@ GENAI_OTEL_LOOP_REPEATS = 'genai_otel.loop.repeats'
 GENAI_OTEL_COMPONENT_NAME = 'genai_otel.component.name'
 GENAI_OTEL_COMPONENT_TYPE = 'genai_otel.component.type'
 GENAI_OTEL_CONTENT_TRUNCATED = 'genai_otel.content.truncated'
+GENAI_OTEL_EVALUATION_SKIP_REASON = 'genai_otel.evaluation.skip_reason'
+GENAI_OTEL_EVALUATION_CLOSED_BY = 'genai_otel.evaluation.closed_by'
 
 # Operation names (gen_ai.operation.name)
 OPERATION_CHAT = 'chat'
@@ -501,6 +503,18 @@ ATTRIBUTES = {'a2a.message.id': {'brief': 'The id of the A2A message in the requ
  'genai_otel.content.truncated': {'brief': 'Names of content attributes cut to the configured size cap.',
                                   'source': 'genai_otel',
                                   'type': 'string[]'},
+ 'genai_otel.evaluation.closed_by': {'brief': 'Why the trace window judged a trace '
+                                              '(genai_otel.evaluation.traces): idle, max_age, max_traces '
+                                              '(the oldest judged early to make room) or shutdown.',
+                                     'source': 'genai_otel',
+                                     'type': 'string'},
+ 'genai_otel.evaluation.skip_reason': {'brief': 'Why evaluations were not run '
+                                                '(genai_otel.evaluation.skipped): operation, model, agent, '
+                                                'cost, trace_sampled_out, ratio, budget, behind (the '
+                                                'evaluation pool was full), span_limit (the span was past '
+                                                "the trace window's max_spans_per_trace).",
+                                       'source': 'genai_otel',
+                                       'type': 'string'},
  'genai_otel.loop.repeats': {'brief': "Set by the processor's loop-flag rule: how often this agent or tool "
                                       'call (same name, same input) occurred in the trace so far, once at or '
                                       "over the rule's threshold.",

@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from genai_otel import semconv
+from genai_otel.evaluation.api import SpanView
 from genai_otel.processor.config_file import ProcessorConfig
 from genai_otel.processor.config_file import load as load_config
-from genai_otel.processor.evaluation import EvaluationRunner
+from genai_otel.processor.evaluation import EvaluationRunner, for_window
 from genai_otel.processor.http_server import MAX_MESSAGE, metrics_server, otlp_http_server
 from genai_otel.processor.limits import Admission, Limits, grpc_interceptor, signal_of_method, to_arguments
 from genai_otel.processor.model import Rule, SpanRecord, apply_rules_to_batch, rule_failures
@@ -136,7 +138,7 @@ class ProcessorService:
     ) -> None:
         self.config = config or ProcessorConfig()
         self.rules = rules if rules is not None else self.config.rules
-        self.evaluation = self._evaluation(forward) if self.config.evaluators else None
+        self.evaluation = self._evaluation(forward, meter_provider) if self.config.evaluates else None
         self.queue = Queue(Path(spool_dir), max_spool_bytes, max_memory_bytes, durable)
         self.spool = self.queue.spool
         self.counters = Counters()
@@ -202,8 +204,9 @@ class ProcessorService:
             target=self._forward_loop, name="genai-otel-forwarder", daemon=True
         )
 
-    def _evaluation(self, forward: str) -> EvaluationRunner:
-        """Evaluators run off the request path; their results go downstream as OTLP log events."""
+    def _evaluation(self, forward: str, meter_provider: Any) -> EvaluationRunner:
+        """Evaluators run off the request path; their results go downstream as OTLP log events, their
+        metrics to the service's own MeterProvider."""
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
         from opentelemetry.sdk._logs import LoggerProvider
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -211,7 +214,17 @@ class ProcessorService:
         self._logger_provider = LoggerProvider()
         exporter = OTLPLogExporter(endpoint=forward, insecure=True)
         self._logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
-        return EvaluationRunner(self.config.evaluators, logger_provider=self._logger_provider)
+        config = self.config
+        return EvaluationRunner(
+            config.evaluators,
+            logger_provider=self._logger_provider,
+            workers=config.evaluation_workers,
+            max_pending=config.evaluation_max_pending,
+            trace_evaluators=config.trace_evaluators,
+            window=config.trace_window,
+            sampling=config.sampling,
+            meter_provider=meter_provider,
+        )
 
     def _evaluate(self, records: list[SpanRecord]) -> None:
         for record in records:
@@ -222,6 +235,25 @@ class ProcessorService:
                 trace_flags=TraceFlags(TraceFlags.SAMPLED),
             )
             self.evaluation.submit(record.attributes, span_context)  # type: ignore[union-attr]
+
+    def _hold_traces(self, request: Any, records: list[SpanRecord]) -> None:
+        """The accepted spans of ``request`` (with ``records``' attributes: after the rules, so redacted)
+        into the evaluation's trace window, one call per trace."""
+        by_trace: dict[bytes, list[SpanView]] = {}
+        protos = (span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans)
+        for span, record in zip(protos, records, strict=True):
+            view = SpanView(
+                name=record.name,
+                span_id=span.span_id.hex(),
+                parent_id=span.parent_span_id.hex() or None,
+                attributes=record.attributes,
+                start_ns=span.start_time_unix_nano,
+                end_ns=span.end_time_unix_nano,
+                status_error=span.status.code == Status.STATUS_CODE_ERROR,
+            )
+            by_trace.setdefault(span.trace_id, []).append(for_window(view))
+        for trace_id, views in by_trace.items():
+            self.evaluation.add_spans(trace_id.hex(), views)  # type: ignore[union-attr]
 
     def _register_metrics(self, meter_provider: Any) -> None:
         """The service's own metrics (:data:`SERVICE_METRICS`) as OpenTelemetry observable instruments."""
@@ -269,11 +301,14 @@ class ProcessorService:
         kind = SIGNALS[signal]
         received_name, _forwarded_name, rejected_name = kind.counters
         to_evaluate: list[SpanRecord] = []
+        to_hold: list[SpanRecord] = []
 
         def enrich(records: list[SpanRecord]) -> None:
             apply_rules_to_batch(records, self.rules)
             if self.evaluation is not None:
                 to_evaluate.extend(r for r in records if self.config.should_evaluate(r.attributes))
+                if self.evaluation.window is not None:
+                    to_hold.extend(records)
 
         try:
             request = kind.parse(raw)
@@ -321,6 +356,8 @@ class ProcessorService:
         self.counters.add(**{received_name: accepted, rejected_name: rejected})
         if to_evaluate:  # only what was accepted; never delays the answer
             self._evaluate(to_evaluate)
+        if to_hold:
+            safely("processor evaluation trace window", self._hold_traces, request, to_hold)
         if rejected:
             reasons = []
             if too_big:
@@ -491,7 +528,8 @@ class ProcessorService:
         if self.metrics_http:  # last: a scrape during the drain still answers
             self.metrics_http.shutdown()
             self.metrics_http.server_close()
-        if self.evaluation is not None:
+        if self.evaluation is not None:  # traces still open are judged as they are
+            self.evaluation.flush_traces()
             self.evaluation.drain(drain_seconds)
             self.evaluation.shutdown()
             self._logger_provider.shutdown()
