@@ -76,7 +76,7 @@ def test_demo_prints_the_agent_trace_and_a_rag_trace():
     # With OTLP export, the results are gen_ai.evaluation.result events tied to the evaluated span.
     with OtlpReceiver() as receiver:
         out = _demo({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint})
-        spans, records = [span for _, span in receiver.spans()], receiver.logs()
+        spans, records, metrics = [span for _, span in receiver.spans()], receiver.logs(), receiver.metrics()
     assert f"exported to {receiver.endpoint}" in out
     (answer_span,) = [span for span in spans if span.name == "chat gpt-4o-mini"]
     results = [r for r in records if r.event_name == sc.EVENT_GEN_AI_EVALUATION_RESULT]
@@ -93,3 +93,10 @@ def test_demo_prints_the_agent_trace_and_a_rag_trace():
         "answer_relevance": (1.0, "relevant"),
         "answer_relevance_judge": (1.0, "relevant"),
     }
+    # ... and their scores are in the evaluation metric the Grafana dashboard's evaluation panels read.
+    scored = {}
+    for metric in (m for m in metrics if m.name == "genai_otel.evaluation.score"):
+        for point in metric.histogram.data_points:
+            attributes = {kv.key: otlp_value(kv.value) for kv in point.attributes}
+            scored[attributes[sc.GEN_AI_EVALUATION_NAME]] = point.sum
+    assert scored == {"groundedness": 1.0, "answer_relevance": 1.0, "answer_relevance_judge": 1.0}

@@ -169,11 +169,17 @@ def _verdict(row: ResultRow) -> str:
     return f"⚖ {row.evaluator}{score} {row.label or ''}".rstrip()
 
 
-def _emit_events(logger_provider: Any, rows: Sequence[ResultRow]) -> None:
-    """Each result as a ``gen_ai.evaluation.result`` event in the evaluated span's context."""
+def _export_results(providers: _Providers, rows: Sequence[ResultRow], spans: Sequence[Any]) -> None:
+    """Each result as a ``gen_ai.evaluation.result`` event in the evaluated span's context, and its score
+    in the evaluation metrics (``genai_otel.evaluation.score``: the Grafana dashboard's evaluation panels)."""
     from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
-    logger = logger_provider.get_logger("genai_otel.evaluation", __version__, schema_url=semconv.SCHEMA_URL)
+    from genai_otel.evaluation.api import EvaluationResult
+    from genai_otel.processor.evaluation import EvaluationMetrics
+
+    logger = providers.logger.get_logger("genai_otel.evaluation", __version__, schema_url=semconv.SCHEMA_URL)
+    scores = EvaluationMetrics(providers.meter)
+    attributes = {span.context.span_id: dict(span.attributes or {}) for span in spans}
     for row in rows:
         evaluated = SpanContext(int(row.trace_id, 16), int(row.span_id, 16), True, TraceFlags(1))
         fields = {
@@ -188,6 +194,9 @@ def _emit_events(logger_provider: Any, rows: Sequence[ResultRow]) -> None:
             event_name=semconv.EVENT_GEN_AI_EVALUATION_RESULT,
             attributes={key: value for key, value in fields.items() if value is not None},
             context=set_span_in_context(NonRecordingSpan(evaluated)),
+        )
+        scores.record_score(
+            EvaluationResult(row.evaluator, row.score, row.label), attributes[evaluated.span_id]
         )
 
 
@@ -219,7 +228,7 @@ def run() -> int:
     elif not results:
         print("\n(no evaluation results: the evaluators read content, which is not captured)")
     if providers.logger is not None:
-        _emit_events(providers.logger, results)
+        _export_results(providers, results, spans)
     genai_otel.uninstrument()
     providers.tracer.shutdown()
     if providers.meter is not None:
