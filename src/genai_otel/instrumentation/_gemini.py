@@ -82,3 +82,16 @@ def usage(inv: InferenceInvocation, usage: Any) -> None:
 def reason(value: Any) -> str:
     name = str(getattr(value, "name", value) or "")
     return _FINISH.get(name, name.lower())
+
+
+def apply_config(inv: InferenceInvocation, config: Any) -> None:
+    """A ``GenerateContentConfig``'s sampling settings onto the record (the SDK types ``top_k`` and
+    ``candidate_count`` as floats; the conventions as ints)."""
+    for key, field in CONFIG_FIELDS:
+        value = get(config, key)
+        if value is not None:
+            setattr(inv, field, list(value) if field == "stop_sequences" else value)
+    if inv.top_k is not None:
+        inv.top_k = int(inv.top_k)
+    if inv.choice_count is not None:
+        inv.choice_count = int(inv.choice_count)

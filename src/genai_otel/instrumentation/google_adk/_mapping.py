@@ -116,14 +116,7 @@ def model_call(llm_request: Any, invocation_context: Any, capture: bool) -> Infe
         guessed=frozenset({"provider"}),
     )
     config = get(llm_request, "config")
-    for key, field in gemini.CONFIG_FIELDS:
-        value = get(config, key)
-        if value is not None:
-            setattr(inv, field, list(value) if field == "stop_sequences" else value)
-    if inv.top_k is not None:
-        inv.top_k = int(inv.top_k)
-    if inv.choice_count is not None:
-        inv.choice_count = int(inv.choice_count)
+    gemini.apply_config(inv, config)
     if capture:
         inv.input_messages = gemini.contents(get(llm_request, "contents") or [])
         system = get(config, "system_instruction")

@@ -46,13 +46,7 @@ def build_generate(
         stream=True if stream else None,
     )
     config = arg(kwargs, "config")
-    for key, field in gemini.CONFIG_FIELDS:
-        value = get(config, key)
-        if value is not None:
-            # The SDK types top_k and candidate_count as floats; the conventions as ints.
-            setattr(inv, field, list(value) if field == "stop_sequences" else value)
-    if inv.top_k is not None:
-        inv.top_k = int(inv.top_k)
+    gemini.apply_config(inv, config)
     mime = get(config, "response_mime_type")
     if mime:
         inv.output_type = "json" if "json" in mime else "text"

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from genai_otel.instrumentation._framework import fill
-from genai_otel.instrumentation._messages import message, split_system, text_parts, tool_call, tool_response
-from genai_otel.instrumentation._util import get
+from genai_otel.instrumentation._messages import (
+    message,
+    openai_tool_definition,
+    split_system,
+    text_parts,
+    tool_call,
+    tool_response,
+)
+from genai_otel.instrumentation._util import get, number
 from genai_otel.telemetry import InferenceInvocation, RetrievalInvocation
 
 #: LangChain's ``ls_provider`` -> ``gen_ai.provider.name`` (well-known values); others are kept as given.
@@ -54,36 +61,22 @@ def chat_request(
     inv: InferenceInvocation, metadata: dict[str, Any], params: dict[str, Any], capture: bool
 ) -> None:
     """Request details from the run's ``ls_*`` metadata and the model's invocation params."""
-    inv.temperature = _number(metadata.get("ls_temperature", params.get("temperature")))
+    inv.temperature = number(metadata.get("ls_temperature", params.get("temperature")))
     inv.max_tokens = (
         metadata.get("ls_max_tokens") or params.get("max_tokens") or params.get("max_completion_tokens")
     )
     stop = metadata.get("ls_stop") or params.get("stop")
     inv.stop_sequences = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
-    inv.top_p = _number(params.get("top_p"))
+    inv.top_p = number(params.get("top_p"))
     inv.top_k = params.get("top_k")
     inv.seed = params.get("seed")
-    inv.frequency_penalty = _number(params.get("frequency_penalty"))
-    inv.presence_penalty = _number(params.get("presence_penalty"))
+    inv.frequency_penalty = number(params.get("frequency_penalty"))
+    inv.presence_penalty = number(params.get("presence_penalty"))
     inv.choice_count = params.get("n")
     if params.get("stream") or params.get("streaming"):
         inv.stream = True
     if capture and params.get("tools"):
-        inv.tool_definitions = [_tool_definition(t) for t in params["tools"]]
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _tool_definition(tool: Any) -> dict[str, Any]:
-    function = get(tool, "function") or tool
-    return {
-        "type": get(tool, "type", "function"),
-        "name": get(function, "name"),
-        "description": get(function, "description"),
-        "parameters": get(function, "parameters") or get(function, "input_schema"),
-    }
+        inv.tool_definitions = [openai_tool_definition(t) for t in params["tools"]]
 
 
 def _finish_reason(generation: Any) -> str | None:
