@@ -361,7 +361,7 @@ def test_judging_never_blocks_ingestion_when_the_pool_is_behind(tmp_path):
     started = time.perf_counter()
     for trace in range(20):  # each add closes the previous trace: one judged, the rest behind
         runner.add_spans(f"{trace + 1:032x}", _views(str(trace), 1))
-    assert time.perf_counter() - started < 0.3  # never waited for the 0.5 s evaluation
+    assert time.perf_counter() - started < 0.45  # never waited for the 0.5 s evaluation
     assert runner.metrics.skipped["behind"] >= 18
     runner.shutdown()
 

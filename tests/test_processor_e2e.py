@@ -145,8 +145,10 @@ def test_loadbalanced_processors_each_see_whole_traces(tmp_path: Path):
     """collector-config/app-collector-to-processors-loadbalanced.yaml in the real collector in front of two
     processor instances: every span of a trace reaches the same instance (each forwards to its own
     receiver here, to tell them apart), both get traces, and a tool call repeated across separate requests
-    of one trace is flagged by the loop rule."""
-    from genai_otel.testing.conformance import span_view
+    of one trace is flagged by the loop rule. Both instances evaluate (trace window, repeated_actions):
+    every trace is judged exactly once, whole, by the instance that got it."""
+    from genai_otel.processor.config_file import from_dict
+    from genai_otel.testing.conformance import otlp_value, span_view
     from genai_otel.testing.otlp_receiver import OtlpReceiver
 
     ensure_built()
@@ -156,11 +158,24 @@ def test_loadbalanced_processors_each_see_whole_traces(tmp_path: Path):
         sc.GEN_AI_TOOL_NAME: "search",
         sc.GEN_AI_TOOL_CALL_ARGUMENTS: '{"q": "same"}',
     }
+    # A trace is judged 2 s after its last span: the app's spans of one trace come within that.
+    window = {"idle_seconds": 2, "max_age_seconds": 60}
+    evaluation = {"evaluation": {"evaluators": ["repeated_actions"], "trace_window": window}}
     with (
         OtlpReceiver() as first,
         OtlpReceiver() as second,
-        ProcessorService("127.0.0.1:0", first.endpoint.removeprefix("http://"), tmp_path / "one") as one,
-        ProcessorService("127.0.0.1:0", second.endpoint.removeprefix("http://"), tmp_path / "two") as two,
+        ProcessorService(
+            "127.0.0.1:0",
+            first.endpoint.removeprefix("http://"),
+            tmp_path / "one",
+            config=from_dict(evaluation),
+        ) as one,
+        ProcessorService(
+            "127.0.0.1:0",
+            second.endpoint.removeprefix("http://"),
+            tmp_path / "two",
+            config=from_dict(evaluation),
+        ) as two,
     ):
         env = {
             **os.environ,
@@ -177,6 +192,8 @@ def test_loadbalanced_processors_each_see_whole_traces(tmp_path: Path):
                             with tracer.start_as_current_span("execute_tool search", attributes=tool_call):
                                 pass
             wait_until(lambda: len(first.spans()) + len(second.spans()) >= 48, timeout=30)
+            # judged once idle (not only at the stop), results straight to each instance's downstream
+            wait_until(lambda: len(first.logs()) + len(second.logs()) >= 12, timeout=30)
     traces_at = [
         {
             span.trace_id: [span_view(s).attributes for _, s in r.spans() if s.trace_id == span.trace_id]
@@ -191,6 +208,13 @@ def test_loadbalanced_processors_each_see_whole_traces(tmp_path: Path):
             assert len(spans) == 4  # the whole trace at one instance
             repeats = sorted(s.get(sc.GENAI_OTEL_LOOP_REPEATS, 0) for s in spans if sc.GEN_AI_TOOL_NAME in s)
             assert repeats == [0, 0, 3]  # the third identical call, seen across three requests
+    for traces, receiver in zip(traces_at, (first, second), strict=True):
+        judged = [event.trace_id for event in receiver.logs()]
+        assert sorted(judged) == sorted(traces), "each trace judged once, by the instance that got it"
+        for event in receiver.logs():
+            attributes = {kv.key: otlp_value(kv.value) for kv in event.attributes}
+            assert attributes[sc.GEN_AI_EVALUATION_NAME] == "repeated_actions"
+            assert attributes[sc.GEN_AI_EVALUATION_SCORE_LABEL] == "loop"  # judged with the whole trace
 
 
 def test_collector_sends_otlp_http_json_gzip_to_the_processor(tmp_path: Path):
