@@ -8,8 +8,15 @@ memory stays flat. A third sends small batches (10 spans) at a fixed rate (200 r
 default and ``--durable``: spans per CPU-second of the processor (the per-request overhead) and the
 client-observed latency each mode adds.
 
+Evaluation (``--only evaluation``, also at the end of a full run): the trace-aware deterministic
+evaluators as the service runs them (trace window -> pool -> gen_ai.evaluation.result events), over the
+labelled calibration traces (RAG answers with their retrieval, tool calls with their definitions, outputs)
+re-issued under fresh trace ids: spans judged per CPU-second of the process, and the memory the trace
+window holds per 10k open traces (tracemalloc).
+
     python bench/processor.py [--spans 20000] [--batch 500] [--big 200]   # needs .ci/backends/build.sh
     python bench/processor.py --only small [--repeat 3]                    # the small-batch rows alone
+    python bench/processor.py --only evaluation [--eval-traces 20000]     # the evaluation rows alone
 """
 
 from __future__ import annotations
@@ -339,6 +346,81 @@ def _run(
         return {**more, "idle": idle, "rss_half": rss_half, "rss_end": _rss_mb(pids)}
 
 
+def _fresh_traces(count: int) -> list[tuple[str, list[Any]]]:
+    """``count`` traces copied from the calibration cases under new trace ids, every attribute value a new
+    object (json round trip), as the service decodes each span afresh."""
+    import json
+
+    from genai_otel.evaluation.api import SpanView
+    from genai_otel.evaluation.calibration import cases
+
+    templates = [case.trace.spans for case in cases()]
+    traces = []
+    for n in range(count):
+        spans = templates[n % len(templates)]
+        copies = [
+            SpanView(
+                s.name, s.span_id, s.parent_id, json.loads(json.dumps(s.attributes)), s.start_ns, s.end_ns
+            )
+            for s in spans
+        ]
+        traces.append((f"{n + 1:032x}", copies))
+    return traces
+
+
+def _evaluation(args: argparse.Namespace) -> None:
+    """Deterministic trace evaluators through the evaluation runner; open-trace memory of the window."""
+    import tracemalloc
+
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    from genai_otel.evaluation.deterministic import deterministic_evaluators
+    from genai_otel.processor.evaluation import EvaluationRunner, TraceWindow, TraceWindowSettings
+
+    print(
+        f"\nEvaluation: {args.eval_traces} traces of the labelled calibration set, every deterministic "
+        "evaluator (events to a LoggerProvider without exporter)\n"
+    )
+    print("| measure | value |")
+    print("|---------|------:|")
+    traces = _fresh_traces(args.eval_traces)
+    settings = TraceWindowSettings(idle_seconds=3600, max_age_seconds=3600, max_traces=args.eval_traces + 1)
+    runner = EvaluationRunner(
+        [],
+        LoggerProvider(),
+        workers=1,
+        max_pending=args.eval_traces + 1,
+        trace_evaluators=deterministic_evaluators(),
+        window=settings,
+    )
+    judged = sum(1 for _, spans in traces for span in spans if runner._applicable(span))
+    spans = sum(len(spans) for _, spans in traces)
+    cpu = time.process_time()
+    started = time.perf_counter()
+    for trace_id, views in traces:
+        runner.add_spans(trace_id, views)
+    runner.flush_traces()
+    runner.drain(600)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+    runner.shutdown()
+    print(f"| spans judged (of {spans} spans) | {judged} |")
+    print(f"| spans judged per CPU-second | {judged / cpu:.0f} |")
+    print(f"| evaluations skipped | {dict(runner.metrics.skipped) or 0} |")
+    print(f"| wall seconds (1 evaluation thread) | {wall:.2f} |")
+    ten_k = _fresh_traces(10_000)
+    per_trace = sum(len(spans) for _, spans in ten_k) / len(ten_k)
+    window = TraceWindow(TraceWindowSettings(idle_seconds=3600, max_traces=20_000))
+    del ten_k
+    tracemalloc.start()
+    for trace_id, views in _fresh_traces(10_000):
+        window.add(trace_id, views)
+    held, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"| memory per 10k open traces ({per_trace:.1f} spans each, content captured) | {held / 1e6:.1f} MB |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -351,10 +433,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="small-batch requests per second")
     parser.add_argument("--repeat", type=int, default=3, help="small-batch runs")
     parser.add_argument("--slices", type=int, default=5, help="turns of default and --durable per run")
-    parser.add_argument("--only", choices=("small",), help="run only the small-batch rows")
+    parser.add_argument("--eval-traces", type=int, default=20000, help="traces judged by the evaluation rows")
+    parser.add_argument("--only", choices=("small", "evaluation"), help="run only those rows")
     args = parser.parse_args()
     if args.only == "small":
         _small(args)
+        return
+    if args.only == "evaluation":
+        _evaluation(args)
         return
     requests = [
         export_request(ATTRIBUTES, args.batch, "openai.chat", n) for n in range(0, args.spans, args.batch)
@@ -390,6 +476,7 @@ def main() -> None:
             flush=True,
         )
     _small(args)
+    _evaluation(args)
 
 
 if __name__ == "__main__":
