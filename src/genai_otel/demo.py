@@ -4,8 +4,8 @@ whose answer is then evaluated (groundedness and answer relevance, also by an LL
 
 Needs no backend and no API key. Content capture is on in spans (the demo's own texts: evaluation needs
 them) unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` says otherwise. With
-``OTEL_EXPORTER_OTLP_ENDPOINT`` set, the same spans and metrics, and the evaluation results as
-``gen_ai.evaluation.result`` events, are also exported over OTLP/gRPC.
+``OTEL_EXPORTER_OTLP_ENDPOINT`` set, the same spans and metrics, and the evaluation results
+(``gen_ai.evaluation.result`` events, ``genai_otel.evaluation.score``), are also exported over OTLP/gRPC.
 """
 
 from __future__ import annotations
@@ -236,5 +236,5 @@ def run() -> int:
         providers.logger.shutdown()
         print(f"\nexported to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']} over OTLP/gRPC")
     else:
-        print("\n(set OTEL_EXPORTER_OTLP_ENDPOINT to also export these spans and metrics over OTLP)")
+        print("\n(set OTEL_EXPORTER_OTLP_ENDPOINT to also export spans, metrics and evaluations over OTLP)")
     return 0
