@@ -5,9 +5,14 @@ emitted as ``gen_ai.evaluation.result`` events tied to the evaluated span.
                                          LLMJudge(base_url="http://judge:8000/v1", model="gpt-4o-mini")])
     tracer_provider.add_span_processor(processor)
 
-Evaluators see the span's attributes (content only exists there under content capture). They run in a
+Per-span evaluators see the span's attributes (content only exists there under content capture).
+Trace evaluators (:mod:`genai_otel.evaluation`: groundedness, tool-call validity, LLM judges, ...) judge a
+span with the rest of its trace: spans are held per trace id in a bounded :class:`TraceWindow` until the
+trace goes quiet (or grows too old, or room is needed), then judged as sampling chooses
+(:mod:`genai_otel.processor.evaluation_sampling`) -- in-process (:class:`EvaluatingSpanProcessor`) and in
+the processor service alike. Everything runs in a
 small thread pool with a bounded queue: when it is full, evaluations are skipped (and counted), never
-slowing the application.
+slowing the application. Scores and skips are metrics too (:class:`EvaluationMetrics`).
 """
 
 from __future__ import annotations
