@@ -267,6 +267,12 @@ def test_tempo_and_metrics_config_feeds_the_grafana_dashboard():
     import re
     import urllib.request
 
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    from genai_otel.evaluation.api import EvaluationResult
+    from genai_otel.processor.evaluation import EvaluationMetrics
     from genai_otel.testing.otlp_receiver import OtlpReceiver
 
     ensure_built()
@@ -275,7 +281,7 @@ def test_tempo_and_metrics_config_feeds_the_grafana_dashboard():
     wanted = {
         name
         for panel in dashboard["panels"]
-        for target in panel["targets"]
+        for target in panel.get("targets", [])
         for name in re.findall(r"\b(genai_[a-z_]+)\b", target["expr"])
     }
     with OtlpReceiver() as tempo:
@@ -305,6 +311,22 @@ def test_tempo_and_metrics_config_feeds_the_grafana_dashboard():
                 ):
                     with tracer.start_as_current_span("call", attributes=attributes):
                         pass
+            # The evaluation panels' metrics, as an app's (or the service's) evaluation records them.
+            meters = MeterProvider(
+                metric_readers=[
+                    PeriodicExportingMetricReader(
+                        OTLPMetricExporter(endpoint=f"127.0.0.1:{port}", insecure=True)
+                    )
+                ]
+            )
+            evaluation = EvaluationMetrics(meters)
+            evaluation.record_score(
+                EvaluationResult("groundedness", 0.25, "ungrounded"),
+                {sc.GEN_AI_REQUEST_MODEL: "gpt-4o", sc.GEN_AI_AGENT_NAME: "planner"},
+            )
+            evaluation.count_skipped("groundedness", "budget")
+            evaluation.count_trace("idle")
+            meters.shutdown()
 
             def scraped() -> str:
                 url = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -317,3 +339,7 @@ def test_tempo_and_metrics_config_feeds_the_grafana_dashboard():
     assert not missing, f"dashboard queries metrics the collector does not produce: {missing}"
     assert len(tempo.spans()) == 2
     assert 'gen_ai_request_model="gpt-4o"' in scrape
+    assert (
+        'genai_otel_evaluation_score_count{gen_ai_agent_name="planner",gen_ai_evaluation_name="groundedness"'
+        in scrape
+    )

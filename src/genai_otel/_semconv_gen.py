@@ -74,7 +74,10 @@ def render() -> str:
     )
     lines += [f"OPERATION_{_constant(op)} = {op!r}" for op in operations]
     lines += ["", "# Metric names (all profiles)"]
-    metric_names = sorted({m["name"] for p in metrics["profiles"].values() for m in p["metrics"]})
+    metric_names = sorted(
+        {m["name"] for p in metrics["profiles"].values() for m in p["metrics"]}
+        | {m["name"] for m in metrics.get("evaluation_metrics", ())}
+    )
     lines += [f"METRIC_{_constant(name)} = {name!r}" for name in metric_names]
     lines += ["", "# Event names"]
     lines += [f"EVENT_{_constant(name)} = {name!r}" for name in events["events"]]
@@ -91,6 +94,8 @@ def render() -> str:
         "METRIC_PROFILES": metrics["profiles"],
         "DB_METRICS": metrics["db_metrics"],
         "DB_METRIC_POINT_ATTRIBUTES": metrics["db_point_attributes"],
+        "EVALUATION_METRICS": metrics["evaluation_metrics"],
+        "EVALUATION_METRIC_BUCKETS": metrics["evaluation_buckets"],
         "EVENTS": events["events"],
     }
     for name, value in tables.items():

@@ -183,6 +183,9 @@ METRIC_GEN_AI_INVOCATION_DURATION = 'gen_ai.invocation.duration'
 METRIC_GEN_AI_INVOKE_AGENT_DURATION = 'gen_ai.invoke_agent.duration'
 METRIC_GEN_AI_INVOKE_AGENT_INFERENCE_CALLS = 'gen_ai.invoke_agent.inference_calls'
 METRIC_GEN_AI_INVOKE_AGENT_TOOL_CALLS = 'gen_ai.invoke_agent.tool_calls'
+METRIC_GENAI_OTEL_EVALUATION_SCORE = 'genai_otel.evaluation.score'
+METRIC_GENAI_OTEL_EVALUATION_SKIPPED = 'genai_otel.evaluation.skipped'
+METRIC_GENAI_OTEL_EVALUATION_TRACES = 'genai_otel.evaluation.traces'
 
 # Event names
 EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS = 'gen_ai.client.inference.operation.details'
@@ -1199,6 +1202,29 @@ DB_METRIC_POINT_ATTRIBUTES = ['db.system.name',
  'server.address',
  'server.port',
  'error.type']
+
+EVALUATION_METRICS = [{'attributes': ['gen_ai.evaluation.name',
+                 'gen_ai.evaluation.score.label',
+                 'gen_ai.request.model',
+                 'gen_ai.agent.name'],
+  'brief': 'Scores of gen_ai.evaluation.result events, per evaluator (evaluators scoring 0-1).',
+  'buckets': 'score',
+  'instrument': 'histogram',
+  'name': 'genai_otel.evaluation.score',
+  'unit': '1'},
+ {'attributes': ['gen_ai.evaluation.name', 'genai_otel.evaluation.skip_reason'],
+  'brief': "Evaluations not run, by reason (sampling, budget, the pool behind, the trace window's span "
+           'limit).',
+  'instrument': 'counter',
+  'name': 'genai_otel.evaluation.skipped',
+  'unit': '{evaluation}'},
+ {'attributes': ['genai_otel.evaluation.closed_by'],
+  'brief': 'Traces the trace window handed to the trace-aware evaluators, by why it closed them.',
+  'instrument': 'counter',
+  'name': 'genai_otel.evaluation.traces',
+  'unit': '{trace}'}]
+
+EVALUATION_METRIC_BUCKETS = {'score': [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]}
 
 EVENTS = {'gen_ai.client.inference.operation.details': {'attributes': ['gen_ai.operation.name',
                                                               'gen_ai.provider.name',

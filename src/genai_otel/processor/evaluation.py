@@ -221,28 +221,25 @@ SKIP_BEHIND, SKIP_SPAN_LIMIT = "behind", "span_limit"
 
 
 class EvaluationMetrics:
-    """The evaluation metrics of ``conventions/metrics.yaml`` (``evaluation_metrics``): score histogram
+    """The evaluation metrics (``semconv.EVALUATION_METRICS``, from conventions/metrics.yaml): score histogram
     per evaluator, skipped evaluations by reason, traces judged by why they closed. ``skipped`` also keeps
     the counts in memory (tests, the bench, the service's summary)."""
 
     def __init__(self, meter_provider: Any = None) -> None:
         from opentelemetry.metrics import get_meter
 
-        from genai_otel import conventions
-
-        table = conventions.load("metrics.yaml")
         meter = get_meter(
             "genai_otel.evaluation", __version__, meter_provider=meter_provider, schema_url=semconv.SCHEMA_URL
         )
         instruments = {}
-        for spec in table["evaluation_metrics"]:
+        for spec in semconv.EVALUATION_METRICS:
             key = spec["name"].rsplit(".", 1)[1]
             if spec["instrument"] == "histogram":
                 instruments[key] = meter.create_histogram(
                     spec["name"],
                     unit=spec["unit"],
                     description=spec["brief"],
-                    explicit_bucket_boundaries_advisory=table["evaluation_buckets"][spec["buckets"]],
+                    explicit_bucket_boundaries_advisory=semconv.EVALUATION_METRIC_BUCKETS[spec["buckets"]],
                 )
             else:
                 instruments[key] = meter.create_counter(
