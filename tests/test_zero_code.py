@@ -342,3 +342,56 @@ def test_all_entry_points_load_under_opentelemetry_instrument_with_nothing_on_st
 def test_an_instrumentor_whose_library_is_absent_does_not_claim_to_instrument(entry_points_run):
     _stderr, loaded = entry_points_run
     assert loaded["genai_otel_litellm"] is False
+
+
+# -- agent frameworks: the same trees as under instrument() -----------------------------------------------
+
+AGENTS_APP = """
+import asyncio
+import os
+
+from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_trace_processors
+from openai import AsyncOpenAI
+from pydantic_ai import Agent as PydanticAgent
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+
+base_url = os.environ["MODEL_SERVER_URL"] + "/v1"
+
+
+def get_weather(city: str) -> str:
+    "Current weather for a city."
+    return f"Sunny in {city}"
+
+
+async def main() -> None:
+    set_trace_processors([])  # the SDK's exporter to OpenAI's backend off: genai-otel's processor stays
+    model = OpenAIChatCompletionsModel("gpt-4o-mini-tool", AsyncOpenAI(base_url=base_url, api_key="x"))
+    tools = [function_tool(get_weather)]
+    agent = Agent(name="weather", instructions="Use the tool.", model=model, tools=tools)
+    await Runner.run(agent, "Weather in Paris?")
+    provider = OpenAIProvider(base_url=base_url, api_key="x")
+    typed_model = OpenAIChatModel("gpt-4o-mini-tool", provider=provider)
+    typed = PydanticAgent(typed_model, name="typed", tools=[get_weather])
+    await typed.run("Weather in Paris?")
+
+
+asyncio.run(main())
+print("app done")
+"""
+
+
+def test_agent_frameworks_under_opentelemetry_instrument(model_server, receiver, tmp_path):
+    run_app(AGENTS_APP, tmp_path, receiver, _STORES_AND_FRAMEWORKS, MODEL_SERVER_URL=model_server.url)
+    spans = _genai(receiver)
+    names = [s.name for s in spans]
+    assert names.count("handle_conversation_turn weather") == 1, names
+    for agent in ("weather", "typed"):
+        (run,) = [s for s in spans if s.name == f"invoke_agent {agent}"]
+        below = [s for s in spans if s.parent_span_id == run.span_id]
+        # One span per model call (the framework's and the openai SDK's merged) and the tool between them.
+        chats = [s for s in below if s.name == "chat gpt-4o-mini-tool"]
+        assert len(chats) == 2 and all(_attributes(c)[sc.GEN_AI_RESPONSE_ID] for c in chats), names
+        assert [s.name for s in below].count("execute_tool get_weather") == 1, names
+    assert names.count("chat gpt-4o-mini-tool") == 4, names
+    _assert_conformant(spans)
