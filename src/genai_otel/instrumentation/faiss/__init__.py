@@ -5,6 +5,7 @@ type in ``db.collection.name`` (e.g. ``search IndexFlatL2``)."""
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,16 +67,27 @@ class FaissInstrumentor(GenAIInstrumentor):
         return ()  # faiss-cpu or faiss-gpu: either distribution provides the module
 
     def patches(self) -> Iterable[Patch]:
+        # The index classes are known only once faiss is imported (by the app: see _on_instrument).
+        faiss = sys.modules.get("faiss")
+        return _index_patches(faiss) if faiss is not None else ()
+
+    def _on_instrument(self) -> None:
+        """When faiss is imported (not before: importing it costs ~130 ms of the app's start-up), wrap
+        every index class's methods -- faiss's class wrappers give each class its own copy of them."""
         import faiss
 
-        specs = {
-            "search": CallSpec("faiss.search", build_search, search_result),
-            **{op: CallSpec(f"faiss.{op}", _write(op), no_result) for op in _METHODS[1:]},
-        }
-        # faiss's class wrappers give each index class its own copy of these methods.
-        for name in dir(faiss):
-            cls = getattr(faiss, name)
-            if isinstance(cls, type) and name.startswith("Index"):
-                for method, spec in specs.items():
-                    if method in cls.__dict__:
-                        yield Patch("faiss", f"{name}.{method}", functools.partial(sync_wrapper, spec=spec))
+        for patch in _index_patches(faiss):
+            self._apply(faiss, patch)
+
+
+def _index_patches(faiss: Any) -> Iterable[Patch]:
+    specs = {
+        "search": CallSpec("faiss.search", build_search, search_result),
+        **{op: CallSpec(f"faiss.{op}", _write(op), no_result) for op in _METHODS[1:]},
+    }
+    for name in dir(faiss):
+        cls = getattr(faiss, name)
+        if isinstance(cls, type) and name.startswith("Index"):
+            for method, spec in specs.items():
+                if method in cls.__dict__:
+                    yield Patch("faiss", f"{name}.{method}", functools.partial(sync_wrapper, spec=spec))
