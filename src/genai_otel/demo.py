@@ -172,32 +172,18 @@ def _verdict(row: ResultRow) -> str:
 def _export_results(providers: _Providers, rows: Sequence[ResultRow], spans: Sequence[Any]) -> None:
     """Each result as a ``gen_ai.evaluation.result`` event in the evaluated span's context, and its score
     in the evaluation metrics (``genai_otel.evaluation.score``: the Grafana dashboard's evaluation panels)."""
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
-
     from genai_otel.evaluation.api import EvaluationResult
+    from genai_otel.evaluation.events import emit_result, evaluated_span_context
     from genai_otel.processor.evaluation import EvaluationMetrics
 
     logger = providers.logger.get_logger("genai_otel.evaluation", __version__, schema_url=semconv.SCHEMA_URL)
     scores = EvaluationMetrics(providers.meter)
     attributes = {span.context.span_id: dict(span.attributes or {}) for span in spans}
     for row in rows:
-        evaluated = SpanContext(int(row.trace_id, 16), int(row.span_id, 16), True, TraceFlags(1))
-        fields = {
-            semconv.GEN_AI_EVALUATION_NAME: row.evaluator,
-            semconv.GEN_AI_EVALUATION_SCORE_VALUE: row.score,
-            semconv.GEN_AI_EVALUATION_SCORE_LABEL: row.label,
-            semconv.GEN_AI_EVALUATION_EXPLANATION: row.explanation,
-            semconv.GEN_AI_RESPONSE_ID: row.response_id,
-            semconv.ERROR_TYPE: row.error,
-        }
-        logger.emit(
-            event_name=semconv.EVENT_GEN_AI_EVALUATION_RESULT,
-            attributes={key: value for key, value in fields.items() if value is not None},
-            context=set_span_in_context(NonRecordingSpan(evaluated)),
-        )
-        scores.record_score(
-            EvaluationResult(row.evaluator, row.score, row.label), attributes[evaluated.span_id]
-        )
+        result = EvaluationResult(row.evaluator, row.score, row.label, row.explanation)
+        context = evaluated_span_context(row.trace_id, row.span_id)
+        emit_result(logger, result, context, response_id=row.response_id, error=row.error)
+        scores.record_score(result, attributes[int(row.span_id, 16)])
 
 
 def run() -> int:

@@ -30,7 +30,8 @@ from typing import Any
 
 from genai_otel import semconv
 from genai_otel.evaluation import evidence
-from genai_otel.evaluation.api import Expectation, SpanView, TraceEvaluator, TraceView
+from genai_otel.evaluation.api import EvaluationResult, Expectation, SpanView, TraceEvaluator, TraceView
+from genai_otel.evaluation.events import emit_result, evaluated_span_context
 from genai_otel.evaluation.judge import JudgeClient
 from genai_otel.evaluation.readers import ReadResult, read_files, read_jaeger
 from genai_otel.evaluation.registry import EvaluatorConfig, JudgeRequired, available
@@ -242,7 +243,6 @@ def send_events(rows: Sequence[ResultRow], endpoint: str) -> None:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
     provider = LoggerProvider(resource=Resource.create({"service.name": "genai-otel-evaluate"}))
     provider.add_log_record_processor(
@@ -251,22 +251,9 @@ def send_events(rows: Sequence[ResultRow], endpoint: str) -> None:
     logger = provider.get_logger("genai_otel.evaluation", __version__, schema_url=semconv.SCHEMA_URL)
     try:
         for row in rows:
-            span_context = SpanContext(
-                int(row.trace_id, 16), int(row.span_id, 16), is_remote=True, trace_flags=TraceFlags(1)
-            )
-            fields = {
-                semconv.GEN_AI_EVALUATION_NAME: row.evaluator,
-                semconv.GEN_AI_EVALUATION_SCORE_VALUE: row.score,
-                semconv.GEN_AI_EVALUATION_SCORE_LABEL: row.label,
-                semconv.GEN_AI_EVALUATION_EXPLANATION: row.explanation,
-                semconv.GEN_AI_RESPONSE_ID: row.response_id,
-                semconv.ERROR_TYPE: row.error,
-            }
-            logger.emit(
-                event_name=semconv.EVENT_GEN_AI_EVALUATION_RESULT,
-                attributes={key: value for key, value in fields.items() if value is not None},
-                context=set_span_in_context(NonRecordingSpan(span_context)),
-            )
+            result = EvaluationResult(row.evaluator, row.score, row.label, row.explanation)
+            context = evaluated_span_context(row.trace_id, row.span_id)
+            emit_result(logger, result, context, response_id=row.response_id, error=row.error)
     finally:
         provider.shutdown()  # flushes the batch
 

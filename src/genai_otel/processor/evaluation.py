@@ -36,12 +36,12 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from genai_otel import semconv
 from genai_otel.evaluation.api import EvaluationResult, SpanView, TraceEvaluator, TraceView
 from genai_otel.evaluation.convert import span_view
+from genai_otel.evaluation.events import emit_result
 from genai_otel.processor.evaluation_sampling import JUDGE, SKIP_BUDGET, EvaluationSampling
 from genai_otel.safety import safely
 from genai_otel.version import __version__
 
 _logger = logging.getLogger("genai_otel.evaluation")
-EVENT = semconv.EVENT_GEN_AI_EVALUATION_RESULT
 
 
 def _output_text(attributes: dict[str, Any]) -> str | None:
@@ -441,17 +441,7 @@ class EvaluationRunner:
         self, result: EvaluationResult, context: Any, error: str | None, attributes: dict[str, Any]
     ) -> None:
         response_id = attributes.get(semconv.GEN_AI_RESPONSE_ID)
-        fields = {
-            semconv.GEN_AI_EVALUATION_NAME: result.name,
-            semconv.GEN_AI_EVALUATION_SCORE_VALUE: result.score,
-            semconv.GEN_AI_EVALUATION_SCORE_LABEL: result.label,
-            semconv.GEN_AI_EVALUATION_EXPLANATION: result.explanation,
-            semconv.GEN_AI_RESPONSE_ID: response_id if isinstance(response_id, str) else None,
-            semconv.ERROR_TYPE: error,
-        }
-        self.events.emit(
-            event_name=EVENT, attributes={k: v for k, v in fields.items() if v is not None}, context=context
-        )
+        emit_result(self.events, result, context, response_id=response_id, error=error)
         self.metrics.record_score(result, attributes)
 
     def flush_traces(self) -> None:
