@@ -124,11 +124,14 @@ def assert_failed(spans: Iterable[Any], error_type: str) -> None:
 
 
 def assert_no_content(spans: Iterable[Any], secret: str | None = None) -> None:
-    """No span carries a content attribute, nor (when given) the secret the run was asked about."""
+    """No span -- nor any of its events (a framework may add its own to our spans) -- carries a content
+    attribute, nor (when given) the secret the run was asked about."""
     for span in spans:
-        assert not set(CONTENT) & set(span.attributes), span.name
-        if secret is not None:
-            assert secret not in json.dumps(dict(span.attributes)), span.name
+        places = [(span.name, span.attributes), *((event.name, event.attributes) for event in span.events)]
+        for where, attributes in places:
+            assert not set(CONTENT) & set(attributes or {}), (span.name, where)
+            if secret is not None:
+                assert secret not in json.dumps(dict(attributes or {}), default=str), (span.name, where)
 
 
 def run_example(file_name: str, **env: str) -> str:

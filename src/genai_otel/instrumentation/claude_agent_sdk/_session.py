@@ -216,9 +216,7 @@ class ClaudeSession:
             return
         run = self._runs.get(self._main.run_id)
         if run is not None and run.inv is not None and run.inv.conversation_id is None:
-            self._handler.update_request(run.inv, conversation_id=self.session_id)
-            if run.inv.span is not None and self.session_id:
-                run.inv.span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, self.session_id)
+            self._handler.update_request(run.inv, conversation_id=self.session_id)  # writes the open span too
 
     def _loop_for_message(self, data: dict[str, Any]) -> _Loop | None:
         parent = data.get("parent_tool_use_id")
