@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
 
 from genai_otel import semconv
 from genai_otel.telemetry.attributes import POINT_FIELDS, read
@@ -120,14 +122,85 @@ def _categories(applies_to: Any) -> set[str]:
     return {"inference", "agent", "tool", "other"} if "all" in chosen else chosen
 
 
+#: Attribute sets one summed counter keeps apart before the rest go to the overflow set -- the SDK's own
+#: default cardinality limit for a synchronous instrument, with the same overflow attribute.
+_MAX_SUMMED_SETS = 2000
+_OVERFLOW = {"otel.metric.overflow": True}
+
+
+class _SummedCounter:
+    """A monotonic counter whose totals per attribute set are kept here and reported by an asynchronous
+    counter when the SDK collects.
+
+    Why: a synchronous ``Counter.add`` in the SDK is a full measurement (a Measurement object, attribute
+    validation, recursive attribute hashing, locks) -- ~100k instructions, as much as a tenth of the span
+    itself -- for a number that only matters as a sum. Adding to a total here costs a dict update under a
+    lock. What the backend receives is the same Sum (monotonic; cumulative or delta as the reader asks: the
+    SDK derives deltas from an asynchronous counter's totals). Counter points carry no exemplars then
+    (histogram points never did: they are recorded after the span ended).
+    """
+
+    def __init__(self) -> None:
+        self._totals: dict[Any, list[Any]] = {}  # content key -> [attributes, total]
+        self._lock = threading.Lock()
+
+    def add(self, amount: int, attributes: dict[str, Any]) -> None:
+        try:
+            key: Any = frozenset(attributes.items())
+        except TypeError:  # an unhashable value (a list): told apart by its repr
+            key = frozenset((name, repr(value)) for name, value in attributes.items())
+        with self._lock:
+            entry = self._totals.get(key)
+            if entry is None:
+                if len(self._totals) >= _MAX_SUMMED_SETS:
+                    key, attributes = "overflow", _OVERFLOW
+                    entry = self._totals.get(key)
+                if entry is None:
+                    entry = self._totals[key] = [dict(attributes), 0]
+            entry[1] += amount
+
+    def observe(self, _options: CallbackOptions) -> Iterator[Observation]:
+        """The asynchronous counter's callback: every total so far (the SDK reads them as cumulative)."""
+        with self._lock:
+            entries = [(attributes, total) for attributes, total in self._totals.values()]
+        for attributes, total in entries:
+            yield Observation(total, attributes)
+
+
+#: One table per SDK instrument: a second recorder on the same meter gets the instrument the first one
+#: created (with the first one's callback), so it must add to that table -- or its counts would be lost.
+_SUMMED: weakref.WeakKeyDictionary[Any, _SummedCounter] = weakref.WeakKeyDictionary()
+_SUMMED_LOCK = threading.Lock()
+
+
+def _summed_counter(meter: Meter, spec: dict[str, Any]) -> _SummedCounter:
+    with _SUMMED_LOCK:
+        table = _SummedCounter()
+        instrument = meter.create_observable_counter(
+            spec["name"], callbacks=[table.observe], unit=spec["unit"], description=spec["brief"]
+        )
+        try:
+            return _SUMMED.setdefault(instrument, table)
+        except TypeError:  # an instrument that cannot be weakly referenced: its own table
+            return table
+
+
+def _live_meter(meter: Meter) -> Meter | None:
+    """The meter to create instruments on, or None while nothing would record them: a no-op meter, or
+    the API's proxy before any MeterProvider is set (then its real meter once one is)."""
+    if isinstance(meter, NoOpMeter):
+        return None
+    real = getattr(meter, "_real_meter", meter)  # the API's proxy meter forwards to ``_real_meter``
+    return None if real is None or isinstance(real, NoOpMeter) else real
+
+
 @dataclass
 class _Plan:
     record: Callable[..., None]
     measure: str
-    categories: set[str]
-    #: Counters skip zero: adding 0 to a sum carries no information but costs a full SDK measurement --
-    #: except on calls without any usage when the conventions ask for a point on every operation
-    #: (``record_failed``: the failed call's 0 under modality ``unknown``).
+    #: Counters skip zero: adding 0 to a sum carries no information -- except on calls without any usage
+    #: when the conventions ask for a point on every operation (``record_failed``: the failed call's 0
+    #: under modality ``unknown``).
     skip_zero: bool
     record_failed: bool = False
     modality: bool = False
@@ -139,6 +212,7 @@ class _Plan:
 _point_key = attrgetter(*(field_name for field_name, _ in POINT_FIELDS))
 _PLAIN = frozenset({str, int, type(None)})
 _MAX_INTERNED = 1024
+_CATEGORIES = ("inference", "agent", "tool", "other")
 
 
 class MetricRecorder:
@@ -146,24 +220,39 @@ class MetricRecorder:
 
     When two profiles define the same metric (``gen_ai.client.operation.duration``) it is created
     once and covers the union of the operations each profile assigns to it: no double counting.
+    Instruments are created on the first call recorded with a live meter: until a MeterProvider is set
+    (or with a no-op one) a call records nothing and costs one check.
     """
 
     def __init__(self, meter: Meter, profiles: Sequence[str]) -> None:
-        specs: dict[str, dict[str, Any]] = {}
-        scope: dict[str, set[str]] = {}
+        self._meter = meter
+        self._specs: dict[str, dict[str, Any]] = {}
+        self._scope: dict[str, set[str]] = {}
         for profile in profiles:
             for spec in semconv.METRIC_PROFILES[profile]["metrics"]:
-                specs.setdefault(spec["name"], spec)
-                scope.setdefault(spec["name"], set()).update(_categories(spec["applies_to"]))
-        self._plans = [self._plan(meter, spec, scope[name]) for name, spec in specs.items()]
+                self._specs.setdefault(spec["name"], spec)
+                self._scope.setdefault(spec["name"], set()).update(_categories(spec["applies_to"]))
+        #: applies_to category -> the plans of the metrics recorded for it; None until the meter is live.
+        self._plans: dict[str, list[_Plan]] | None = None
+        self._build_lock = threading.Lock()
         # Point attribute sets interned per (operation, provider, models, server, error) key, each with
         # its per-modality variants: a call like the previous ones builds no attribute dict at all.
         self._points: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
 
+    def _live_plans(self) -> dict[str, list[_Plan]] | None:
+        meter = _live_meter(self._meter)
+        if meter is None:
+            return None
+        with self._build_lock:
+            if self._plans is None:
+                plans = [(self._plan(meter, spec), self._scope[name]) for name, spec in self._specs.items()]
+                self._plans = {c: [plan for plan, scope in plans if c in scope] for c in _CATEGORIES}
+        return self._plans
+
     @staticmethod
-    def _plan(meter: Meter, spec: dict[str, Any], applies_to: set[str]) -> _Plan:
+    def _plan(meter: Meter, spec: dict[str, Any]) -> _Plan:
         if spec["instrument"] == "counter":
-            record = meter.create_counter(spec["name"], unit=spec["unit"], description=spec["brief"]).add
+            record = _summed_counter(meter, spec).add
         else:
             record = meter.create_histogram(
                 spec["name"],
@@ -171,13 +260,11 @@ class MetricRecorder:
                 description=spec["brief"],
                 explicit_bucket_boundaries_advisory=semconv.METRIC_BUCKETS[spec["buckets"]],
             ).record
-        record_failed = bool(spec.get("record_failed"))
         return _Plan(
             record,
             spec["measure"],
-            applies_to,
             skip_zero=spec["instrument"] == "counter",
-            record_failed=record_failed,
+            record_failed=bool(spec.get("record_failed")),
             modality=bool(spec.get("modality")),
             extra=tuple(spec.get("attributes", ())),
             base=spec.get("base_attributes", True),
@@ -185,6 +272,9 @@ class MetricRecorder:
 
     def record_finished(self, inv: Invocation, end_ns: int) -> None:
         """Record the metrics of the finished ``inv``, its point attributes read off the record."""
+        plans = self._plans or self._live_plans()
+        if plans is None:
+            return
         key = _point_key(inv)
         try:
             interned = self._points.get(key)
@@ -199,26 +289,26 @@ class MetricRecorder:
                 if len(self._points) >= _MAX_INTERNED:  # unbounded models/servers: never grow without end
                     self._points.clear()
                 self._points[key] = interned
-        self._record(inv, interned[0], interned[1], end_ns)
+        self._record(plans[category_of(inv)], inv, interned[0], interned[1], end_ns)
 
     def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
         """Record the metrics of the finished ``inv`` with the point ``attributes``."""
-        self._record(inv, attributes, {}, end_ns)
+        plans = self._plans or self._live_plans()
+        if plans is not None:
+            self._record(plans[category_of(inv)], inv, attributes, {}, end_ns)
 
     def _record(
         self,
+        plans: list[_Plan],
         inv: Invocation,
         attributes: dict[str, Any],
         with_modality: dict[str, dict[str, Any]],
         end_ns: int,
     ) -> None:
-        category = category_of(inv)
         # No usage at all (the call failed, or its response carried none): the metrics that ask for a
         # point on every operation (record_failed) record 0 -- the counters under modality `unknown`.
         no_usage = inv.input_tokens is None and getattr(inv, "output_tokens", None) is None
-        for plan in self._plans:
-            if category not in plan.categories:
-                continue
+        for plan in plans:
             if plan.measure == "tokens_by_type":
                 self._record_by_type(plan, inv, attributes)
                 continue
