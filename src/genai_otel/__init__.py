@@ -14,20 +14,35 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genai_otel._conflict import check_no_foreign_package
 
 check_no_foreign_package()  # before anything else: a merged foreign package fails obscurely further down
 
-from genai_otel import messaging, propagation  # noqa: E402
-from genai_otel.agents import AgentLoopError, agent, current_agent_path, tool  # noqa: E402
-from genai_otel.config import Settings  # noqa: E402
 from genai_otel.version import __version__  # noqa: E402
+
+if TYPE_CHECKING:
+    from genai_otel import messaging, propagation
+    from genai_otel.agents import AgentLoopError, agent, current_agent_path, tool
+    from genai_otel.config import Settings
 
 _logger = logging.getLogger(__name__)
 _active: dict[str, Any] = {}
 _policy_installed = False
+
+#: Public names imported on first use, so that ``import genai_otel`` stays cheap (issue 17): the agent/tool
+#: API and the messaging helpers pull in the telemetry core, which an app that only calls instrument()
+#: with nothing to instrument never needs.
+_LAZY_ATTRIBUTES = {
+    "AgentLoopError": "genai_otel.agents",
+    "Settings": "genai_otel.config",
+    "agent": "genai_otel.agents",
+    "current_agent_path": "genai_otel.agents",
+    "messaging": "genai_otel.messaging",
+    "propagation": "genai_otel.propagation",
+    "tool": "genai_otel.agents",
+}
 
 __all__ = [
     "AgentLoopError",
@@ -42,6 +57,20 @@ __all__ = [
     "tool",
     "uninstrument",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_ATTRIBUTES.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES))
 
 
 def _load(path: str) -> type:
@@ -66,6 +95,7 @@ def instrument(
     excludes some. Libraries that are not installed are skipped without importing anything heavy.
     """
     from genai_otel import propagation
+    from genai_otel.config import Settings
     from genai_otel.instrumentation import INSTRUMENTORS
     from genai_otel.safety import safely
     from genai_otel.telemetry.handler import TelemetryHandler, set_default_handler
