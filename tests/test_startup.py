@@ -1,5 +1,6 @@
 """Start-up cost (issue 17): what ``import genai_otel`` and an ``instrument()`` with nothing to instrument
-import. Each check runs in a fresh interpreter; no time is asserted (bench/startup.py measures it)."""
+import (each in a fresh interpreter), and the installed versions the dependency checks read. No time is
+asserted (bench/startup.py measures it)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 
 import genai_otel
+from genai_otel.instrumentation._registry import dependency_conflicts, installed_version
 
 SOURCE = str(Path(genai_otel.__file__).resolve().parents[1])
 
@@ -86,3 +90,58 @@ def test_an_unknown_attribute_is_still_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'not_there'"):
         genai_otel.not_there  # noqa: B018
     assert not hasattr(genai_otel, "not_there")
+
+
+# -- installed versions, read from the metadata directories' names ----------------------------------------
+
+
+def test_every_installed_version_is_the_one_importlib_metadata_reports():
+    names = {dist.metadata["Name"] for dist in metadata.distributions()}
+    assert len(names) > 5
+    assert {name: installed_version(name) for name in names} == {
+        name: metadata.version(name) for name in names
+    }
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [
+        [],
+        ["packaging >= 1"],
+        ["packaging < 1"],
+        ["opentelemetry-api >= 1.0", "wrapt < 0.1"],
+        ["genai-otel-surely-not-installed >= 1"],
+        ["not a requirement !!"],
+    ],
+)
+def test_dependency_conflicts_are_opentelemetrys(requirements):
+    ours, theirs = dependency_conflicts(requirements), get_dependency_conflicts(requirements)
+    assert (ours is None, str(ours)) == (theirs is None, str(theirs))
+
+
+def _install(directory: Path, dist_info: str, version: str) -> None:
+    (directory / dist_info).mkdir()
+    (directory / dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: foo-bar\nVersion: {version}\n"
+    )
+
+
+def test_the_first_path_entry_naming_the_distribution_wins_as_in_importlib_metadata(tmp_path, monkeypatch):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    _install(second, "foo.bar-2.0.dist-info", "2.0")
+    monkeypatch.syspath_prepend(str(second))
+    monkeypatch.syspath_prepend(str(first))
+    assert installed_version("Foo_Bar") == metadata.version("Foo_Bar") == "2.0"
+    _install(first, "Foo_Bar-1.2.dist-info", "1.2")  # installed after the first look: seen
+    assert installed_version("foo-bar") == metadata.version("foo-bar") == "1.2"
+
+
+def test_what_the_names_cannot_tell_is_read_by_importlib_metadata(tmp_path, monkeypatch):
+    _install(tmp_path, "foo_bar-1.2.dist-info", "1.2")
+    _install(tmp_path, "foo_bar.egg-info", "1.5")  # two candidates in one directory, one without a version
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert installed_version("foo-bar") == metadata.version("foo-bar")
+    with pytest.raises(metadata.PackageNotFoundError):
+        installed_version("genai-otel-surely-not-installed")
