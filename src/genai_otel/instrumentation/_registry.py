@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import sys
 from collections.abc import Collection
 from typing import TYPE_CHECKING
@@ -38,13 +39,13 @@ def _listing(entry: str) -> dict[str, list[str]] | None:
     read the entry (a zip or egg); empty when it does not exist."""
     path = entry or "."
     try:
-        mtime = os.stat(path).st_mtime_ns
+        status = os.stat(path)
     except OSError:
         return {}  # absent: importlib.metadata finds nothing there either
-    if path.endswith(".egg") or not os.path.isdir(path):
+    if path.endswith(".egg") or not stat.S_ISDIR(status.st_mode):
         return None
     cached = _listings.get(entry)
-    if cached is not None and cached[0] == mtime:
+    if cached is not None and cached[0] == status.st_mtime_ns:
         return cached[1]
     versions: dict[str, list[str]] = {}
     try:
@@ -62,7 +63,7 @@ def _listing(entry: str) -> dict[str, list[str]] | None:
         elif "-" in version:
             version = ""  # not an installer's name: left to importlib.metadata
         versions.setdefault(_normalize(name), []).append(version)
-    _listings[entry] = (mtime, versions)
+    _listings[entry] = (status.st_mtime_ns, versions)
     return versions
 
 
