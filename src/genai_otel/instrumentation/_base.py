@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+from opentelemetry.instrumentation.dependencies import DependencyConflict
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 from wrapt import register_post_import_hook, wrap_function_wrapper
 
 from genai_otel import propagation
 from genai_otel.config import Settings
+from genai_otel.instrumentation._registry import dependency_conflicts
 from genai_otel.safety import report_internal_error, safely
 from genai_otel.telemetry.agent_runs import count_step
 from genai_otel.telemetry.handler import TelemetryHandler, adopt_default_handler, release_default_handler
@@ -182,7 +183,7 @@ def dependency_conflict(dependencies: Collection[str]) -> str | None:
     """Why ``dependencies`` (requirement strings) do not hold here, or ``None`` when they do."""
     key = tuple(dependencies)
     if key not in _dependency_checks:
-        conflict = get_dependency_conflicts(key)
+        conflict = dependency_conflicts(key)
         _dependency_checks[key] = None if conflict is None else str(conflict)
     return _dependency_checks[key]
 
@@ -206,6 +207,11 @@ class GenAIInstrumentor(BaseInstrumentor):
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return self.dependencies
+
+    def _check_dependency_conflicts(self) -> DependencyConflict | None:
+        # BaseInstrumentor's check (instrument() without skip_dep_check: genai_otel.instrument()), with
+        # the versions read fast: importlib.metadata parses every METADATA file (issue 17).
+        return dependency_conflicts(self.instrumentation_dependencies())
 
     def patches(self) -> Iterable[Patch]:
         raise NotImplementedError

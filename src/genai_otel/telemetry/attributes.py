@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from operator import attrgetter
 from typing import Any, NamedTuple
 
 from genai_otel import semconv
@@ -122,24 +121,6 @@ def coerce(attribute: str, value: Any) -> Any:
     return converted
 
 
-#: id(fields table) -> (the table, a getter of all its fields at once, per field (field, attribute, the
-#: declared Python type or None)): tables are long-lived constants, compiled on first use.
-_COMPILED: dict[int, tuple[Fields, Any, tuple[tuple[str, str, type | None], ...]]] = {}
-
-
-def _compiled(fields: Fields) -> tuple[Fields, Any, tuple[tuple[str, str, type | None], ...]]:
-    compiled = _COMPILED.get(id(fields))
-    if compiled is None or compiled[0] is not fields:
-        names = [field_name for field_name, _ in fields]
-        getter = attrgetter(*names) if len(names) > 1 else (lambda inv: tuple(getattr(inv, n) for n in names))
-        kinds = tuple(
-            (field_name, attribute, _ATTRIBUTE_TYPES[attribute][0] if attribute in _ATTRIBUTE_TYPES else None)
-            for field_name, attribute in fields
-        )
-        compiled = _COMPILED[id(fields)] = (fields, getter, kinds)
-    return compiled
-
-
 def _strings(value: list) -> bool:
     # A plain loop: all() over a generator costs a frame per item on this per-call path.
     for item in value:  # noqa: SIM110
@@ -148,34 +129,61 @@ def _strings(value: list) -> bool:
     return True
 
 
+def _checked(inv: Invocation, field_name: str, attribute: str, value: Any, out: dict[str, Any]) -> None:
+    """A value not already of its declared type: coerced -- and written back, so metrics reading the
+    record get the checked value -- or skipped."""
+    fixed = coerce(attribute, value)
+    if fixed is not value:
+        setattr(inv, field_name, fixed)
+    if fixed is not None:
+        out[attribute] = fixed
+
+
+def _reader_source(fields: Fields) -> str:
+    """Python source of a reader for ``fields``: one unrolled test per field, as ``dataclasses`` builds
+    ``__init__``. A loop over the table costs a tuple unpacking and three tests per field, set or not;
+    this runs twice per call over every field of the record, most of them unset."""
+    lines = ["def read(inv, out):"]
+    for index, (field_name, attribute) in enumerate(fields):
+        kind = _ATTRIBUTE_TYPES[attribute][0] if attribute in _ATTRIBUTE_TYPES else None
+        name, key = repr(field_name), f"ATTRIBUTES[{index}]"
+        lines.append(f"    v = inv.{field_name}")
+        lines.append("    if v is not None:")
+        if kind is None:
+            lines.append(f"        out[{key}] = v")
+            continue
+        ok = f"type(v) is KINDS[{index}]" + (" and _strings(v)" if kind is list else "")
+        lines.append(f"        if {ok}: out[{key}] = v")
+        lines.append(f"        else: _checked(inv, {name}, {key}, v, out)")
+    lines.append("    return out")
+    return "\n".join(lines)
+
+
+def _compile_reader(fields: Fields) -> Any:
+    kinds = tuple(_ATTRIBUTE_TYPES[a][0] if a in _ATTRIBUTE_TYPES else None for _, a in fields)
+    namespace: dict[str, Any] = {
+        "ATTRIBUTES": tuple(attribute for _, attribute in fields),
+        "KINDS": kinds,
+        "_strings": _strings,
+        "_checked": _checked,
+    }
+    exec(_reader_source(fields), namespace)  # the source is built from the field tables only
+    return namespace["read"]
+
+
+#: id(fields table) -> (the table, its compiled reader): tables are long-lived constants, compiled on
+#: first use (the table is kept so a recycled id is never mistaken for it).
+_READERS: dict[int, tuple[Fields, Any]] = {}
+
+
 def read(inv: Invocation, fields: Fields, out: dict[str, Any] | None = None) -> dict[str, Any]:
     """The attributes ``fields`` map from ``inv`` (unset fields left out), added to ``out`` (a new dict
     by default: one dict per call, no intermediate copy). A value of the wrong type is coerced -- and
     written back, so metrics reading the record get the checked value -- or skipped."""
-    if out is None:
-        out = {}
-    if not fields:
-        return out
-    _, getter, kinds = _compiled(fields)
-    # Runs twice per call over every field of the record: all values in one C call, then the set ones.
-    for (field_name, attribute, kind), value in zip(kinds, getter(inv), strict=True):
-        if value is None:
-            continue
-        if kind is not None and type(value) is not kind:
-            fixed = coerce(attribute, value)
-            if fixed is not value:
-                setattr(inv, field_name, fixed)  # metrics read the record: they get the checked value
-            if fixed is None:
-                continue
-            value = fixed
-        elif kind is list and not _strings(value):  # a list of the declared string[]: already right
-            fixed = coerce(attribute, value)
-            setattr(inv, field_name, fixed)
-            if fixed is None:
-                continue
-            value = fixed
-        out[attribute] = value
-    return out
+    compiled = _READERS.get(id(fields))
+    if compiled is None or compiled[0] is not fields:
+        compiled = _READERS[id(fields)] = (fields, _compile_reader(fields))
+    return compiled[1](inv, {} if out is None else out)
 
 
 def coerce_extra(attributes: dict[str, Any]) -> dict[str, Any]:
