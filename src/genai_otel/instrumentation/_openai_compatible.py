@@ -135,40 +135,36 @@ def inference_record(
     return compatible_request(kwargs, operation, provider, host, port, max_tokens)
 
 
+#: OpenAI-shaped request argument -> the record field it fills as it is.
+_REQUEST_FIELDS = {
+    "model": "request_model",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+    "seed": "seed",
+    "n": "choice_count",
+}
+
+
 def compatible_request(
     kwargs: dict, operation: str, provider: str, host: str | None, port: int | None, max_tokens: Any
 ) -> InferenceInvocation:
     """An OpenAI-shaped request (``temperature``, ``top_p``, ``stop``, penalties, ``seed``, ``n``)."""
-    return _request(_given_kwargs(kwargs), operation, provider, host, port, max_tokens)
-
-
-def _given_kwargs(kwargs: dict) -> dict:
-    """The arguments the caller really gave (no ``None``, no "not given" sentinel): looked up with a plain
-    ``.get`` afterwards, so the sentinel check runs once per argument passed, not once per name asked."""
-    return {name: value for name, value in kwargs.items() if given(value)}
-
-
-def _request(
-    kw: dict, operation: str, provider: str, host: str | None, port: int | None, max_tokens: Any
-) -> InferenceInvocation:
-    get_arg = kw.get
-    stop = get_arg("stop")
-    return InferenceInvocation(
-        operation=operation,
-        provider=provider,
-        request_model=get_arg("model"),
-        server_address=host,
-        server_port=port,
-        temperature=get_arg("temperature"),
-        top_p=get_arg("top_p"),
-        max_tokens=max_tokens,
-        stop_sequences=None if stop is None else as_list(stop),
-        frequency_penalty=get_arg("frequency_penalty"),
-        presence_penalty=get_arg("presence_penalty"),
-        seed=get_arg("seed"),
-        choice_count=get_arg("n"),
-        stream=True if get_arg("stream") else None,
-    )
+    fields = {"operation": operation, "provider": provider, "server_address": host, "server_port": port}
+    # One pass over the arguments the caller gave (a handful), not a lookup per argument we know.
+    for name, value in kwargs.items():
+        field_name = _REQUEST_FIELDS.get(name)
+        if field_name is not None and given(value):
+            fields[field_name] = value
+    stop = arg(kwargs, "stop")
+    if stop is not None:
+        fields["stop_sequences"] = as_list(stop)
+    if arg(kwargs, "stream"):
+        fields["stream"] = True
+    if max_tokens is not None:
+        fields["max_tokens"] = max_tokens
+    return InferenceInvocation(**fields)
 
 
 def service_tier(inv: InferenceInvocation, kwargs: dict, api_type: str) -> None:
@@ -184,12 +180,11 @@ def service_tier(inv: InferenceInvocation, kwargs: dict, api_type: str) -> None:
 def build_chat(
     handler: TelemetryHandler, resource: Any, args: tuple, kwargs: dict, provider: str | None = None
 ) -> InferenceInvocation:
-    kw = _given_kwargs(kwargs)
     provider, host, port = _base(resource, provider)
-    max_tokens = kw.get("max_completion_tokens") or kw.get("max_tokens")
-    inv = _request(kw, semconv.OPERATION_CHAT, provider, host, port, max_tokens)
-    chat_request_details(handler, inv, kw)
-    service_tier(inv, kw, "chat_completions")
+    max_tokens = arg(kwargs, "max_completion_tokens") or arg(kwargs, "max_tokens")
+    inv = compatible_request(kwargs, semconv.OPERATION_CHAT, provider, host, port, max_tokens)
+    chat_request_details(handler, inv, kwargs)
+    service_tier(inv, kwargs, "chat_completions")
     return inv
 
 
