@@ -2,6 +2,7 @@
 
     python bench/propagation.py --calls 20000 --rounds 5
     python bench/propagation.py --instructions     # instructions per operation: noise cannot move it
+    python bench/propagation.py --instructions --metrics   # with an SDK MeterProvider (metrics on)
 
 Rows (median over rounds, microseconds per operation):
 
@@ -13,7 +14,9 @@ Rows (median over rounds, microseconds per operation):
   baggage + loop-guard bookkeeping);
 * ``@genai_otel.tool``: the same for a tool (counts a step of the enclosing agent).
 
-Spans go to an SDK TracerProvider with no exporter (the export path is the same for all rows).
+Spans go to an SDK TracerProvider with no exporter (the export path is the same for all rows). Without
+``--metrics`` no MeterProvider is set, so genai-otel records no metrics; with it an SDK MeterProvider with an
+in-memory reader (never collected while measuring) is the global one: an application with metrics on.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ import time
 from collections.abc import Callable
 
 import instructions  # bench/instructions.py: the script's directory is on sys.path
-from opentelemetry import baggage, propagate, trace
+from opentelemetry import baggage, metrics, propagate, trace
 from opentelemetry import context as otel_context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
 import genai_otel
@@ -106,7 +111,9 @@ FLOOR = "one plain OTel span (floor)"
 SAME_ATTRIBUTES = "plain span with the agent span's 5 attributes"
 
 
-def _setup() -> trace.Tracer:
+def _setup(with_metrics: bool) -> trace.Tracer:
+    if with_metrics:
+        metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
     provider = TracerProvider()
     trace.set_tracer_provider(provider)
     tracer = trace.get_tracer("bench")
@@ -138,9 +145,11 @@ def main() -> None:
     parser.add_argument(
         "--instructions", action="store_true", help="instructions per operation (valgrind), not time"
     )
+    parser.add_argument("--metrics", action="store_true", help="an SDK MeterProvider is set (metrics on)")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # one operation, counted (--instructions)
     args = parser.parse_args()
-    operations = _operations(_setup())
+    operations = _operations(_setup(args.metrics))
+    meters = "an SDK MeterProvider" if args.metrics else "no MeterProvider"
     if args.variant is not None:
         call = operations[args.variant]
         for _ in range(200):  # warm-up, not counted
@@ -149,17 +158,20 @@ def main() -> None:
         return
     if args.instructions:
         calls = min(args.calls, 300)
+        metrics_flag = ["--metrics"] if args.metrics else []
         jobs = {
-            (name, ""): [sys.executable, __file__, "--variant", name, "--calls", str(calls)]
+            (name, ""): [sys.executable, __file__, "--variant", name, "--calls", str(calls), *metrics_flag]
             for name in operations
         }
         counted = instructions.count_all(jobs, calls)
         rows = {name: counted[(name, "")] / 1000 for name in operations}
-        _print(rows, "kI", f"thousands of instructions per operation ({calls} operations, valgrind)")
+        header = f"thousands of instructions per operation ({calls} operations, valgrind, {meters})"
+        _print(rows, "kI", header)
         return
     rows = {name: _median_us(call, args.calls, args.rounds) for name, call in operations.items()}
     genai_otel.uninstrument()
-    _print(rows, "us", f"median of {args.rounds} rounds x {args.calls} operations, us per operation")
+    header = f"median of {args.rounds} rounds x {args.calls} operations, us per operation ({meters})"
+    _print(rows, "us", header)
 
 
 if __name__ == "__main__":
