@@ -41,6 +41,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "genai_otel.config",
             "genai_otel.version",
             "genai_otel._conflict",
+            "genai_otel._default",
             "genai_otel.console",
             "genai_otel.conventions",
             "genai_otel.detectors",

@@ -1,6 +1,6 @@
 """Start-up cost (issue 17): what ``import genai_otel`` and an ``instrument()`` with nothing to instrument
-import (each in a fresh interpreter), and the installed versions the dependency checks read. No time is
-asserted (bench/startup.py measures it)."""
+import (each in a fresh interpreter), the default handler built on first use, and the installed versions the
+dependency checks read. No time is asserted (bench/startup.py measures it)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,23 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import genai_otel
+from genai_otel import safety
+from genai_otel.config import Settings
 from genai_otel.instrumentation._registry import dependency_conflicts, installed_version
+from genai_otel.telemetry import handler as handler_module
 
 SOURCE = str(Path(genai_otel.__file__).resolve().parents[1])
 
@@ -28,6 +37,7 @@ NOT_FOR_A_NO_OP_INSTRUMENT = (
     "genai_otel.evaluation",
     "genai_otel.messaging",
     "genai_otel.processor",
+    "genai_otel.telemetry",
     "importlib.metadata",
     "opentelemetry.instrumentation",
     "opentelemetry.sdk",
@@ -90,6 +100,109 @@ def test_an_unknown_attribute_is_still_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'not_there'"):
         genai_otel.not_there  # noqa: B018
     assert not hasattr(genai_otel, "not_there")
+
+
+# -- the default handler, built on first use ----------------------------------------------------------------
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """An exporter behind a tracer provider of its own; the default handler is forgotten after the test."""
+    exporter = InMemorySpanExporter()
+    try:
+        yield exporter
+    finally:
+        genai_otel.uninstrument()
+
+
+def _provider(exporter: InMemorySpanExporter) -> TracerProvider:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+@genai_otel.tool
+def _look_up(query: str) -> str:
+    return query.upper()
+
+
+def _tool_spans(exporter: InMemorySpanExporter) -> list[str]:
+    return [span.name for span in exporter.get_finished_spans()]
+
+
+def test_the_tool_api_uses_the_providers_given_to_an_instrument_that_instrumented_nothing(spans):
+    settings = Settings()
+    assert genai_otel.instrument(tracer_provider=_provider(spans), settings=settings, only=[]) == []
+    assert handler_module._default_handler is None  # not built yet: nothing needed it
+    assert _look_up("q") == "Q"
+    assert _tool_spans(spans) == ["execute_tool _look_up"]
+    assert handler_module.default_handler().settings is settings
+
+
+def test_the_first_instrumentor_to_load_builds_instruments_handler(spans):
+    settings = Settings()
+    assert genai_otel.instrument(tracer_provider=_provider(spans), settings=settings, only=["openai"])
+    default = handler_module._default_handler
+    assert default is not None and default.settings is settings
+    assert default is not genai_otel._active["openai"].handler  # instrument()'s own, as before
+    assert _look_up("q") == "Q"
+    assert _tool_spans(spans) == ["execute_tool _look_up"]
+
+
+def test_a_second_instrument_replaces_the_default_handler_even_once_built(spans):
+    first, second = Settings(), Settings()
+    genai_otel.instrument(settings=first, only=[])
+    assert handler_module.default_handler().settings is first
+    genai_otel.instrument(tracer_provider=_provider(spans), settings=second, only=[])
+    assert handler_module.default_handler().settings is second
+    _look_up("q")
+    assert _tool_spans(spans) == ["execute_tool _look_up"]
+
+
+@pytest.mark.parametrize("use_before", [False, True])
+def test_uninstrument_forgets_the_default_handler_built_or_not(spans, use_before):
+    genai_otel.instrument(tracer_provider=_provider(spans), only=[])
+    if use_before:
+        _look_up("before")
+    genai_otel.uninstrument()
+    assert handler_module._default_handler is None
+    _look_up("after")  # on the global providers now
+    assert _tool_spans(spans) == (["execute_tool _look_up"] if use_before else [])
+
+
+def test_an_explicit_default_handler_replaces_what_instrument_gave(spans):
+    genai_otel.instrument(tracer_provider=_provider(spans), only=[])
+    explicit = handler_module.TelemetryHandler(settings=Settings())
+    handler_module.set_default_handler(explicit)
+    assert handler_module.default_handler() is explicit
+    handler_module.set_default_handler(None)
+    assert handler_module.default_handler() is not explicit
+    _look_up("q")
+    assert _tool_spans(spans) == []  # the global providers: instrument()'s were forgotten with it
+
+
+class _RaisingTracerProvider:
+    def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("broken tracer provider")
+
+
+def test_a_broken_provider_is_reported_on_first_use_and_the_global_providers_take_over(
+    spans, monkeypatch, caplog
+):
+    monkeypatch.setattr(safety, "_reported", set())
+    genai_otel.instrument(tracer_provider=_RaisingTracerProvider(), only=[])  # never raises
+    assert _look_up("q") == "Q"
+    assert "genai-otel internal error in instrument" in caplog.text
+    assert handler_module.default_handler().tracer is not None
+
+
+def test_threads_using_the_default_handler_first_at_once_share_one(spans):
+    settings = Settings()
+    genai_otel.instrument(tracer_provider=_provider(spans), settings=settings, only=[])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        handlers = set(pool.map(lambda _: id(handler_module.default_handler()), range(32)))
+    assert handlers == {id(handler_module.default_handler())}
+    assert handler_module.default_handler().settings is settings
 
 
 # -- installed versions, read from the metadata directories' names ----------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from genai_otel._conflict import check_no_foreign_package
@@ -24,12 +25,14 @@ from genai_otel.version import __version__  # noqa: E402
 
 if TYPE_CHECKING:
     from genai_otel import messaging, propagation
+    from genai_otel._default import HandlerArguments
     from genai_otel.agents import AgentLoopError, agent, current_agent_path, tool
     from genai_otel.config import Settings
 
 _logger = logging.getLogger(__name__)
 _active: dict[str, Any] = {}
 _policy_installed = False
+_HANDLER_MODULE = "genai_otel.telemetry.handler"
 
 #: Public names imported on first use, so that ``import genai_otel`` stays cheap (issue 17): the agent/tool
 #: API and the messaging helpers pull in the telemetry core, which an app that only calls instrument()
@@ -95,10 +98,9 @@ def instrument(
     excludes some. Libraries that are not installed are skipped without importing anything heavy.
     """
     from genai_otel import propagation
+    from genai_otel._default import HandlerArguments
     from genai_otel.config import Settings
     from genai_otel.instrumentation import INSTRUMENTORS
-    from genai_otel.safety import safely
-    from genai_otel.telemetry.handler import TelemetryHandler, set_default_handler
 
     global _policy_installed
     settings = settings or Settings.from_env()
@@ -106,10 +108,7 @@ def instrument(
     if _policy_installed:
         propagation.uninstall()  # a repeated instrument(): the new settings, not a second reference
     _policy_installed = True
-    # A provider that fails here is our problem to report, not the app's: the agent/tool API then
-    # falls back to a handler on the global providers.
-    providers = (tracer_provider, meter_provider, logger_provider)
-    set_default_handler(safely("instrument", TelemetryHandler, *providers, settings=settings))
+    _replace_default_handler(HandlerArguments(tracer_provider, meter_provider, logger_provider, settings))
     done = []
     for name, path in INSTRUMENTORS.items():
         if (only is not None and name not in only) or name in settings.disabled_instrumentations:
@@ -145,19 +144,35 @@ def instrument(
 def uninstrument() -> None:
     """Undo :func:`instrument`: every patched function is restored exactly, the propagator too."""
     from genai_otel import propagation
-    from genai_otel.telemetry.handler import set_default_handler
 
     global _policy_installed
     if _policy_installed:
         propagation.uninstall()
         _policy_installed = False
-    set_default_handler(None)
+    _replace_default_handler(None)
     while _active:
         _name, instrumentor = _active.popitem()
         try:
             instrumentor.uninstrument()
         except Exception:
             _logger.warning("genai-otel could not uninstrument %s", _name, exc_info=True)
+
+
+def _replace_default_handler(arguments: HandlerArguments | None) -> None:
+    """Forget the default handler; the next one is built from ``arguments`` (if given) when first needed.
+
+    Built on first use rather than here: the handler imports the telemetry core, which an app with nothing
+    to instrument may never need (issue 17).
+    """
+    from genai_otel import _default
+
+    with _default.lock:
+        # Not imported (or not yet defining it): no handler was ever set, nothing to forget -- and
+        # importing the module here would cost what deferring the handler saves.
+        set_default_handler = getattr(sys.modules.get(_HANDLER_MODULE), "set_default_handler", None)
+        if set_default_handler is not None:
+            set_default_handler(None)
+        _default.defer(arguments)
 
 
 def instrumented() -> list[str]:

@@ -19,7 +19,7 @@ from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
 from opentelemetry.trace import Status, StatusCode
 
-from genai_otel import propagation, semconv
+from genai_otel import _default, propagation, semconv
 from genai_otel.config import Settings
 from genai_otel.safety import report_internal_error, safely
 from genai_otel.telemetry import content, ownership, upload
@@ -253,26 +253,54 @@ _default_handler: TelemetryHandler | None = None
 def default_handler() -> TelemetryHandler:
     """The handler behind the public agent/tool API: the one :func:`genai_otel.instrument` set up, or
     one on the global providers."""
-    global _default_handler
-    if _default_handler is None:
-        _default_handler = TelemetryHandler()
-    return _default_handler
+    handler = _default_handler
+    return handler if handler is not None else _settle_default_handler(None)
 
 
 def set_default_handler(handler: TelemetryHandler | None) -> None:
+    """Make ``handler`` the default in place of any, set up or pending (``None``: forget the default)."""
     global _default_handler
-    _default_handler = handler
+    with _default.lock:
+        _default.take()
+        _default_handler = handler
 
 
 def adopt_default_handler(handler: TelemetryHandler) -> None:
-    """Make ``handler`` (an instrumentor's) the default when none is set: the zero-code path."""
-    global _default_handler
-    if _default_handler is None:
-        _default_handler = handler
+    """Make ``handler`` (an instrumentor's) the default when none is set: the zero-code path.
+
+    After :func:`genai_otel.instrument`, the default is the handler on the providers it was given: the
+    first instrumentor to load builds it here, as the telemetry core is loaded now anyway.
+    """
+    _settle_default_handler(handler)
 
 
 def release_default_handler(handler: TelemetryHandler | None) -> None:
     """Forget ``handler`` as the default (its instrumentor was uninstrumented)."""
     global _default_handler
-    if handler is not None and _default_handler is handler:
-        _default_handler = None
+    with _default.lock:
+        if handler is not None and _default_handler is handler:
+            _default_handler = None
+
+
+def _settle_default_handler(candidate: TelemetryHandler | None) -> TelemetryHandler:
+    """The default handler, set now if none is: the one on what :func:`genai_otel.instrument` gave (built
+    now: instrument() defers it, see :mod:`genai_otel._default`), else ``candidate``, else one on the
+    global providers."""
+    global _default_handler
+    with _default.lock:
+        if _default_handler is None:
+            arguments = _default.take()
+            if arguments is not None:
+                # A provider that fails here is our problem to report, not the app's: the agent/tool
+                # API then falls back to the candidate or a handler on the global providers.
+                _default_handler = safely(
+                    "instrument",
+                    TelemetryHandler,
+                    arguments.tracer_provider,
+                    arguments.meter_provider,
+                    arguments.logger_provider,
+                    settings=arguments.settings,
+                )
+        if _default_handler is None:
+            _default_handler = candidate or TelemetryHandler()
+        return _default_handler
