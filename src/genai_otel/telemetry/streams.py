@@ -112,20 +112,26 @@ class InstrumentedStream(wrapt.ObjectProxy):
                 return
             yield chunk
         inv, feed = state.inv, state.feed
+        # The chunk count and the last chunk's time are kept in locals while chunks flow and written to
+        # the record once, when the loop ends however it ends: two attribute writes per chunk saved.
+        count, last = inv.chunk_count, inv.last_chunk_ns
         try:
             for chunk in state.iterator:
-                inv.last_chunk_ns = _clock()
-                inv.chunk_count += 1
+                last = _clock()
+                count += 1
                 try:
                     feed(chunk)
                 except Exception:
                     report_internal_error("stream chunk")
                 yield chunk
         except GeneratorExit:  # the loop was abandoned: close(), __exit__ or __del__ end the span
+            inv.chunk_count, inv.last_chunk_ns = count, last
             raise
         except BaseException as error:
+            inv.chunk_count, inv.last_chunk_ns = count, last
             state.finish(error)
             raise
+        inv.chunk_count, inv.last_chunk_ns = count, last
         state.finish(None)
 
     def __next__(self) -> Any:
