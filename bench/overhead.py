@@ -186,26 +186,43 @@ def _genai_otel_records(client: Any) -> dict[str, tuple[Any, list[tuple[Any, ...
 def _records_by_hand(client: Any, tracer: Any) -> dict[str, Any]:
     """The second floor: exactly what genai-otel records for the call -- one span with the same name,
     kind and attributes, the same metric points with the same attribute sets -- done by hand, with no
-    library logic (no wrapper, no record, no mapping)."""
+    library logic (no wrapper, no record, no mapping). Histogram points go through the SDK's histograms;
+    counter points are added to running totals that an asynchronous counter reports, as genai-otel
+    records them (a synchronous SDK counter would cost ~100k instructions a point: not the floor)."""
     from opentelemetry import metrics
 
     meter = metrics.get_meter("records_floor")
-    made: dict[str, Any] = {}
+    histograms: dict[str, Any] = {}
+    totals: dict[str, dict[frozenset, list[Any]]] = {}
 
-    def instrument(name: str, kind: str, unit: str, bounds: Any) -> Any:
-        if name not in made:
-            made[name] = (
-                meter.create_histogram(name, unit=unit, explicit_bucket_boundaries_advisory=list(bounds))
-                if kind == "histogram"
-                else meter.create_counter(name, unit=unit)
-            )
-        return made[name]
+    def observe(name: str) -> Any:
+        def callback(_options: Any) -> Any:
+            return [metrics.Observation(total, attributes) for attributes, total in totals[name].values()]
+
+        return callback
+
+    def recorder(name: str, kind: str, unit: str, bounds: Any, attributes: dict) -> Any:
+        if kind == "histogram":
+            if name not in histograms:
+                histograms[name] = meter.create_histogram(
+                    name, unit=unit, explicit_bucket_boundaries_advisory=list(bounds)
+                )
+            return histograms[name].record
+        if name not in totals:
+            totals[name] = {}
+            meter.create_observable_counter(name, callbacks=[observe(name)], unit=unit)
+        slot = totals[name].setdefault(frozenset(attributes.items()), [attributes, 0])
+
+        def add(value: int, _attributes: dict) -> None:
+            slot[1] += value
+
+        return add
 
     calls = _calls(client)
     by_hand = {}
     for kind, (span, points) in _genai_otel_records(client).items():
         plan = [
-            (instrument(name, k, unit, bounds), k == "histogram", value, dict(attributes))
+            (recorder(name, k, unit, bounds, dict(attributes)), value, dict(attributes))
             for name, k, unit, bounds, value, attributes in points
         ]
         by_hand[kind] = _replay(tracer, calls[kind], span.name, span.kind, dict(span.attributes), plan)
@@ -216,11 +233,8 @@ def _replay(tracer: Any, call: Any, name: str, kind: Any, attributes: dict, plan
     def run() -> None:
         with tracer.start_as_current_span(name, kind=kind, attributes=attributes):
             call()
-        for instrument, is_histogram, value, point_attributes in plan:
-            if is_histogram:
-                instrument.record(value, point_attributes)
-            else:
-                instrument.add(value, point_attributes)
+        for record, value, point_attributes in plan:
+            record(value, point_attributes)
 
     return run
 
@@ -264,17 +278,18 @@ def _count(variant: str, kind: str, calls: int, with_metrics: bool) -> None:
 
 
 def timed(calls_by_name: dict[str, Any], calls: int, rounds: int) -> dict[str, float]:
-    """Median microseconds per call of each callable over ``rounds`` rounds, after a warm-up."""
+    """Median CPU microseconds per call of each callable over ``rounds`` rounds, after a warm-up (CPU
+    time of this process: another process's load on the shared cores does not count, its cache misses do)."""
     results = {}
     for name, call in calls_by_name.items():
         for _ in range(calls // 5):  # warm-up
             call()
         samples = []
         for _ in range(rounds):
-            start = time.perf_counter()
+            start = time.process_time()
             for _ in range(calls):
                 call()
-            samples.append((time.perf_counter() - start) / calls * 1e6)
+            samples.append((time.process_time() - start) / calls * 1e6)
         results[name] = statistics.median(samples)
     return results
 
@@ -332,6 +347,11 @@ def main() -> None:
         help="count instructions per call under valgrind instead of timing (--calls counted calls, "
         "default 30; deterministic, minutes per table)",
     )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="CPU times and instruction counts (--calls/--rounds for the times; 30 counted calls) in one run",
+    )
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--metrics", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--count", help=argparse.SUPPRESS)
@@ -349,6 +369,9 @@ def main() -> None:
         return
     for with_metrics in (False, True):
         _table(args.calls, args.rounds, with_metrics)
+    if args.all:
+        for with_metrics in (False, True):
+            _instruction_table(30, with_metrics)
     ms, count = _import_time()
     print(
         f"\nimport genai_otel + instrument() in a cold interpreter: {ms:.1f} ms "
@@ -432,7 +455,7 @@ def print_table(
             print(f"{variant}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
             continue
         rows[variant] = json.loads(done.stdout.strip().splitlines()[-1])
-    title = f"{title}: median of {rounds} rounds x {calls} calls, us per call"
+    title = f"{title}: median of {rounds} rounds x {calls} calls, CPU us per call"
     print_rows(rows, variants, columns, title, "us")
 
 
