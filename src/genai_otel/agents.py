@@ -50,19 +50,21 @@ def agent(
     """
     fn = name if callable(name) else None
     label = None if callable(name) else name
+    fields = _given(
+        AgentInvocation,
+        operation=operation,
+        agent_name=label,
+        agent_id=agent_id,
+        agent_description=description,
+        agent_version=version,
+        provider=provider,
+        request_model=model,
+        conversation_id=conversation_id,
+        kind=SpanKind.CLIENT if remote else SpanKind.INTERNAL,
+    )
 
     def make() -> Invocation:
-        return AgentInvocation(
-            operation=operation,
-            agent_name=label,
-            agent_id=agent_id,
-            agent_description=description,
-            agent_version=version,
-            provider=provider,
-            request_model=model,
-            conversation_id=conversation_id,
-            kind=SpanKind.CLIENT if remote else SpanKind.INTERNAL,
-        )
+        return AgentInvocation(**fields)
 
     scope = RecordScope(make, label)
     return scope(fn) if fn is not None else scope
@@ -79,11 +81,22 @@ def tool(
     decorated function's arguments and result are recorded. Counts as a step of the current agent."""
     fn = name if callable(name) else None
     label = None if callable(name) else name
+    fields = _given(
+        ToolInvocation,
+        tool_name=label,
+        tool_description=description,
+        tool_type=tool_type,
+        tool_call_id=call_id,
+    )
 
     def make() -> Invocation:
-        return ToolInvocation(
-            tool_name=label, tool_description=description, tool_type=tool_type, tool_call_id=call_id
-        )
+        return ToolInvocation(**fields)
 
     scope = RecordScope(make, label)
     return scope(fn) if fn is not None else scope
+
+
+def _given(record: type[Invocation], **values: Any) -> dict[str, Any]:
+    """The ``values`` that differ from ``record``'s defaults: a record is made on every call, and made
+    from fewer keywords it costs less."""
+    return {field: value for field, value in values.items() if value != getattr(record, field)}

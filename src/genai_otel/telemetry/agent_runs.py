@@ -16,7 +16,7 @@ count their calls with :func:`count_step`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from opentelemetry import baggage
@@ -60,7 +60,7 @@ class AgentLoopError(RuntimeError):
         )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _AgentRun:
     invocation: AgentInvocation
     parent: _AgentRun | None
@@ -148,6 +148,41 @@ def _extend_path(path: str | None, name: str, max_length: int) -> str:
     return joined[-max_length:]
 
 
+def _baggage_key() -> str | None:
+    """The context key OpenTelemetry keeps the baggage dict under, found through its public API; ``None``
+    if baggage is kept some other way (then :func:`_derive` writes entries one ``set_baggage`` at a time)."""
+    probe = baggage.set_baggage("probe", "set", Context())
+    key = next(iter(probe), None)
+    if key is None or not isinstance(probe.get(key), dict):
+        return None
+    return key if baggage.get_baggage("probe", Context({key: {"probe": "read"}})) == "read" else None
+
+
+_BAGGAGE_KEY = _baggage_key()
+
+
+def _baggage_of(ctx: Context) -> Mapping[str, object]:
+    """The baggage entries of ``ctx``, to read."""
+    if _BAGGAGE_KEY is None:
+        return baggage.get_all(ctx)
+    entries = otel_context.get_value(_BAGGAGE_KEY, ctx)
+    return entries if isinstance(entries, dict) else {}
+
+
+def _derive(
+    ctx: Context, current: Mapping[str, object], entries: dict[str, str], values: dict[str, object]
+) -> Context:
+    """``ctx`` (whose baggage is ``current``) with the baggage ``entries`` added and the context ``values``
+    set, in one copy of the context: ``set_baggage`` and ``set_value`` copy it once per entry."""
+    if entries:
+        if _BAGGAGE_KEY is None:
+            for key, value in entries.items():
+                ctx = baggage.set_baggage(key, value, ctx)
+        else:
+            values = {**values, _BAGGAGE_KEY: {**current, **entries}}
+    return Context({**ctx, **values}) if values else ctx
+
+
 def open_in_context(
     handler: TelemetryHandler, inv: Invocation, ctx: Context
 ) -> tuple[Context, AgentLoopError | None]:
@@ -157,33 +192,47 @@ def open_in_context(
     ``raise``) for the caller to raise. Used by the decorators and the framework integrations."""
     parent_run: _AgentRun | None = otel_context.get_value(_RUN, ctx)  # type: ignore[assignment]
     if isinstance(inv, AgentInvocation):
-        if inv.operation == semconv.OPERATION_HANDLE_CONVERSATION_TURN:
-            if otel_context.get_value(_TURN, ctx):
-                return ctx, None  # the same turn, entered again from inside it: no span, no run
-            ctx = otel_context.set_value(_TURN, True, ctx)
-        elif inv.operation == semconv.OPERATION_INVOKE_WORKFLOW and inv.workflow_name is None:
-            inv.workflow_name, inv.agent_name = inv.agent_name, None  # a workflow is named as one
-        inv.is_nested = parent_run is not None
-        ctx = _enter_agent(handler, inv, ctx)
-    elif isinstance(inv, ToolInvocation) and inv.agent_name is None and parent_run is not None:
+        return _open_agent(handler, inv, ctx, parent_run)
+    if isinstance(inv, ToolInvocation) and inv.agent_name is None and parent_run is not None:
         inv.agent_name = parent_run.invocation.agent_name
     handler.start(inv, activate=False, context=ctx)
     if inv.owner is not None:  # merged into the framework record that owns this call
         return ctx, None
     ctx = handler.context_for(inv, ctx)
     error = None
-    if isinstance(inv, AgentInvocation):
-        run = _AgentRun(inv, parent_run)
-        ctx = otel_context.set_value(_RUN, run, ctx)
-        hops = inv.attributes.get(semconv.GENAI_OTEL_AGENT_HOPS, 0)
-        maximum = handler.settings.max_agent_hops
-        if maximum and hops > maximum and inv.kind is not SpanKind.CLIENT:
-            spans = [r.invocation.span for r in run.chain() if r.invocation.span is not None]
-            error = _trip(handler, "hops", hops, maximum, spans, current_agent_path(ctx))
-            ctx = baggage.set_baggage(policy.LOOP_GUARD_LIMIT, "hops", ctx)
-    elif parent_run is not None:
+    if parent_run is not None:
         error = inv.loop_error = _count(handler, inv, parent_run)
     return ctx, error
+
+
+def _open_agent(
+    handler: TelemetryHandler, inv: AgentInvocation, ctx: Context, parent_run: _AgentRun | None
+) -> tuple[Context, AgentLoopError | None]:
+    """:func:`open_in_context` for an agent: its baggage and run go into the context its span starts in,
+    in one copy (so samplers and span processors see the agent's own path and hops)."""
+    marks: dict[str, object] = {}
+    if inv.operation == semconv.OPERATION_HANDLE_CONVERSATION_TURN:
+        if otel_context.get_value(_TURN, ctx):
+            return ctx, None  # the same turn, entered again from inside it: no span, no run
+        marks[_TURN] = True
+    elif inv.operation == semconv.OPERATION_INVOKE_WORKFLOW and inv.workflow_name is None:
+        inv.workflow_name, inv.agent_name = inv.agent_name, None  # a workflow is named as one
+    inv.is_nested = parent_run is not None
+    current = _baggage_of(ctx)
+    entries = _agent_baggage(handler, inv, current)
+    run = _AgentRun(inv, parent_run)
+    inner = _derive(ctx, current, entries, {**marks, _RUN: run})
+    handler.start(inv, activate=False, context=inner)
+    if inv.owner is not None:  # merged into the framework record that owns this call: no run of its own
+        return _derive(ctx, current, entries, marks), None
+    inner = handler.context_for(inv, inner)
+    hops = inv.attributes.get(semconv.GENAI_OTEL_AGENT_HOPS, 0)
+    maximum = handler.settings.max_agent_hops
+    if not maximum or hops <= maximum or inv.kind is SpanKind.CLIENT:
+        return inner, None
+    spans = [r.invocation.span for r in run.chain() if r.invocation.span is not None]
+    error = _trip(handler, "hops", hops, maximum, spans, current_agent_path(inner))
+    return baggage.set_baggage(policy.LOOP_GUARD_LIMIT, "hops", inner), error
 
 
 def finish_run(inv: Invocation, ctx: Context) -> None:
@@ -197,6 +246,17 @@ def finish_run(inv: Invocation, ctx: Context) -> None:
     agent.response_attributes[semconv.GENAI_OTEL_AGENT_STEPS] = run.steps
     if agent.operation == semconv.OPERATION_INVOKE_AGENT:
         agent.inference_calls, agent.tool_calls = run.inference_calls, run.tool_calls
+    if run.inferences or run.nested_usage:
+        _sum_usage(run, agent)
+    if run.parent is not None:
+        for name in _USAGE_FIELDS:
+            value = getattr(agent, name)
+            if isinstance(value, int) and value > 0:
+                run.parent.nested_usage[name] = run.parent.nested_usage.get(name, 0) + value
+
+
+def _sum_usage(run: _AgentRun, agent: AgentInvocation) -> None:
+    """Token totals of the model calls made in ``run`` onto its agent, where the framework reported none."""
     totals = dict(run.nested_usage)
     for call in run.inferences:
         record = call.owner or call
@@ -208,34 +268,30 @@ def finish_run(inv: Invocation, ctx: Context) -> None:
         if getattr(agent, name) is None:
             setattr(agent, name, total)
     run.inferences.clear()
-    if run.parent is not None:
-        for name in _USAGE_FIELDS:
-            value = getattr(agent, name)
-            if isinstance(value, int) and value > 0:
-                run.parent.nested_usage[name] = run.parent.nested_usage.get(name, 0) + value
 
 
-def _enter_agent(handler: TelemetryHandler, inv: AgentInvocation, ctx: Context) -> Context:
-    """Baggage for the agent's subtree: one more hop, the extended path, the conversation. A conversation
-    turn is not an agent: it adds no hop and no path entry (the agents it runs do)."""
-    if inv.operation == semconv.OPERATION_HANDLE_CONVERSATION_TURN:
-        if inv.conversation_id is not None:
-            ctx = baggage.set_baggage(policy.CONVERSATION_ID, inv.conversation_id, ctx)
-        return ctx
-    raw_hops = baggage.get_baggage(policy.AGENT_HOPS, ctx)
-    hops = (int(raw_hops) if isinstance(raw_hops, str) and raw_hops.isdigit() else 0) + 1
-    path = _extend_path(
-        current_agent_path(ctx),
-        inv.agent_name or inv.workflow_name or inv.operation,
-        handler.settings.baggage_max_value_length,
-    )
-    inv.attributes[semconv.GENAI_OTEL_AGENT_HOPS] = hops
-    inv.attributes[semconv.GENAI_OTEL_AGENT_PATH] = path
-    if inv.kind is SpanKind.CLIENT:
-        # A call to a remote agent: the agent itself counts the hop when it starts over there.
-        return ctx
-    ctx = baggage.set_baggage(policy.AGENT_HOPS, str(hops), ctx)
-    ctx = baggage.set_baggage(policy.AGENT_PATH, path, ctx)
+def _agent_baggage(
+    handler: TelemetryHandler, inv: AgentInvocation, current: Mapping[str, object]
+) -> dict[str, str]:
+    """The baggage the agent adds for its subtree to the ``current`` entries (and its span's hop/path
+    attributes): one more hop, the extended path, the conversation. A conversation turn is not an agent:
+    it adds no hop and no path entry (the agents it runs do)."""
+    entries: dict[str, str] = {}
+    if inv.operation != semconv.OPERATION_HANDLE_CONVERSATION_TURN:
+        raw_hops, path = current.get(policy.AGENT_HOPS), current.get(policy.AGENT_PATH)
+        hops = (int(raw_hops) if isinstance(raw_hops, str) and raw_hops.isdigit() else 0) + 1
+        path = _extend_path(
+            str(path) if path is not None else None,
+            inv.agent_name or inv.workflow_name or inv.operation,
+            handler.settings.baggage_max_value_length,
+        )
+        inv.attributes[semconv.GENAI_OTEL_AGENT_HOPS] = hops
+        inv.attributes[semconv.GENAI_OTEL_AGENT_PATH] = path
+        if inv.kind is SpanKind.CLIENT:
+            # A call to a remote agent: the agent itself counts the hop when it starts over there.
+            return entries
+        entries[policy.AGENT_HOPS] = str(hops)
+        entries[policy.AGENT_PATH] = path
     if inv.conversation_id is not None:
-        ctx = baggage.set_baggage(policy.CONVERSATION_ID, inv.conversation_id, ctx)
-    return ctx
+        entries[policy.CONVERSATION_ID] = inv.conversation_id
+    return entries

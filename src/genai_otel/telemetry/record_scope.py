@@ -20,8 +20,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
-from genai_otel.safety import safely
-from genai_otel.telemetry.agent_runs import AgentLoopError, finish_run, open_in_context
+from genai_otel.safety import report_internal_error
+from genai_otel.telemetry.agent_runs import finish_run, open_in_context
 from genai_otel.telemetry.handler import TelemetryHandler, default_handler
 from genai_otel.telemetry.invocation import AgentInvocation, Invocation, ToolInvocation
 from genai_otel.telemetry.scoped import drive_async, drive_sync
@@ -33,6 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class ActiveRecord:
     """One open agent/tool span: what ``with genai_otel.agent(...) as active`` returns."""
+
+    __slots__ = ("context", "handler", "invocation")
 
     def __init__(self, handler: TelemetryHandler, inv: Invocation, context: Context) -> None:
         self.handler = handler
@@ -54,11 +56,18 @@ class ActiveRecord:
             self.invocation.output_messages = messages
 
     def close(self, error: BaseException | None) -> None:
-        finish_run(self.invocation, self.context)
-        if error is None:
-            safely("agent", self.handler.stop, self.invocation)
-        else:
-            safely("agent", self.handler.fail, self.invocation, error)
+        # Inline rather than through ``safely``: this runs on every call (same catch-and-log-once).
+        try:
+            finish_run(self.invocation, self.context)
+        except Exception:
+            report_internal_error("agent")
+        try:
+            if error is None:
+                self.handler.stop(self.invocation)
+            else:
+                self.handler.fail(self.invocation, error)
+        except Exception:
+            report_internal_error("agent")
 
 
 @dataclass
@@ -73,24 +82,29 @@ class RecordScope:
 
     # -- opening and closing -------------------------------------------------------------------
 
-    def _open(self, name: str | None = None, arguments: Any = None) -> ActiveRecord:
-        handler = default_handler()
+    def _open(
+        self, handler: TelemetryHandler, name: str | None = None, arguments: Any = None
+    ) -> ActiveRecord:
+        """Open the record (named ``name`` unless the scope has a name) with the tool's ``arguments``
+        (given only under content capture)."""
         inv = self.make()
         if name is not None:
             _set_name(inv, name)
-        if arguments is not None and isinstance(inv, ToolInvocation) and handler.capture_content:
+        if arguments is not None and isinstance(inv, ToolInvocation):
             inv.arguments = arguments
-        opened = safely("agent", _start, handler, inv)
-        if opened is None:  # our bug: run the user's code without a span
+        try:
+            ctx, error = open_in_context(handler, inv, otel_context.get_current())
+        except Exception:  # our bug: run the user's code without a span
+            report_internal_error("agent")
             return ActiveRecord(handler, inv, otel_context.get_current())
-        active, error = opened
+        active = ActiveRecord(handler, inv, ctx)
         if error is not None:
             active.close(error)
             raise error
         return active
 
     def __enter__(self) -> ActiveRecord:
-        active = self._open()
+        active = self._open(default_handler())
         token = otel_context.attach(active.context)
         self._entered.set((*self._entered.get(), (active, token)))
         return active
@@ -110,13 +124,15 @@ class RecordScope:
     # -- decorating ----------------------------------------------------------------------------
 
     def __call__(self, fn: F) -> F:
-        name = self.name or getattr(fn, "__name__", None)
+        # A scope with a name of its own made its records with it: the function's name is for the others.
+        name = None if self.name else getattr(fn, "__name__", None)
         signature = _signature(fn)
 
         def open_for(args: tuple, kwargs: dict) -> ActiveRecord:
+            handler = default_handler()
             # Binding arguments costs a few microseconds: only when they may be recorded.
-            capture = default_handler().capture_content
-            return self._open(name, _arguments(signature, args, kwargs) if capture else None)
+            arguments = _arguments(signature, args, kwargs) if handler.capture_content else None
+            return self._open(handler, name, arguments)
 
         if inspect.isasyncgenfunction(fn):
 
@@ -161,7 +177,8 @@ class RecordScope:
 
 
 def _finish(active: ActiveRecord, result: Any) -> Any:
-    active.set_result(result)
+    if result is not None:  # None is what a record holds already
+        active.set_result(result)
     active.close(None)
     return result
 
@@ -199,8 +216,3 @@ def _set_name(inv: Invocation, name: str) -> None:
         inv.agent_name = name
     elif isinstance(inv, ToolInvocation) and inv.tool_name is None:
         inv.tool_name = name
-
-
-def _start(handler: TelemetryHandler, inv: Invocation) -> tuple[ActiveRecord, AgentLoopError | None]:
-    ctx, error = open_in_context(handler, inv, otel_context.get_current())
-    return ActiveRecord(handler, inv, ctx), error
