@@ -63,8 +63,10 @@ def agent(
         kind=SpanKind.CLIENT if remote else SpanKind.INTERNAL,
     )
 
-    def make() -> Invocation:
-        return AgentInvocation(**fields)
+    def make(function_name: str | None) -> Invocation:
+        if function_name is None:
+            return AgentInvocation(**fields)
+        return AgentInvocation(agent_name=function_name, **fields)
 
     scope = RecordScope(make, label)
     return scope(fn) if fn is not None else scope
@@ -89,8 +91,10 @@ def tool(
         tool_call_id=call_id,
     )
 
-    def make() -> Invocation:
-        return ToolInvocation(**fields)
+    def make(function_name: str | None) -> Invocation:
+        if function_name is None:
+            return ToolInvocation(**fields)
+        return ToolInvocation(tool_name=function_name, **fields)
 
     scope = RecordScope(make, label)
     return scope(fn) if fn is not None else scope

@@ -55,7 +55,10 @@ class ActiveRecord:
         if isinstance(self.invocation, AgentInvocation) and self.handler.capture_content:
             self.invocation.output_messages = messages
 
-    def close(self, error: BaseException | None) -> None:
+    def close(self, error: BaseException | None, result: Any = None) -> None:
+        """End the span: failed with ``error``, else with the decorated function's ``result``."""
+        if result is not None:  # None is what a record holds already
+            self.set_result(result)
         # Inline rather than through ``safely``: this runs on every call (same catch-and-log-once).
         try:
             finish_run(self.invocation, self.context)
@@ -74,7 +77,9 @@ class ActiveRecord:
 class RecordScope:
     """Decorator and (async) context manager that opens one span per call or ``with`` block."""
 
-    make: Callable[[], Invocation]
+    #: Makes the record of one call; its argument names it (the decorated function's name) when the scope
+    #: has no ``name`` of its own, else it is ``None``.
+    make: Callable[[str | None], Invocation]
     name: str | None
     _entered: contextvars.ContextVar[tuple[tuple[ActiveRecord, object], ...]] = field(
         default_factory=lambda: contextvars.ContextVar("genai_otel_scope", default=())
@@ -87,9 +92,7 @@ class RecordScope:
     ) -> ActiveRecord:
         """Open the record (named ``name`` unless the scope has a name) with the tool's ``arguments``
         (given only under content capture)."""
-        inv = self.make()
-        if name is not None:
-            _set_name(inv, name)
+        inv = self.make(name)
         if arguments is not None and isinstance(inv, ToolInvocation):
             inv.arguments = arguments
         try:
@@ -124,8 +127,7 @@ class RecordScope:
     # -- decorating ----------------------------------------------------------------------------
 
     def __call__(self, fn: F) -> F:
-        # A scope with a name of its own made its records with it: the function's name is for the others.
-        name = None if self.name else getattr(fn, "__name__", None)
+        name = None if self.name is not None else getattr(fn, "__name__", None)
         signature = _signature(fn)
 
         def open_for(args: tuple, kwargs: dict) -> ActiveRecord:
@@ -156,7 +158,9 @@ class RecordScope:
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 active = open_for(args, kwargs)
-                return _finish(active, await _run_async(active, fn, args, kwargs))
+                result = await _run_async(active, fn, args, kwargs)
+                active.close(None, result)
+                return result
 
             return async_wrapper  # type: ignore[return-value]
 
@@ -171,16 +175,10 @@ class RecordScope:
                 raise
             finally:
                 otel_context.detach(token)
-            return _finish(active, result)
+            active.close(None, result)
+            return result
 
         return sync_wrapper  # type: ignore[return-value]
-
-
-def _finish(active: ActiveRecord, result: Any) -> Any:
-    if result is not None:  # None is what a record holds already
-        active.set_result(result)
-    active.close(None)
-    return result
 
 
 async def _run_async(active: ActiveRecord, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
@@ -209,10 +207,3 @@ def _arguments(signature: inspect.Signature | None, args: tuple, kwargs: dict) -
     except TypeError:
         return None
     return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
-
-
-def _set_name(inv: Invocation, name: str) -> None:
-    if isinstance(inv, AgentInvocation) and inv.agent_name is None:
-        inv.agent_name = name
-    elif isinstance(inv, ToolInvocation) and inv.tool_name is None:
-        inv.tool_name = name
