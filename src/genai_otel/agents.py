@@ -62,13 +62,7 @@ def agent(
         conversation_id=conversation_id,
         kind=SpanKind.CLIENT if remote else SpanKind.INTERNAL,
     )
-
-    def make(function_name: str | None) -> Invocation:
-        if function_name is None:
-            return AgentInvocation(**fields)
-        return AgentInvocation(agent_name=function_name, **fields)
-
-    scope = RecordScope(make, label)
+    scope = RecordScope(AgentInvocation, fields, "agent_name", label)
     return scope(fn) if fn is not None else scope
 
 
@@ -90,13 +84,7 @@ def tool(
         tool_type=tool_type,
         tool_call_id=call_id,
     )
-
-    def make(function_name: str | None) -> Invocation:
-        if function_name is None:
-            return ToolInvocation(**fields)
-        return ToolInvocation(tool_name=function_name, **fields)
-
-    scope = RecordScope(make, label)
+    scope = RecordScope(ToolInvocation, fields, "tool_name", label)
     return scope(fn) if fn is not None else scope
 
 

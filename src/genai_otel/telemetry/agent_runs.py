@@ -230,11 +230,10 @@ def _open_agent(
 ) -> tuple[Context, AgentLoopError | None]:
     """:func:`open_in_context` for an agent: its baggage and run go into the context its span starts in,
     in one copy (so samplers and span processors see the agent's own path and hops)."""
-    marks: dict[str, object] = {}
-    if inv.operation == semconv.OPERATION_HANDLE_CONVERSATION_TURN:
-        if otel_context.get_value(_TURN, ctx):
+    turn = inv.operation == semconv.OPERATION_HANDLE_CONVERSATION_TURN
+    if turn:
+        if ctx.get(_TURN):
             return ctx, None  # the same turn, entered again from inside it: no span, no run
-        marks[_TURN] = True
     elif inv.operation == semconv.OPERATION_INVOKE_WORKFLOW and inv.workflow_name is None:
         inv.workflow_name, inv.agent_name = inv.agent_name, None  # a workflow is named as one
     inv.is_nested = parent_run is not None
@@ -244,10 +243,10 @@ def _open_agent(
     current = _baggage_of(ctx)
     entries = _agent_baggage(handler, inv, current)
     run = _AgentRun(inv, parent_run)
-    inner = _derive(ctx, current, entries, {_RUN: run, **marks})
+    inner = _derive(ctx, current, entries, {_RUN: run, _TURN: True} if turn else {_RUN: run})
     handler.start(inv, activate=False, context=inner)
     if inv.owner is not None:  # merged into the framework record that owns this call: no run of its own
-        return _derive(ctx, current, entries, marks), None
+        return _derive(ctx, current, entries, {_TURN: True} if turn else {}), None
     inner = handler.context_for(inv, inner)
     maximum = handler.settings.max_agent_hops
     if not maximum or inv.kind is SpanKind.CLIENT:

@@ -29,6 +29,8 @@ from genai_otel.telemetry.scoped import drive_async, drive_sync
 __all__ = ["ActiveRecord", "RecordScope"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: One call of a decorated function: its signature (if it has one), positional and keyword arguments.
+Call = tuple[inspect.Signature | None, tuple, dict]
 
 
 class ActiveRecord:
@@ -77,9 +79,11 @@ class ActiveRecord:
 class RecordScope:
     """Decorator and (async) context manager that opens one span per call or ``with`` block."""
 
-    #: Makes the record of one call; its argument names it (the decorated function's name) when the scope
-    #: has no ``name`` of its own, else it is ``None``.
-    make: Callable[[str | None], Invocation]
+    #: The record made per call or block: ``record(**fields)``, named after the decorated function (in its
+    #: field ``name_field``) when the scope has no ``name``.
+    record: type[Invocation]
+    fields: dict[str, Any]
+    name_field: str
     name: str | None
     _entered: contextvars.ContextVar[tuple[tuple[ActiveRecord, object], ...]] = field(
         default_factory=lambda: contextvars.ContextVar("genai_otel_scope", default=())
@@ -87,14 +91,18 @@ class RecordScope:
 
     # -- opening and closing -------------------------------------------------------------------
 
-    def _open(
-        self, handler: TelemetryHandler, name: str | None = None, arguments: Any = None
-    ) -> ActiveRecord:
-        """Open the record (named ``name`` unless the scope has a name) with the tool's ``arguments``
-        (given only under content capture)."""
-        inv = self.make(name)
-        if arguments is not None and isinstance(inv, ToolInvocation):
-            inv.arguments = arguments
+    def _open(self, name: str | None = None, call: Call | None = None) -> ActiveRecord:
+        """Open the record (named ``name`` unless the scope has a name) of a block or of a ``call`` of the
+        decorated function, whose arguments a tool records under content capture."""
+        handler = default_handler()
+        inv = (
+            self.record(**self.fields)
+            if name is None
+            else self.record(**self.fields, **{self.name_field: name})
+        )
+        # Binding arguments costs a few microseconds: only when they are recorded.
+        if call is not None and isinstance(inv, ToolInvocation) and handler.capture_content:
+            inv.arguments = _arguments(*call)
         try:
             ctx, error = open_in_context(handler, inv, otel_context.get_current())
         except Exception:  # our bug: run the user's code without a span
@@ -107,7 +115,7 @@ class RecordScope:
         return active
 
     def __enter__(self) -> ActiveRecord:
-        active = self._open(default_handler())
+        active = self._open()
         token = otel_context.attach(active.context)
         self._entered.set((*self._entered.get(), (active, token)))
         return active
@@ -130,17 +138,11 @@ class RecordScope:
         name = None if self.name is not None else getattr(fn, "__name__", None)
         signature = _signature(fn)
 
-        def open_for(args: tuple, kwargs: dict) -> ActiveRecord:
-            handler = default_handler()
-            # Binding arguments costs a few microseconds: only when they may be recorded.
-            arguments = _arguments(signature, args, kwargs) if handler.capture_content else None
-            return self._open(handler, name, arguments)
-
         if inspect.isasyncgenfunction(fn):
 
             @functools.wraps(fn)
             async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                active = open_for(args, kwargs)
+                active = self._open(name, (signature, args, kwargs))
                 async for item in drive_async(fn(*args, **kwargs), active.context, active.close):
                     yield item
 
@@ -149,7 +151,7 @@ class RecordScope:
 
             @functools.wraps(fn)
             def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                active = open_for(args, kwargs)
+                active = self._open(name, (signature, args, kwargs))
                 return (yield from drive_sync(fn(*args, **kwargs), active.context, active.close))
 
             return gen_wrapper  # type: ignore[return-value]
@@ -157,7 +159,7 @@ class RecordScope:
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                active = open_for(args, kwargs)
+                active = self._open(name, (signature, args, kwargs))
                 result = await _run_async(active, fn, args, kwargs)
                 active.close(None, result)
                 return result
@@ -166,7 +168,7 @@ class RecordScope:
 
         @functools.wraps(fn)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            active = open_for(args, kwargs)
+            active = self._open(name, (signature, args, kwargs))
             token = otel_context.attach(active.context)
             try:
                 result = fn(*args, **kwargs)
