@@ -152,3 +152,18 @@ def test_a_meter_provider_set_after_instrumenting_receives_every_later_call():
     _record(recorder, _call("a", 1))
     assert _totals(reader) == {"a": 5}
     assert [p.count for p in _points(reader, sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION).values()] == [2]
+
+
+def test_exemplars_point_at_the_model_calls_own_span(otel, openai_client):
+    """Histogram points are recorded after the model span ended, in the caller's context: their
+    exemplars (the SDK samples them by default) must still name the model span, not the caller's."""
+    from opentelemetry import trace
+
+    with trace.get_tracer("app").start_as_current_span("request handler"):
+        openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+    [chat] = otel.genai_spans()
+    [point] = otel.metrics()[sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION].data.data_points
+    assert point.exemplars, "the SDK's default trace-based filter samples this point"
+    assert {exemplar.span_id for exemplar in point.exemplars} == {chat.context.span_id}

@@ -223,13 +223,14 @@ class TelemetryHandler:
             span.set_status(Status(StatusCode.ERROR, inv.error_type))
         if self._aliases:
             self._alias(attributes)
-        span.set_attributes(attributes)
+        if attributes:  # the SDK takes its lock and a cleaning pass even for an empty mapping
+            span.set_attributes(attributes)
         if self._emits_event:
             safely("events", self._events.emit, inv, content_attributes)
         span.end()
         # Inline rather than through ``safely``: this runs once per call (same catch-and-log-once).
         try:
-            self._record_metrics(inv, end_ns)
+            self._record_metrics(inv, end_ns, span)
         except Exception:
             report_internal_error("metrics")
 
@@ -240,11 +241,14 @@ class TelemetryHandler:
         values = ((attribute, getattr(inv, field_name)) for field_name, attribute in fields)
         return content.attributes(values, self.settings.max_content_length, self._upload, inv.span)
 
-    def _record_metrics(self, inv: Invocation, end_ns: int) -> None:
+    def _record_metrics(self, inv: Invocation, end_ns: int, span: trace.Span) -> None:
+        # The points are recorded in the context of the call's own span, ended but still the one an
+        # exemplar must point at (the SDK samples exemplars from the context a point is recorded in; the
+        # current context is the caller's by now).
         if isinstance(inv, VectorDbInvocation):
-            self._db_metrics.record(inv, _read(inv, DB_POINT_FIELDS), end_ns)
+            self._db_metrics.record(inv, _read(inv, DB_POINT_FIELDS), end_ns, span)
             return
-        self._metrics.record_finished(inv, end_ns)
+        self._metrics.record_finished(inv, end_ns, span)
 
 
 _default_handler: TelemetryHandler | None = None

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
+from opentelemetry.trace import Span, set_span_in_context
 
 from genai_otel import semconv
 from genai_otel.telemetry.attributes import POINT_FIELDS, read
@@ -144,7 +146,7 @@ class _SummedCounter:
         self._totals: dict[Any, list[Any]] = {}  # content key -> [attributes, total]
         self._lock = threading.Lock()
 
-    def add(self, amount: int, attributes: dict[str, Any]) -> None:
+    def add(self, amount: int, attributes: dict[str, Any], _context: Context | None = None) -> None:
         try:
             key: Any = frozenset(attributes.items())
         except TypeError:  # an unhashable value (a list): told apart by its repr
@@ -192,6 +194,14 @@ def _live_meter(meter: Meter) -> Meter | None:
         return None
     real = getattr(meter, "_real_meter", meter)  # the API's proxy meter forwards to ``_real_meter``
     return None if real is None or isinstance(real, NoOpMeter) else real
+
+
+def _context_of(span: Span | None) -> Context | None:
+    """The context a point is recorded in: the call's own span (None: the current context)."""
+    return None if span is None else set_span_in_context(span, _EMPTY)
+
+
+_EMPTY = Context()
 
 
 @dataclass
@@ -270,8 +280,9 @@ class MetricRecorder:
             base=spec.get("base_attributes", True),
         )
 
-    def record_finished(self, inv: Invocation, end_ns: int) -> None:
-        """Record the metrics of the finished ``inv``, its point attributes read off the record."""
+    def record_finished(self, inv: Invocation, end_ns: int, span: Span | None = None) -> None:
+        """Record the metrics of the finished ``inv``, its point attributes read off the record; exemplars
+        (where the SDK's filter samples them) point at ``span``."""
         plans = self._plans or self._live_plans()
         if plans is None:
             return
@@ -289,13 +300,13 @@ class MetricRecorder:
                 if len(self._points) >= _MAX_INTERNED:  # unbounded models/servers: never grow without end
                     self._points.clear()
                 self._points[key] = interned
-        self._record(plans[category_of(inv)], inv, interned[0], interned[1], end_ns)
+        self._record(plans[category_of(inv)], inv, interned[0], interned[1], end_ns, _context_of(span))
 
     def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
         """Record the metrics of the finished ``inv`` with the point ``attributes``."""
         plans = self._plans or self._live_plans()
         if plans is not None:
-            self._record(plans[category_of(inv)], inv, attributes, {}, end_ns)
+            self._record(plans[category_of(inv)], inv, attributes, {}, end_ns, None)
 
     def _record(
         self,
@@ -304,13 +315,14 @@ class MetricRecorder:
         attributes: dict[str, Any],
         with_modality: dict[str, dict[str, Any]],
         end_ns: int,
+        context: Context | None,
     ) -> None:
         # No usage at all (the call failed, or its response carried none): the metrics that ask for a
         # point on every operation (record_failed) record 0 -- the counters under modality `unknown`.
         no_usage = inv.input_tokens is None and getattr(inv, "output_tokens", None) is None
         for plan in plans:
             if plan.measure == "tokens_by_type":
-                self._record_by_type(plan, inv, attributes)
+                self._record_by_type(plan, inv, attributes, context)
                 continue
             value = MEASURES[plan.measure](inv, end_ns)
             if value is None or (plan.skip_zero and value == 0):
@@ -332,18 +344,20 @@ class MetricRecorder:
                     shared = modal.get(modality)
                     if shared is None:
                         shared = modal[modality] = {**point, semconv.GEN_AI_TOKEN_MODALITY: modality}
-                    plan.record(share, shared)
+                    plan.record(share, shared, context)
             else:
-                plan.record(value, point)
+                plan.record(value, point, context)
 
     @staticmethod
-    def _record_by_type(plan: _Plan, inv: Invocation, attributes: dict[str, Any]) -> None:
+    def _record_by_type(
+        plan: _Plan, inv: Invocation, attributes: dict[str, Any], context: Context | None
+    ) -> None:
         for token_type, value in (
             ("input", inv.input_tokens),
             ("output", getattr(inv, "output_tokens", None)),
         ):
             if value is not None:
-                plan.record(value, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type})
+                plan.record(value, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type}, context)
 
 
 class DbMetricRecorder:
@@ -363,8 +377,11 @@ class DbMetricRecorder:
             for spec in semconv.DB_METRICS
         ]
 
-    def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
+    def record(
+        self, inv: Invocation, attributes: dict[str, Any], end_ns: int, span: Span | None = None
+    ) -> None:
+        context = _context_of(span)
         for record, measure in self._plans:
             value = measure(inv, end_ns)
             if value is not None:
-                record(value, attributes)
+                record(value, attributes, context)
