@@ -145,13 +145,16 @@ class _SummedCounter:
     def __init__(self) -> None:
         self._totals: dict[Any, list[Any]] = {}  # content key -> [attributes, total]
         self._lock = threading.Lock()
+        # The last attribute dict seen and its key: point dicts are interned per call shape (and never
+        # changed once handed over), so a call like the previous one skips building the key.
+        self._last: tuple[Any, Any] = (None, None)
 
     def add(self, amount: int, attributes: dict[str, Any], _context: Context | None = None) -> None:
-        try:
-            key: Any = frozenset(attributes.items())
-        except TypeError:  # an unhashable value (a list): told apart by its repr
-            key = frozenset((name, repr(value)) for name, value in attributes.items())
         with self._lock:
+            last, key = self._last
+            if last is not attributes:
+                key = _content_key(attributes)
+                self._last = (attributes, key)
             entry = self._totals.get(key)
             if entry is None:
                 if len(self._totals) >= _MAX_SUMMED_SETS:
@@ -167,6 +170,13 @@ class _SummedCounter:
             entries = [(attributes, total) for attributes, total in self._totals.values()]
         for attributes, total in entries:
             yield Observation(total, attributes)
+
+
+def _content_key(attributes: dict[str, Any]) -> frozenset[Any]:
+    try:
+        return frozenset(attributes.items())
+    except TypeError:  # an unhashable value (a list): told apart by its repr
+        return frozenset((name, repr(value)) for name, value in attributes.items())
 
 
 #: One table per SDK instrument: a second recorder on the same meter gets the instrument the first one
@@ -208,6 +218,8 @@ _EMPTY = Context()
 class _Plan:
     record: Callable[..., None]
     measure: str
+    #: ``MEASURES[measure]``: how the value is read off the record.
+    value_of: Callable[[Invocation, int], Any]
     #: Counters skip zero: adding 0 to a sum carries no information -- except on calls without any usage
     #: when the conventions ask for a point on every operation (``record_failed``: the failed call's 0
     #: under modality ``unknown``).
@@ -273,6 +285,7 @@ class MetricRecorder:
         return _Plan(
             record,
             spec["measure"],
+            MEASURES.get(spec["measure"], _field(spec["measure"])),
             skip_zero=spec["instrument"] == "counter",
             record_failed=bool(spec.get("record_failed")),
             modality=bool(spec.get("modality")),
@@ -324,7 +337,7 @@ class MetricRecorder:
             if plan.measure == "tokens_by_type":
                 self._record_by_type(plan, inv, attributes, context)
                 continue
-            value = MEASURES[plan.measure](inv, end_ns)
+            value = plan.value_of(inv, end_ns)
             if value is None or (plan.skip_zero and value == 0):
                 if not (plan.record_failed and no_usage):
                     continue
