@@ -167,3 +167,23 @@ def test_exemplars_point_at_the_model_calls_own_span(otel, openai_client):
     [point] = otel.metrics()[sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION].data.data_points
     assert point.exemplars, "the SDK's default trace-based filter samples this point"
     assert {exemplar.span_id for exemplar in point.exemplars} == {chat.context.span_id}
+
+
+@pytest.mark.parametrize("sampled", [True, False])
+def test_an_unsampled_call_is_counted_in_full_and_only_a_sampled_one_gets_exemplars(sampled):
+    """Metrics never depend on sampling; exemplars do (the SDK's trace-based filter), and name the span."""
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    reader = InMemoryMetricReader()
+    recorder = MetricRecorder(MeterProvider([reader]).get_meter("t"), ("latest",))
+    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    span = NonRecordingSpan(SpanContext(trace_id=7, span_id=11, is_remote=False, trace_flags=flags))
+    for tokens in (10, 4):
+        inv = _call("a", tokens)
+        recorder.record_finished(inv, inv.start_ns + 1_000_000, span)
+    data = reader.get_metrics_data()
+    metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert [p.value for p in metrics[INPUT].data.data_points] == [14]
+    [duration] = metrics[sc.METRIC_GEN_AI_CLIENT_INFERENCE_DURATION].data.data_points
+    assert duration.count == 2
+    assert {e.span_id for e in duration.exemplars} == ({11} if sampled else set())
