@@ -18,6 +18,7 @@ from genai_otel.instrumentation._messages import text_parts
 from genai_otel.instrumentation._util import (
     arg,
     as_list,
+    fields_reader,
     get,
     given,
     modality_tokens,
@@ -25,6 +26,7 @@ from genai_otel.instrumentation._util import (
     server_of,
 )
 from genai_otel.telemetry import EmbeddingsInvocation, InferenceInvocation, TelemetryHandler
+from genai_otel.telemetry.invocation import check_fields
 
 PROVIDER_OPENAI = "openai"
 PROVIDER_AZURE_OPENAI = "azure.ai.openai"
@@ -42,31 +44,29 @@ def _provider(client: Any, host: str | None) -> str:
 OPENAI_PROVIDERS = frozenset({PROVIDER_OPENAI, PROVIDER_AZURE_OPENAI})
 
 
-#: id(base URL object) -> (that URL, (host, port)): the SDK's ``base_url`` property re-imports and
-#: re-parses on every read (a microsecond per call); its URL object is immutable and replaced, never
-#: changed, when the client's base URL is set, so the parsed server is kept per URL object.
-_SERVERS: dict[int, tuple[Any, tuple[str | None, int | None]]] = {}
+#: id(base URL object) -> (that URL, the client's type, (provider, host, port)): the SDK's ``base_url``
+#: property re-imports and re-parses on every read (a microsecond per call); its URL object is immutable
+#: and replaced, never changed, when the client's base URL is set, so what it tells is kept per URL object
+#: (and client type: Azure clients are told apart by type).
+_SERVERS: dict[int, tuple[Any, type, tuple[str, str | None, int | None]]] = {}
 _MAX_SERVERS = 256
-
-
-def _server(client: Any) -> tuple[str | None, int | None]:
-    url = getattr(client, "__dict__", {}).get("_base_url")  # the Stainless SDKs' own field
-    if url is None:
-        return server_of(client)
-    known = _SERVERS.get(id(url))
-    if known is not None and known[0] is url:
-        return known[1]
-    server = server_of(client)
-    if len(_SERVERS) >= _MAX_SERVERS:
-        _SERVERS.clear()
-    _SERVERS[id(url)] = (url, server)
-    return server
+_NO_FIELDS: dict[str, Any] = {}
 
 
 def _base(resource: Any, provider: str | None = None) -> tuple[str, str | None, int | None]:
+    """``(provider, server.address, server.port)`` of the client behind an SDK resource."""
     client = getattr(resource, "_client", None)
-    host, port = _server(client)
-    return provider or _provider(client, host), host, port
+    url = getattr(client, "__dict__", _NO_FIELDS).get("_base_url")  # the Stainless SDKs' own field
+    known = _SERVERS.get(id(url)) if url is not None else None
+    if known is None or known[0] is not url or known[1] is not type(client):
+        host, port = server_of(client)
+        known = (url, type(client), (_provider(client, host), host, port))
+        if url is not None:
+            if len(_SERVERS) >= _MAX_SERVERS:
+                _SERVERS.clear()
+            _SERVERS[id(url)] = known
+    base = known[2]
+    return base if provider is None else (provider, base[1], base[2])
 
 
 # -- content ------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def inference_record(
     return compatible_request(kwargs, operation, provider, host, port, max_tokens)
 
 
-#: OpenAI-shaped request argument -> the record field it fills as it is.
+#: OpenAI-shaped request argument -> the record field it fills (``stop`` and ``stream`` normalised after).
 _REQUEST_FIELDS = {
     "model": "request_model",
     "temperature": "temperature",
@@ -144,7 +144,13 @@ _REQUEST_FIELDS = {
     "presence_penalty": "presence_penalty",
     "seed": "seed",
     "n": "choice_count",
+    "stop": "stop_sequences",
+    "stream": "stream",
 }
+check_fields(
+    InferenceInvocation,
+    [*_REQUEST_FIELDS.values(), "operation", "provider", "server_address", "server_port", "max_tokens"],
+)
 
 
 def compatible_request(
@@ -157,14 +163,16 @@ def compatible_request(
         field_name = _REQUEST_FIELDS.get(name)
         if field_name is not None and given(value):
             fields[field_name] = value
-    stop = arg(kwargs, "stop")
-    if stop is not None:
-        fields["stop_sequences"] = as_list(stop)
-    if arg(kwargs, "stream"):
-        fields["stream"] = True
+    if "stop_sequences" in fields:
+        fields["stop_sequences"] = as_list(fields["stop_sequences"])
+    if "stream" in fields:
+        if fields["stream"]:
+            fields["stream"] = True
+        else:
+            del fields["stream"]
     if max_tokens is not None:
         fields["max_tokens"] = max_tokens
-    return InferenceInvocation(**fields)
+    return InferenceInvocation.from_checked(fields)
 
 
 def service_tier(inv: InferenceInvocation, kwargs: dict, api_type: str) -> None:
@@ -202,32 +210,38 @@ def chat_request_details(handler: TelemetryHandler, inv: InferenceInvocation, kw
 
 def openai_response_attributes(inv: InferenceInvocation, response: Any) -> None:
     """The ``openai.response.*`` attributes (OpenAI and Azure OpenAI only)."""
-    if inv.provider not in OPENAI_PROVIDERS:
-        return
-    tier = get(response, "service_tier")
+    if inv.provider in OPENAI_PROVIDERS:
+        _openai_attributes(inv, *_tier_and_fingerprint(response))
+
+
+def _openai_attributes(inv: InferenceInvocation, tier: Any, fingerprint: Any) -> None:
     if tier:
         inv.response_attributes[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
-    fingerprint = get(response, "system_fingerprint")
     if fingerprint:
         inv.response_attributes[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+
+
+# Responses are read on every call: the fields each object holds, read at once (see fields_reader).
+_tier_and_fingerprint = fields_reader("service_tier", "system_fingerprint")
+_chat_response = fields_reader("id", "model", "choices", "usage", "service_tier", "system_fingerprint")
+_usage_counts = fields_reader(
+    "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"
+)
+_prompt_details = fields_reader("cached_tokens", "audio_tokens")
+_completion_details = fields_reader("reasoning_tokens", "audio_tokens")
 
 
 def _chat_usage(inv: InferenceInvocation, usage: Any) -> None:
     if usage is None:
         return
-    inv.input_tokens = get(usage, "prompt_tokens")
-    inv.output_tokens = get(usage, "completion_tokens")
-    prompt_details = get(usage, "prompt_tokens_details")
-    completion_details = get(usage, "completion_tokens_details")
-    inv.cache_read_input_tokens = get(prompt_details, "cached_tokens")
-    inv.reasoning_output_tokens = get(completion_details, "reasoning_tokens")
-    audio = (
-        ("input", get(prompt_details, "audio_tokens")),
-        ("output", get(completion_details, "audio_tokens")),
-    )
-    for direction, count in audio:
-        if count:  # reported as 0 for text-only calls: only a real audio count is worth an attribute
-            inv.response_attributes.update(modality_tokens(direction, [("audio", count)]))
+    inv.input_tokens, inv.output_tokens, prompt_details, completion_details = _usage_counts(usage)
+    inv.cache_read_input_tokens, input_audio = _prompt_details(prompt_details)
+    inv.reasoning_output_tokens, output_audio = _completion_details(completion_details)
+    # Reported as 0 for text-only calls: only a real audio count is worth an attribute.
+    if input_audio:
+        inv.response_attributes.update(modality_tokens("input", [("audio", input_audio)]))
+    if output_audio:
+        inv.response_attributes.update(modality_tokens("output", [("audio", output_audio)]))
 
 
 def choices_result(inv: InferenceInvocation, result: Any, output_message: Any) -> None:
@@ -235,18 +249,20 @@ def choices_result(inv: InferenceInvocation, result: Any, output_message: Any) -
     # A model object (the common case) is the response itself: asking it for the raw-response wrapper's
     # ``http_response`` goes through pydantic's failing __getattr__, dearer than all the mapping.
     response = result if "http_response" not in getattr(result, "__dict__", ()) else parsed_response(result)
-    inv.response_id = get(response, "id")
-    inv.response_model = get(response, "model")
-    choices = get(response, "choices") or ()
+    inv.response_id, inv.response_model, choices, usage, tier, fingerprint = _chat_response(response)
+    choices = choices or ()
     inv.finish_reasons = [_reason(get(c, "finish_reason")) for c in choices]
-    _chat_usage(inv, get(response, "usage"))
-    openai_response_attributes(inv, response)
+    _chat_usage(inv, usage)
+    if inv.provider in OPENAI_PROVIDERS:
+        _openai_attributes(inv, tier, fingerprint)
     if inv.input_messages is not None:
         inv.output_messages = [output_message(c) for c in choices]
 
 
 def _reason(value: Any) -> str:
     """A finish reason as plain text (some SDKs return str enums)."""
+    if type(value) is str:  # the common case, without a failing attribute lookup
+        return value
     return str(getattr(value, "value", value) or "")
 
 

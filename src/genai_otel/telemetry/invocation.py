@@ -16,12 +16,16 @@ import dataclasses
 import functools
 import re
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from genai_otel import semconv
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 INFERENCE_OPERATIONS = frozenset(semconv.SPAN_SHAPES["inference"]["operations"])
 
@@ -121,6 +125,14 @@ def _field_names(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(cls))
 
 
+def check_fields(cls: type, names: Iterable[str]) -> None:
+    """Raise unless every one of ``names`` is a field of record type ``cls``: the check
+    :meth:`Invocation.from_checked` leaves to its callers, made once where their field names are fixed."""
+    unknown = sorted(set(names) - _field_names(cls))
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no fields {unknown}")
+
+
 #: Field metadata keys: the attribute a record field is written to, and when. ``request`` fields go on
 #: the span at its start, ``response`` fields at its end, ``content`` fields only under content capture.
 #: :mod:`genai_otel.telemetry.attributes` derives the handler's tables from these declarations.
@@ -196,6 +208,18 @@ class Invocation:
         self.attributes = {}
         self.response_attributes = {}
         self.__dict__.update(values)
+
+    @classmethod
+    def from_checked(cls, fields: dict[str, Any]) -> Self:
+        """A record holding ``fields``, whose names the caller checked once (with :func:`check_fields`,
+        at import) rather than on every call: the constructor without its per-call check and copy, for the
+        hot paths that build a record per SDK call. The record takes ``fields`` over as its own
+        ``__dict__``: the caller must not use the dict again. It must name ``operation``."""
+        inv = object.__new__(cls)
+        fields["attributes"] = {}
+        fields["response_attributes"] = {}
+        inv.__dict__ = fields
+        return inv
 
     @property
     def is_inference(self) -> bool:
