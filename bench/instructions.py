@@ -5,7 +5,10 @@ executes does not. Each (variant, call kind) runs in its own process under ``val
 with collection off, except inside one C function -- libc's ``qsort``, entered through ``ctypes`` with a
 Python comparison callback that makes the measured calls. So interpreter start-up, imports, set-up and
 warm-up are not counted; only the ``calls`` measured calls are, plus one ``qsort`` frame (a few hundred
-instructions, negligible at 30 calls of millions). ``PYTHONHASHSEED`` is fixed so runs repeat exactly.
+instructions, negligible at 30 calls of millions). ``PYTHONHASHSEED`` is fixed and address-space
+randomisation is turned off for the measured process (``setarch -R``, where the machine has it) so runs
+repeat: with random addresses, a 120-chunk stream's count moved by +-200k instructions between runs of the
+same tree (object addresses feed ``id()``-keyed tables and allocator paths); without, by ~0.1k.
 
 Used by ``bench/overhead.py --instructions``; needs ``valgrind`` (Debian package).
 """
@@ -51,7 +54,8 @@ def count(command: list[str], calls: int) -> float:
             f"--callgrind-out-file={out}",
         ]
         env = {**os.environ, "PYTHONHASHSEED": "0"}
-        done = subprocess.run(valgrind + command, capture_output=True, text=True, env=env)
+        fixed_addresses = ["setarch", "-R"] if shutil.which("setarch") else []
+        done = subprocess.run(fixed_addresses + valgrind + command, capture_output=True, text=True, env=env)
         if done.returncode != 0 or not out.exists():
             tail = (done.stderr or "").strip().splitlines()[-3:]
             raise RuntimeError(f"{' '.join(command[-6:])}: failed: {tail}")

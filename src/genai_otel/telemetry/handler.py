@@ -131,7 +131,10 @@ class TelemetryHandler:
             self._alias(attributes)
         inv.span = self._tracer.start_span(name, context=context, kind=inv.kind, attributes=attributes)
         if activate:
-            inv.context_token = otel_context.attach(self.context_for(inv))
+            context = self.context_for(inv)
+            if not inv.owns_client_calls:  # its context holds the record: no cycle kept on the record
+                inv.run_context = context
+            inv.context_token = otel_context.attach(context)
         return inv
 
     @staticmethod

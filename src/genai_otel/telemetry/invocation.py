@@ -25,6 +25,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from genai_otel import semconv
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
     from typing_extensions import Self
 
 INFERENCE_OPERATIONS = frozenset(semconv.SPAN_SHAPES["inference"]["operations"])
@@ -195,6 +196,9 @@ class Invocation:
     span: Span | None = None
     start_ns: int = 0
     context_token: object | None = None
+    #: The context the record's work runs in (its span current), made when the span was made current:
+    #: reused for a stream's steps and for the metric points (whose exemplars must name this span).
+    run_context: Context | None = None
     ended: bool = False
 
     def __init__(self, **values: Any) -> None:

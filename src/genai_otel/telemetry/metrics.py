@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +38,11 @@ def _tpoc(inv: Invocation, end_ns: int) -> float | None:
 
 
 def _field(name: str) -> Callable[[Invocation, int], Any]:
-    return lambda inv, _end: getattr(inv, name, None)
+    def value(inv: Invocation, _end_ns: int) -> Any:
+        return getattr(inv, name, None)
+
+    value.field_name = name  # type: ignore[attr-defined]  # read with the category's others (see _Plans)
+    return value
 
 
 #: measure name (metrics.yaml) -> how to read it off a finished invocation.
@@ -117,6 +122,23 @@ def category_of(inv: Invocation) -> str:
     if inv.operation in _TOOL_OPERATIONS:
         return "tool"
     return "other"
+
+
+#: (record type, operation) -> category: a few of each, asked once per call.
+_CATEGORY_OF: dict[tuple[type, Any], str] = {}
+
+
+def _cached_category(inv: Invocation) -> str:
+    key = (type(inv), inv.operation)
+    try:
+        category = _CATEGORY_OF.get(key)
+    except TypeError:  # an unhashable operation (garbage from a framework): not remembered
+        return category_of(inv)
+    if category is None:
+        if len(_CATEGORY_OF) >= _MAX_INTERNED:
+            _CATEGORY_OF.clear()
+        category = _CATEGORY_OF[key] = category_of(inv)
+    return category
 
 
 def _categories(applies_to: Any) -> set[str]:
@@ -220,6 +242,10 @@ class _Plan:
     measure: str
     #: ``MEASURES[measure]``: how the value is read off the record.
     value_of: Callable[[Invocation, int], Any]
+    #: The record field holding the value (``None``: computed by ``value_of``); ``_Plans`` reads these
+    #: fields of a category at once, and ``index`` is this plan's place among them (-1: computed).
+    field: str | None
+    index: int
     #: Counters skip zero: adding 0 to a sum carries no information -- except on calls without any usage
     #: when the conventions ask for a point on every operation (``record_failed``: the failed call's 0
     #: under modality ``unknown``).
@@ -235,6 +261,27 @@ _point_key = attrgetter(*(field_name for field_name, _ in POINT_FIELDS))
 _PLAIN = frozenset({str, int, type(None)})
 _MAX_INTERNED = 1024
 _CATEGORIES = ("inference", "agent", "tool", "other")
+
+
+class _Plans:
+    """The plans of one category, and the record fields they read, read in one call per invocation."""
+
+    def __init__(self, plans: list[_Plan]) -> None:
+        self.plans = plans
+        self.fields = tuple(dict.fromkeys(plan.field for plan in plans if plan.field is not None))
+        for plan in plans:
+            plan.index = -1 if plan.field is None else self.fields.index(plan.field)
+        getter = attrgetter(*self.fields) if self.fields else None
+        self._getter = getter if len(self.fields) != 1 else (lambda inv: (getter(inv),))  # type: ignore[misc]
+
+    def values(self, inv: Invocation) -> tuple[Any, ...]:
+        """The plans' record fields of ``inv`` (None for a field its type lacks)."""
+        if self._getter is None:
+            return ()
+        try:
+            return self._getter(inv)
+        except AttributeError:  # a record type of this category without one of them
+            return tuple(getattr(inv, name, None) for name in self.fields)
 
 
 class MetricRecorder:
@@ -255,20 +302,24 @@ class MetricRecorder:
                 self._specs.setdefault(spec["name"], spec)
                 self._scope.setdefault(spec["name"], set()).update(_categories(spec["applies_to"]))
         #: applies_to category -> the plans of the metrics recorded for it; None until the meter is live.
-        self._plans: dict[str, list[_Plan]] | None = None
+        self._plans: dict[str, _Plans] | None = None
         self._build_lock = threading.Lock()
         # Point attribute sets interned per (operation, provider, models, server, error) key, each with
         # its per-modality variants: a call like the previous ones builds no attribute dict at all.
         self._points: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
 
-    def _live_plans(self) -> dict[str, list[_Plan]] | None:
+    def _live_plans(self) -> dict[str, _Plans] | None:
         meter = _live_meter(self._meter)
         if meter is None:
             return None
         with self._build_lock:
             if self._plans is None:
-                plans = [(self._plan(meter, spec), self._scope[name]) for name, spec in self._specs.items()]
-                self._plans = {c: [plan for plan, scope in plans if c in scope] for c in _CATEGORIES}
+                made = [(spec, self._plan(meter, spec), self._scope[name]) for name, spec in self._specs.items()]
+                # A plan is shared by the categories in its scope, but its index is per category: copies.
+                self._plans = {
+                    c: _Plans([dataclasses.replace(plan) for _, plan, scope in made if c in scope])
+                    for c in _CATEGORIES
+                }
         return self._plans
 
     @staticmethod
@@ -282,10 +333,13 @@ class MetricRecorder:
                 description=spec["brief"],
                 explicit_bucket_boundaries_advisory=semconv.METRIC_BUCKETS[spec["buckets"]],
             ).record
+        value_of = MEASURES.get(spec["measure"]) or _field(spec["measure"])
         return _Plan(
             record,
             spec["measure"],
-            MEASURES.get(spec["measure"], _field(spec["measure"])),
+            value_of,
+            field=getattr(value_of, "field_name", None),
+            index=-1,
             skip_zero=spec["instrument"] == "counter",
             record_failed=bool(spec.get("record_failed")),
             modality=bool(spec.get("modality")),
@@ -313,17 +367,18 @@ class MetricRecorder:
                 if len(self._points) >= _MAX_INTERNED:  # unbounded models/servers: never grow without end
                     self._points.clear()
                 self._points[key] = interned
-        self._record(plans[category_of(inv)], inv, interned[0], interned[1], end_ns, _context_of(span))
+        context = inv.run_context if inv.run_context is not None else _context_of(span)
+        self._record(plans[_cached_category(inv)], inv, interned[0], interned[1], end_ns, context)
 
     def record(self, inv: Invocation, attributes: dict[str, Any], end_ns: int) -> None:
         """Record the metrics of the finished ``inv`` with the point ``attributes``."""
         plans = self._plans or self._live_plans()
         if plans is not None:
-            self._record(plans[category_of(inv)], inv, attributes, {}, end_ns, None)
+            self._record(plans[_cached_category(inv)], inv, attributes, {}, end_ns, None)
 
     def _record(
         self,
-        plans: list[_Plan],
+        category: _Plans,
         inv: Invocation,
         attributes: dict[str, Any],
         with_modality: dict[str, dict[str, Any]],
@@ -333,11 +388,18 @@ class MetricRecorder:
         # No usage at all (the call failed, or its response carried none): the metrics that ask for a
         # point on every operation (record_failed) record 0 -- the counters under modality `unknown`.
         no_usage = inv.input_tokens is None and getattr(inv, "output_tokens", None) is None
-        for plan in plans:
+        values = category.values(inv)
+        # Without a per-modality breakdown on the record (the common case) every token point goes under
+        # modality `unknown`: no split per point.
+        unsplit = _MODALITY_NAMES.isdisjoint(inv.response_attributes) and _MODALITY_NAMES.isdisjoint(
+            inv.attributes
+        )
+        for plan in category.plans:
             if plan.measure == "tokens_by_type":
                 self._record_by_type(plan, inv, attributes, context)
                 continue
-            value = plan.value_of(inv, end_ns)
+            index = plan.index
+            value = values[index] if index >= 0 else plan.value_of(inv, end_ns)
             if value is None or (plan.skip_zero and value == 0):
                 if not (plan.record_failed and no_usage):
                     continue
@@ -352,7 +414,12 @@ class MetricRecorder:
                     extra = _extra_value(inv, name)
                     if extra is not None:
                         point[name] = extra
-            if plan.modality:
+            if plan.modality and unsplit:
+                shared = modal.get(_UNKNOWN_MODALITY)
+                if shared is None:
+                    shared = modal[_UNKNOWN_MODALITY] = {**point, semconv.GEN_AI_TOKEN_MODALITY: _UNKNOWN_MODALITY}
+                plan.record(value, shared, context)
+            elif plan.modality:
                 for modality, share in by_modality(inv, plan.measure, value).items():
                     shared = modal.get(modality)
                     if shared is None:

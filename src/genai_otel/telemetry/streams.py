@@ -38,7 +38,7 @@ def _step_context(handler: TelemetryHandler, inv: InferenceInvocation) -> otel_c
     owner = inv if inv.span is not None else inv.owner
     if owner is None or owner.span is None:
         return None
-    return handler.context_for(owner)
+    return owner.run_context if owner.run_context is not None else handler.context_for(owner)
 
 
 # Bound once: the clock runs once per chunk.
