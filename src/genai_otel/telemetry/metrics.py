@@ -314,7 +314,9 @@ class MetricRecorder:
             return None
         with self._build_lock:
             if self._plans is None:
-                made = [(spec, self._plan(meter, spec), self._scope[name]) for name, spec in self._specs.items()]
+                made = [
+                    (spec, self._plan(meter, spec), self._scope[name]) for name, spec in self._specs.items()
+                ]
                 # A plan is shared by the categories in its scope, but its index is per category: copies.
                 self._plans = {
                     c: _Plans([dataclasses.replace(plan) for _, plan, scope in made if c in scope])
@@ -417,7 +419,8 @@ class MetricRecorder:
             if plan.modality and unsplit:
                 shared = modal.get(_UNKNOWN_MODALITY)
                 if shared is None:
-                    shared = modal[_UNKNOWN_MODALITY] = {**point, semconv.GEN_AI_TOKEN_MODALITY: _UNKNOWN_MODALITY}
+                    shared = {**point, semconv.GEN_AI_TOKEN_MODALITY: _UNKNOWN_MODALITY}
+                    modal[_UNKNOWN_MODALITY] = shared
                 plan.record(value, shared, context)
             elif plan.modality:
                 for modality, share in by_modality(inv, plan.measure, value).items():
