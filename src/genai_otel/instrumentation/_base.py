@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.dependencies import DependencyConflict
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
@@ -67,23 +68,42 @@ class CallSpec:
     around: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
 
 
+try:  # the keys behind is_instrumentation_enabled(), read off a context the caller already has
+    from opentelemetry.instrumentation.utils import (
+        _SUPPRESS_INSTRUMENTATION_KEY,
+        _SUPPRESS_INSTRUMENTATION_KEY_PLAIN,
+    )
+
+    def _instrumentation_enabled(context: otel_context.Context) -> bool:
+        suppressed = context.get(_SUPPRESS_INSTRUMENTATION_KEY)
+        return not (suppressed or context.get(_SUPPRESS_INSTRUMENTATION_KEY_PLAIN))
+
+except ImportError:  # a version that keeps them elsewhere: its own function
+
+    def _instrumentation_enabled(context: otel_context.Context) -> bool:
+        return is_instrumentation_enabled()
+
+
 def begin_invocation(
     handler: TelemetryHandler, spec: CallSpec, instance: Any, args: tuple, kwargs: dict, activate: bool = True
 ) -> Invocation | None:
     """Build the record and open its span; ``None`` when suppressed or when our code failed."""
-    if not is_instrumentation_enabled():
+    # The caller's context, read once: suppression, the span's parent and the agent run all come from it
+    # (each API lookup of the current context is three Python calls).
+    context = otel_context.get_current()
+    if not _instrumentation_enabled(context):
         return None
     # Once per SDK call: our errors are caught inline (what ``safely`` does, without its call overhead).
     try:
         inv = spec.build(handler, instance, args, kwargs)
         if inv is None:
             return None
-        inv = handler.start(inv, activate=activate)
+        inv = handler.start(inv, activate=activate, context=context)
     except Exception:
         report_internal_error(spec.name)
         return None
     try:
-        loop_error = count_step(handler, inv)
+        loop_error = count_step(handler, inv, context)
     except Exception:
         report_internal_error("loop_guard")
         return inv

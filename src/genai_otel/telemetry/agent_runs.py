@@ -117,8 +117,11 @@ def _trip(
     return None
 
 
-def count_step(handler: TelemetryHandler, inv: Invocation) -> AgentLoopError | None:
-    """Count a model or tool call against the current agent run's step limit.
+def count_step(
+    handler: TelemetryHandler, inv: Invocation, context: otel_context.Context | None = None
+) -> AgentLoopError | None:
+    """Count a model or tool call against the agent run of ``context`` (default: the current one)'s step
+    limit.
 
     Returns the :class:`AgentLoopError` the caller must raise (action ``raise``), else ``None``.
     """
@@ -127,7 +130,7 @@ def count_step(handler: TelemetryHandler, inv: Invocation) -> AgentLoopError | N
         # is raised here when the framework itself could not (a tracing-processor integration).
         error, inv.owner.loop_error = inv.owner.loop_error, None
         return error  # type: ignore[return-value]
-    run: _AgentRun | None = otel_context.get_value(_RUN)  # type: ignore[assignment]
+    run: _AgentRun | None = otel_context.get_value(_RUN, context)  # type: ignore[assignment]
     if run is None:
         return None
     return _count(handler, inv, run)

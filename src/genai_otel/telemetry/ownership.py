@@ -67,7 +67,7 @@ def live_context(ctx: otel_context.Context | None = None) -> otel_context.Contex
     stepped over only while its run's span is still the current one: a span the application opened on
     top of it is the application's, and stays the parent of what comes next."""
     ctx = ctx if ctx is not None else otel_context.get_current()
-    scope = otel_context.get_value(_SCOPE, ctx)
+    scope = ctx.get(_SCOPE)
     while scope is not None and not scope.open and trace.get_current_span(ctx) is scope.span:
         ctx = scope.parent
         scope = otel_context.get_value(_SCOPE, ctx)
@@ -85,7 +85,7 @@ def _same_kind(owner: Invocation, inv: Invocation) -> bool:
 def claim(inv: Invocation, context: otel_context.Context) -> bool:
     """Whether a framework record owning client calls in ``context`` takes ``inv`` over: then ``inv``
     opens no span and merges into ``inv.owner`` when it ends."""
-    owner = otel_context.get_value(_OWNER, context) or _PENDING_OWNER.get()
+    owner = context.get(_OWNER) or _PENDING_OWNER.get()
     if owner is not None and not owner.claimed and not owner.ended and _same_kind(owner, inv):
         owner.claimed = True
         inv.owner = owner
