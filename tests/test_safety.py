@@ -120,6 +120,31 @@ def test_suppressed_instrumentation_records_nothing(otel, openai_client):
     assert otel.spans() == []
 
 
+def test_instrumentation_suppressed_by_the_plain_key_records_nothing(otel, openai_client):
+    # Some libraries still suppress with the plain string key only; both keys are read off one context.
+    from opentelemetry import context
+
+    token = context.attach(context.set_value("suppress_instrumentation", True))
+    try:
+        openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        context.detach(token)
+    assert otel.spans() == []
+    openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert len(otel.spans()) == 1
+
+
+def test_server_attributes_follow_a_changed_base_url(otel, openai_client, model_server):
+    # server.address/port are cached per base-URL object: a client pointed elsewhere is seen at once.
+    openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    port = int(model_server.url.rsplit(":", 1)[1])
+    openai_client.base_url = f"http://localhost:{port}/v1"
+    openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    first, second = otel.spans()
+    assert first.attributes["server.address"] != "localhost"
+    assert (second.attributes["server.address"], second.attributes["server.port"]) == ("localhost", port)
+
+
 @pytest.mark.genai_settings(content_capture=ContentCapture.SPAN_AND_EVENT, emit_event=True)
 def test_no_api_key_or_auth_header_in_any_telemetry(otel, openai_client, anthropic_client):
     openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
